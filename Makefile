@@ -1,0 +1,59 @@
+# Two commands a newcomer needs: `make run` and `make test`. Only Python 3.11+ is required.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+DEMO_STATUS_PORT ?= 8001
+PORT ?= 8000
+
+.PHONY: install run test lint typecheck check bench bench-import bench-decide bench-drain screenshots clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Migrates, loads the demo on first run, prints the admin login, then runs the web server, the
+# task cluster and the demo status service together (Ctrl-C stops all three).
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py setup_roles
+	$(PY) manage.py setup_schedules
+	$(PY) manage.py load_demo --if-empty
+	@STATUS_API_URL=$${STATUS_API_URL:-http://127.0.0.1:$(DEMO_STATUS_PORT)}; export STATUS_API_URL; \
+	DEBUG=$${DEBUG:-true}; export DEBUG; \
+	trap 'kill 0' INT TERM EXIT; \
+	if [ "$$STATUS_API_URL" = "http://127.0.0.1:$(DEMO_STATUS_PORT)" ]; then \
+	  $(PY) manage.py demo_status_server --port $(DEMO_STATUS_PORT) & \
+	fi; \
+	$(PY) manage.py qcluster & \
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy .
+
+bench: bench-import bench-decide bench-drain
+
+bench-import: install
+	$(PY) bench/bench_import_stock.py
+
+bench-decide: install
+	$(PY) bench/bench_decide_order.py
+
+bench-drain: install
+	$(PY) bench/bench_drain.py
+
+screenshots: install
+	$(PY) bench/take_screenshots.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .pytest_cache .mypy_cache .ruff_cache

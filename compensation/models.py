@@ -1,0 +1,217 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class RequestStatus(models.TextChoices):
+    CHECKING = "checking", _("Checking")
+    DECIDED = "decided", _("Decided")
+
+
+class Decision(models.TextChoices):
+    PENDING = "pending", _("Being checked")
+    APPROVED = "approved", _("Approved")
+    MANUAL_REVIEW = "manual_review", _("Waiting for a person")
+    REJECTED = "rejected", _("Rejected")
+    UNVERIFIED = "unverified", _("Could not be checked yet")
+
+
+class CompensationRequest(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="requests")
+    email = models.EmailField(help_text="As typed by the customer.")
+    reason = models.TextField()
+    password_change_warning = models.BooleanField()
+    requested_skus = models.JSONField(default=list, blank=True, help_text="Empty: every line.")
+    status = models.CharField(max_length=16, choices=RequestStatus.choices, default=RequestStatus.CHECKING)
+    # The moment the request was received: every window is judged against it.
+    received_at = models.DateTimeField(db_index=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=Q(status="checking"),
+                name="one_request_in_progress_per_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"request {self.id} for {self.order_id}"
+
+
+class LineClaim(models.Model):
+    """One requested order line within a request."""
+
+    class Refusal(models.TextChoices):
+        NONE = "", "—"
+        OUTSIDE_WINDOW = "outside_window", "outside_window"
+        ALREADY_COMPENSATED = "already_compensated", "already_compensated"
+
+    request = models.ForeignKey(CompensationRequest, on_delete=models.CASCADE, related_name="claims")
+    line = models.ForeignKey("orders.OrderLine", on_delete=models.PROTECT, related_name="claims")
+    refusal = models.CharField(max_length=32, choices=Refusal.choices, blank=True, default="")
+    # For already_compensated: when the earlier request that used the line was received.
+    refusal_detail = models.JSONField(default=dict, blank=True)
+    # True once an account of the line is approved, sent to review or waiting for a re-check.
+    uses_compensation = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "line"], name="claim_once_per_request"),
+            models.UniqueConstraint(
+                fields=["line"], condition=Q(uses_compensation=True), name="line_compensated_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(refusal="") | Q(uses_compensation=False), name="refused_claim_uses_nothing"
+            ),
+        ]
+
+
+class ReplacementBatch(models.Model):
+    """Accounts of one line approved at one time: fulfilled all together or not at all."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", _("Waiting for stock")
+        DELIVERED = "delivered", _("Delivered")
+
+    line = models.ForeignKey("orders.OrderLine", on_delete=models.PROTECT, related_name="replacement_batches")
+    product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="replacement_batches")
+    request = models.ForeignKey(CompensationRequest, on_delete=models.PROTECT, related_name="batches")
+    quantity = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.WAITING)
+    # First-come, first-served key per product.
+    approved_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    unavailable_notified_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["approved_at", "id"]
+        verbose_name_plural = "replacement batches"
+        indexes = [
+            models.Index(fields=["product", "state", "approved_at", "id"], name="batch_fifo_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="batch_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(state="waiting", delivered_at__isnull=True)
+                | Q(state="delivered", delivered_at__isnull=False),
+                name="batch_delivered_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch #{self.pk} ({self.quantity} × {self.product_id})"
+
+
+class AccountDecision(models.Model):
+    """The decision for one account within one request, with the evidence behind it."""
+
+    request = models.ForeignKey(CompensationRequest, on_delete=models.CASCADE, related_name="decisions")
+    claim = models.ForeignKey(LineClaim, on_delete=models.CASCADE, related_name="decisions")
+    account = models.ForeignKey("inventory.Account", on_delete=models.PROTECT, related_name="decisions")
+    decision = models.CharField(max_length=16, choices=Decision.choices, default=Decision.PENDING)
+    rule = models.CharField(max_length=40, blank=True, default="")
+    interactions = models.PositiveIntegerField(null=True, blank=True)
+    # observation as received, baseline, computed counts, rule and time.
+    evidence = models.JSONField(default=dict, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    check_attempts = models.PositiveIntegerField(default=0)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    # Set when the case reached the review queue (its place in the queue: oldest first).
+    review_requested_at = models.DateTimeField(null=True, blank=True)
+    reviewed = models.BooleanField(default=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True, default="", help_text="Internal note.")
+    customer_message = models.TextField(blank=True, default="", help_text="Shown to the customer.")
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    batch = models.ForeignKey(
+        ReplacementBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        permissions = [
+            ("review_decision", "Can decide cases in the review queue"),
+            ("override_decision", "Can issue a replacement the rules refused"),
+        ]
+        indexes = [
+            models.Index(fields=["decision", "review_requested_at"], name="decision_queue_idx"),
+            models.Index(fields=["decision", "next_check_at"], name="decision_recheck_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "account"], name="decision_once_per_request"),
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(decision="approved"), name="account_replaced_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(decision="approved", batch__isnull=False)
+                | ~Q(decision="approved") & Q(batch__isnull=True),
+                name="approved_decision_has_batch",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.decision} ({self.rule or '—'})"
+
+
+class CannedReason(models.Model):
+    """Rejection reasons support staff pick from; editable by managers."""
+
+    text = models.TextField()
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class Notification(models.Model):
+    """One e-mail per event: the unique key makes a repeated task send nothing twice."""
+
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=40)
+    to = models.EmailField()
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    request = models.ForeignKey(
+        CompensationRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class StatusServiceBreaker(models.Model):
+    """Circuit breaker state shared by every web and worker process (one row per service)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    open_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name

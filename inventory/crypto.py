@@ -1,0 +1,55 @@
+"""Encryption of account credentials at rest (Fernet from `cryptography`, rotatable keys).
+
+Credentials are sealed into one token per account (a JSON object), so decrypting needs one
+operation and no plaintext ever sits in a column. Tokens are non-deterministic: they can be neither
+searched nor made unique; usernames stay in clear for that.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    password: str = ""
+    email: str = ""
+    email_password: str = ""
+    two_factor_secret: str = ""
+    notes: str = ""
+
+    def __repr__(self) -> str:  # never let a credential slip into a log line or traceback
+        return "Credentials(<sealed>)"
+
+    __str__ = __repr__
+
+
+@lru_cache(maxsize=4)
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(k.encode()) for k in keys])
+
+
+def _current() -> MultiFernet:
+    return _fernet(tuple(settings.CREDENTIALS_ENCRYPTION_KEYS))
+
+
+def credentials_seal(credentials: Credentials) -> str:
+    return _current().encrypt(json.dumps(asdict(credentials)).encode()).decode()
+
+
+def credentials_open(token: str) -> Credentials:
+    try:
+        data = json.loads(_current().decrypt(token.encode()))
+    except InvalidToken as exc:
+        raise ValueError("credentials cannot be decrypted with the configured keys") from exc
+    return Credentials(**data)
+
+
+def credentials_rotate(token: str) -> str:
+    """Re-encrypt a token under the first (newest) key."""
+    return _current().rotate(token.encode()).decode()

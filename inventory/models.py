@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+INTERACTION_KINDS = ("posts", "reposts", "comments", "likes", "follows", "messages")
+
+
+class Platform(models.TextChoices):
+    INSTAGRAM = "instagram", "Instagram"
+    X = "x", "X"
+    TIKTOK = "tiktok", "TikTok"
+    REDDIT = "reddit", "Reddit"
+    FACEBOOK = "facebook", "Facebook"
+    YOUTUBE = "youtube", "YouTube"
+    TELEGRAM = "telegram", "Telegram"
+    DISCORD = "discord", "Discord"
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    platform = models.CharField(max_length=32, choices=Platform.choices)
+    active = models.BooleanField(default=True)
+    # The policy's windows, per product so a product with another warranty can be sold later.
+    claim_window_days = models.PositiveIntegerField(default=30)
+    follower_drop_window_days = models.PositiveIntegerField(default=7)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(claim_window_days__gte=1), name="product_claim_window_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(follower_drop_window_days__lte=models.F("claim_window_days")),
+                name="product_follower_window_within_claim_window",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} — {self.name}"
+
+
+class ImportBatch(models.Model):
+    """One run of an import (command or admin upload): where rows came from."""
+
+    class Kind(models.TextChoices):
+        PRODUCTS = "products", _("Products")
+        STOCK = "stock", _("Stock")
+        ORDERS = "orders", _("Orders")
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_skipped = models.PositiveIntegerField(default=0)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} import #{self.pk} ({self.filename})"
+
+
+class Account(models.Model):
+    """One deliverable social-media account: in stock, delivered to an order line, or retired."""
+
+    class State(models.TextChoices):
+        IN_STOCK = "in_stock", _("In stock")
+        DELIVERED = "delivered", _("Delivered")
+        RETIRED = "retired", _("Retired")
+
+    class DeliveryKind(models.TextChoices):
+        SALE = "sale", _("Sale")
+        COMPENSATION = "compensation", _("Compensate Product")
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="accounts")
+    # Denormalised from the product so "one username per platform" is a database constraint.
+    platform = models.CharField(max_length=32, choices=Platform.choices)
+    username = models.CharField(max_length=150)
+    platform_user_id = models.CharField(max_length=64, blank=True, default="")
+    # Password, e-mail, e-mail password, 2FA secret and notes, sealed together (inventory.crypto).
+    credentials_sealed = models.TextField(editable=False)
+    supplier = models.CharField(max_length=100, blank=True, default="")
+
+    # Baseline taken at intake/delivery. NULL = not known (never guessed as 0).
+    baseline_followers = models.PositiveIntegerField(null=True, blank=True)
+    baseline_posts = models.PositiveIntegerField(null=True, blank=True)
+    baseline_reposts = models.PositiveIntegerField(null=True, blank=True)
+    baseline_comments = models.PositiveIntegerField(null=True, blank=True)
+    baseline_likes = models.PositiveIntegerField(null=True, blank=True)
+    baseline_follows = models.PositiveIntegerField(null=True, blank=True)
+    baseline_messages = models.PositiveIntegerField(null=True, blank=True)
+
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_STOCK)
+    line = models.ForeignKey(
+        "orders.OrderLine", null=True, blank=True, on_delete=models.PROTECT, related_name="accounts"
+    )
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivery_kind = models.CharField(max_length=16, choices=DeliveryKind.choices, blank=True, default="")
+    replacement_batch = models.ForeignKey(
+        "compensation.ReplacementBatch",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+    )
+    import_batch = models.ForeignKey(
+        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        permissions = [("reveal_credentials", "Can reveal account credentials")]
+        indexes = [models.Index(fields=["product", "state", "id"], name="account_stock_idx")]
+        constraints = [
+            models.UniqueConstraint(Lower("username"), "platform", name="account_username_per_platform"),
+            # In stock exactly when on no line; delivered exactly when on a line.
+            models.CheckConstraint(
+                condition=(
+                    Q(state="in_stock", line__isnull=True, delivered_at__isnull=True, delivery_kind="")
+                    | Q(state="delivered", line__isnull=False, delivered_at__isnull=False)
+                    & ~Q(delivery_kind="")
+                    | Q(state="retired")
+                ),
+                name="account_state_matches_line",
+            ),
+            # A replacement is delivered as compensation exactly when it belongs to a batch.
+            models.CheckConstraint(
+                condition=(
+                    Q(delivery_kind="compensation", replacement_batch__isnull=False)
+                    | ~Q(delivery_kind="compensation") & Q(replacement_batch__isnull=True)
+                ),
+                name="account_compensation_has_batch",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.username}"
+
+    @property
+    def baseline_interactions(self) -> dict[str, int | None]:
+        return {kind: getattr(self, f"baseline_{kind}") for kind in INTERACTION_KINDS}
