@@ -1,0 +1,23 @@
+"""Recurring django-q2 schedules, created/updated by name with `manage.py setup_schedules`."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+
+class ScheduleSpec(TypedDict):
+    name: str
+    func: str
+    minutes: int
+
+
+SCHEDULES: list[ScheduleSpec] = [
+    # Unverified accounts whose back-off has elapsed are checked again.
+    {"name": "recheck-unverified", "func": "compensation.tasks.recheck_due", "minutes": 1},
+    # Safety net: waiting batches are retried even if a wake-up was missed or lost.
+    {"name": "fulfilment-sweep", "func": "compensation.tasks.fulfil_sweep", "minutes": 5},
+    # Review claims whose time ran out are released.
+    {"name": "expire-review-claims", "func": "compensation.tasks.expire_review_claims", "minutes": 5},
+    # Requests whose check task was lost (a killed worker) are checked again.
+    {"name": "resume-stalled-checks", "func": "compensation.tasks.resume_stalled_checks", "minutes": 5},
+]
