@@ -1,0 +1,142 @@
+"""The customer JSON API (interfaces.md §3). Parses input, calls one service, renders the view."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from compensation.ratelimit import parse_rate, rate_limit_hit
+from compensation.selectors import request_view, request_view_json
+from compensation.services.requests import OrderNotFound, UnknownLines, request_submit
+
+MAX_REASON = 2000
+NOT_FOUND_MESSAGE = "No order matches this e-mail address and order id."
+
+
+def _errors(errors: dict[str, list[str]]) -> JsonResponse:
+    return JsonResponse({"errors": errors}, status=400)
+
+
+def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Validate the request body; returns (clean data, field errors)."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(body, dict):
+        return {}, {"__all__": [_("The body must be a JSON object.")]}
+    clean: dict[str, Any] = {}
+
+    email = body.get("email")
+    if not isinstance(email, str) or not email.strip():
+        errors["email"] = [_("This field is required.")]
+    else:
+        try:
+            validate_email(email.strip())
+            clean["email"] = email.strip()
+        except ValidationError:
+            errors["email"] = [_("Enter a valid e-mail address.")]
+
+    order_id = body.get("order_id")
+    if isinstance(order_id, int) and not isinstance(order_id, bool):
+        order_id = str(order_id)
+    if not isinstance(order_id, str) or not order_id.strip():
+        errors["order_id"] = [_("This field is required.")]
+    elif len(order_id.strip()) > 64:
+        errors["order_id"] = [_("An order id has at most 64 characters.")]
+    else:
+        clean["order_id"] = order_id.strip()
+
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        errors["reason"] = [_("Tell us briefly what happened.")]
+    elif len(reason) > MAX_REASON:
+        errors["reason"] = [_("At most %(n)d characters.") % {"n": MAX_REASON}]
+    else:
+        clean["reason"] = reason.strip()
+
+    warning = body.get("password_change_warning", False)
+    if not isinstance(warning, bool):
+        errors["password_change_warning"] = [_("Must be true or false.")]
+    else:
+        clean["password_change_warning"] = warning
+
+    lines = body.get("lines")
+    if lines is None:
+        clean["lines"] = []
+    elif not isinstance(lines, list) or not all(isinstance(s, str) and s.strip() for s in lines):
+        errors["lines"] = [_("Must be a list of product SKUs.")]
+    else:
+        clean["lines"] = [s.strip() for s in lines]
+
+    unknown = sorted(set(body) - {"email", "order_id", "reason", "password_change_warning", "lines"})
+    if unknown:
+        errors["__all__"] = [_("Unknown field(s): %(f)s") % {"f": ", ".join(unknown)}]
+    return clean, errors
+
+
+@csrf_exempt  # a machine API without cookies or sessions: nothing for CSRF to protect
+@require_POST
+def submit(request: HttpRequest) -> JsonResponse:
+    if rate_limit_hit(request):
+        parsed = parse_rate_window()
+        response = JsonResponse({"error": _("Too many requests. Try again later.")}, status=429)
+        response["Retry-After"] = str(parsed)
+        return response
+    try:
+        body = json.loads(request.body.decode("utf-8") or "null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return _errors({"__all__": [_("The body must be valid JSON.")]})
+    data, errors = parse_submission(body)
+    if errors:
+        return _errors(errors)
+    try:
+        result = request_submit(
+            email=data["email"],
+            order_id=data["order_id"],
+            reason=data["reason"],
+            password_change_warning=data["password_change_warning"],
+            skus=data["lines"],
+            now=timezone.now(),
+        )
+    except OrderNotFound:
+        return JsonResponse({"error": _(NOT_FOUND_MESSAGE)}, status=404)
+    except UnknownLines as exc:
+        return _errors(
+            {"lines": [_("Not a product line of this order: %(s)s") % {"s": ", ".join(exc.skus)}]}
+        )
+    view = request_view(request_id=result.request.id)
+    assert view is not None
+    return JsonResponse(request_view_json(view), status=202 if result.created else 200)
+
+
+def parse_rate_window() -> int:
+    from django.conf import settings
+
+    parsed = parse_rate(settings.COMPENSATION_RATE_LIMIT)
+    return parsed[1] if parsed else 60
+
+
+@require_GET
+def detail(request: HttpRequest, request_id: str) -> JsonResponse:
+    try:
+        key = uuid.UUID(request_id)
+    except ValueError:
+        key = None
+    view = request_view(request_id=key) if key else None
+    if view is None:
+        return JsonResponse({"error": _("No such compensation request.")}, status=404)
+    return JsonResponse(request_view_json(view))
+
+
+urlpatterns = [
+    path("api/v1/compensation-requests", submit, name="api-request-submit"),
+    path("api/v1/compensation-requests/<str:request_id>", detail, name="api-request-detail"),
+]
