@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from orders.events import Actor, event_record
 from orders.models import Event
 
+from .crypto import Credentials, credentials_open, credentials_rotate
 from .models import Account
 
 
@@ -91,3 +93,103 @@ def accounts_allocate(
             return ids
     except AllocationConflict:
         return []
+
+
+# --- Added with the imports and the stock admin (issue 2) --------------------------------------
+class AccountStateError(Exception):
+    """The account is not in the state the operation needs (nothing was changed)."""
+
+
+def stock_arrived(*, product_ids: Sequence[int]) -> None:
+    """New stock of these products: wake the fulfilment of waiting batches after commit (the
+    fulfilment service registers a `transaction.on_commit`). Call inside the writing transaction."""
+    from compensation.services.fulfilment import fulfilment_wake
+
+    fulfilment_wake(product_ids=sorted(set(product_ids)))
+
+
+def _actor_has(actor: Actor, perm: str) -> bool:
+    return actor is not None and bool(getattr(actor, "has_perm", lambda _p: False)(perm))
+
+
+def account_reveal_credentials(*, account_id: int, actor: Actor, now: datetime) -> Credentials:
+    """Decrypt an account's credentials for a staff member who holds
+    `inventory.reveal_credentials`, leaving an audit event (which never holds the secrets)."""
+    if not _actor_has(actor, "inventory.reveal_credentials"):
+        raise PermissionDenied("revealing credentials needs inventory.reveal_credentials")
+    with transaction.atomic():
+        account = Account.objects.select_related("line").get(pk=account_id)
+        credentials = credentials_open(account.credentials_sealed)
+        event_record(
+            kind=Event.Kind.CREDENTIALS_REVEALED,
+            actor=actor,
+            order_id=account.line.order_id if account.line else None,
+            account_id=account.pk,
+            message=f"credentials of {account.platform}:{account.username} revealed",
+            at=now,
+        )
+    return credentials
+
+
+def account_retire(*, account_id: int, actor: Actor, now: datetime, reason: str = "") -> None:
+    """Take an in-stock account out of stock (e.g. a bad supplier batch). Compare-and-set:
+    raises AccountStateError when the account is not in stock."""
+    with transaction.atomic():
+        updated = Account.objects.filter(pk=account_id, state=Account.State.IN_STOCK).update(
+            state=Account.State.RETIRED
+        )
+        if updated != 1:
+            raise AccountStateError("only an account in stock can be retired")
+        event_record(
+            kind=Event.Kind.ACCOUNT_RETIRED,
+            actor=actor,
+            account_id=account_id,
+            message=reason or "retired from stock",
+            at=now,
+        )
+
+
+def account_restock(*, account_id: int, actor: Actor, now: datetime, reason: str = "") -> None:
+    """Put a retired account that never went to a customer back in stock and wake fulfilment.
+    An account that was delivered stays out: a stock account goes to one customer, ever."""
+    with transaction.atomic():
+        account = (
+            Account.objects.select_for_update()
+            .filter(pk=account_id, state=Account.State.RETIRED, line__isnull=True)
+            .first()
+        )
+        if account is None:
+            raise AccountStateError("only a retired, never delivered account can be restocked")
+        Account.objects.filter(pk=account_id).update(
+            state=Account.State.IN_STOCK, delivered_at=None, delivery_kind=""
+        )
+        event_record(
+            kind=Event.Kind.ACCOUNT_RESTOCKED,
+            actor=actor,
+            account_id=account_id,
+            message=reason or "put back in stock",
+            at=now,
+        )
+        stock_arrived(product_ids=[account.product_id])
+
+
+def credentials_rotate_all(*, batch_size: int = 1000) -> int:
+    """Re-encrypt every account's credentials under the first configured key, in batches (one
+    short transaction each, rows locked in primary-key order). Returns the number rotated."""
+    rotated = 0
+    last_id = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Account.objects.select_for_update()
+                .filter(pk__gt=last_id)
+                .order_by("pk")
+                .only("pk", "credentials_sealed")[:batch_size]
+            )
+            if not rows:
+                return rotated
+            for row in rows:
+                row.credentials_sealed = credentials_rotate(row.credentials_sealed)
+            Account.objects.bulk_update(rows, ["credentials_sealed"], batch_size=batch_size)
+        rotated += len(rows)
+        last_id = rows[-1].pk
