@@ -1,0 +1,224 @@
+"""Fulfilment of replacement batches: strict first-come, first-served per product, all or none.
+
+One drain (`batches_fulfil`) per product at a time:
+
+* PostgreSQL: `pg_advisory_xact_lock` on the product serialises drains of one product; on SQLite
+  the write lock taken at BEGIN (transaction_mode IMMEDIATE) does the same.
+* The waiting batches are locked (primary-key order) and walked in `(approved_at, id)` order. The
+  walk stops at the FIRST batch that does not fit: a later, smaller batch never overtakes.
+* Stock is claimed with the one allocation path (`inventory.services.stock_claim_ids`: row locks,
+  SKIP LOCKED, lowest id first) and marked with a compare-and-set (`state='in_stock'`), one
+  set-based UPDATE for the whole drain on PostgreSQL. Batches go to `delivered` with a
+  compare-and-set on `state='waiting'`, so a task delivered twice never gives a batch more than
+  it is owed: any mismatch raises and the whole drain rolls back (nothing is lost).
+* SKIP LOCKED may report "nothing free" while free rows are held by transactions in flight, so a
+  waiting batch is also retried by the periodic sweep (`batches_sweep`), not only by a wake-up.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+
+from compensation.models import ReplacementBatch
+from inventory.models import Account
+from inventory.services import AllocationConflict, accounts_mark_delivered, stock_claim_ids
+from orders.events import events_record_many
+from orders.models import Event
+
+# First key of the two-key advisory lock: keeps our locks apart from anybody else's.
+_LOCK_NAMESPACE = zlib.crc32(b"compensation.fulfilment") & 0x7FFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class _Grant:
+    batch_id: int
+    line_id: int
+    account_ids: list[int]
+
+
+def _product_lock(product_id: int) -> None:
+    """Serialise drains of one product until the end of the transaction."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, product_id % 2**31]
+            )
+
+
+def accounts_mark_delivered_many(*, grants: Sequence[_Grant], now: datetime) -> None:
+    """Compare-and-set in stock -> delivered (as compensation) for many batches at once.
+
+    PostgreSQL: one UPDATE … FROM unnest(...) for every account of every batch. Elsewhere: one
+    `accounts_mark_delivered` per batch. Raises `AllocationConflict` when any row was not free
+    (the caller's transaction then rolls back)."""
+    if not grants:
+        return
+    if connection.vendor != "postgresql":
+        for grant in grants:
+            accounts_mark_delivered(
+                account_ids=grant.account_ids,
+                line_id=grant.line_id,
+                kind=Account.DeliveryKind.COMPENSATION,
+                now=now,
+                replacement_batch_id=grant.batch_id,
+            )
+        return
+    ids: list[int] = []
+    batch_ids: list[int] = []
+    line_ids: list[int] = []
+    for grant in grants:
+        ids.extend(grant.account_ids)
+        batch_ids.extend([grant.batch_id] * len(grant.account_ids))
+        line_ids.extend([grant.line_id] * len(grant.account_ids))
+    table = Account._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} AS a
+               SET state = %s, line_id = v.line_id, replacement_batch_id = v.batch_id,
+                   delivered_at = %s, delivery_kind = %s
+              FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::bigint[]) AS batch_id,
+                           unnest(%s::bigint[]) AS line_id) AS v
+             WHERE a.id = v.id AND a.state = %s
+            """,  # noqa: S608 - the table name comes from the model, values are parameters
+            [
+                Account.State.DELIVERED,
+                now,
+                Account.DeliveryKind.COMPENSATION,
+                ids,
+                batch_ids,
+                line_ids,
+                Account.State.IN_STOCK,
+            ],
+        )
+        updated = cursor.rowcount
+    if updated != len(ids):
+        raise AllocationConflict(f"expected {len(ids)} free accounts, updated {updated}")
+
+
+def batches_fulfil(*, product_id: int, now: datetime) -> int:
+    """Deliver the waiting batches of one product, first come first served. Returns how many
+    batches were delivered. Idempotent: running it twice never gives a batch more than owed."""
+    from compensation.services import notifications
+
+    with transaction.atomic():
+        _product_lock(product_id)
+        # Lock in primary-key order (deadlock-free with every other locker), walk in FIFO order.
+        waiting = list(
+            ReplacementBatch.objects.select_for_update(of=("self",))
+            .filter(product_id=product_id, state=ReplacementBatch.State.WAITING)
+            .select_related("line__order", "request__order")
+            .order_by("id")
+        )
+        if not waiting:
+            return 0
+        waiting.sort(key=lambda b: (b.approved_at, b.id))
+        needed = sum(b.quantity for b in waiting)
+        free = stock_claim_ids(product_id=product_id, quantity=needed)
+
+        served: list[ReplacementBatch] = []
+        grants: list[_Grant] = []
+        position = 0
+        for batch in waiting:
+            if position + batch.quantity > len(free):
+                break  # the first batch that does not fit stops the walk: nobody overtakes it
+            account_ids = free[position : position + batch.quantity]
+            position += batch.quantity
+            served.append(batch)
+            grants.append(_Grant(batch_id=batch.id, line_id=batch.line_id, account_ids=account_ids))
+        unserved = waiting[len(served) :]
+
+        events: list[Event] = []
+        if served:
+            accounts_mark_delivered_many(grants=grants, now=now)
+            updated = ReplacementBatch.objects.filter(
+                id__in=[b.id for b in served], state=ReplacementBatch.State.WAITING
+            ).update(state=ReplacementBatch.State.DELIVERED, delivered_at=now)
+            if updated != len(served):
+                raise AllocationConflict(f"expected {len(served)} waiting batches, got {updated}")
+            for batch, grant in zip(served, grants, strict=True):
+                batch.state, batch.delivered_at = ReplacementBatch.State.DELIVERED, now
+                events.append(
+                    Event(
+                        at=now,
+                        kind=Event.Kind.BATCH_DELIVERED,
+                        order_id=batch.line.order_id,
+                        request_id=batch.request_id,
+                        batch_id=batch.id,
+                        message=f"{batch.quantity} replacement account(s) delivered",
+                        data={"line_id": batch.line_id, "account_ids": grant.account_ids,
+                              "product_id": product_id},
+                    )
+                )
+
+        # Batches left waiting: the customer hears once that stock is short (the column is the
+        # compare-and-set; the notification key makes a twin send impossible as well).
+        to_tell = [b for b in unserved if b.unavailable_notified_at is None]
+        if to_tell:
+            # The rows are locked by this transaction: this update cannot race.
+            ReplacementBatch.objects.filter(
+                id__in=[b.id for b in to_tell], unavailable_notified_at__isnull=True
+            ).update(unavailable_notified_at=now)
+            for batch in to_tell:
+                batch.unavailable_notified_at = now
+                events.append(
+                    Event(
+                        at=now,
+                        kind=Event.Kind.BATCH_WAITING,
+                        order_id=batch.line.order_id,
+                        request_id=batch.request_id,
+                        batch_id=batch.id,
+                        message=f"waiting for stock: {batch.quantity} account(s) of product "
+                        f"{product_id}",
+                        data={"line_id": batch.line_id, "product_id": product_id,
+                              "free_after_drain": len(free) - position},
+                    )
+                )
+        events_record_many(events)
+        for batch in served:
+            notifications.notify_delivered(batch=batch)
+        for batch in to_tell:
+            notifications.notify_unavailable(batch=batch)
+    return len(served)
+
+
+def batches_sweep(*, now: datetime) -> int:
+    """Safety net (schedule): drain every product that has waiting batches."""
+    product_ids = sorted(
+        set(
+            ReplacementBatch.objects.filter(state=ReplacementBatch.State.WAITING)
+            .order_by()
+            .values_list("product_id", flat=True)
+        )
+    )
+    return sum(batches_fulfil(product_id=pid, now=now) for pid in product_ids)
+
+
+def fulfilment_wake(*, product_ids: Iterable[int]) -> None:
+    """After the current transaction commits, queue one drain per product that has waiting
+    batches. Called by stock imports, admin uploads, restocks and approvals."""
+    ids = sorted({int(pid) for pid in product_ids})
+    if not ids:
+        return
+
+    def _queue() -> None:
+        from django_q.tasks import async_task
+
+        with_waiting = sorted(
+            set(
+                ReplacementBatch.objects.filter(
+                    product_id__in=ids, state=ReplacementBatch.State.WAITING
+                )
+                .order_by()
+                .values_list("product_id", flat=True)
+            )
+        )
+        for pid in with_waiting:
+            async_task("compensation.tasks.fulfil_product", pid, task_name=f"fulfil-{pid}")
+
+    transaction.on_commit(_queue)

@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from compensation.models import Notification, ReplacementBatch
+from compensation.services import fulfilment
+from compensation.services.fulfilment import batches_fulfil, batches_sweep, fulfilment_wake
+from inventory.models import Account
+from inventory.services import AllocationConflict
+from orders.models import Event
+
+from .factories import AccountFactory, ProductFactory
+from .factories_backoffice import waiting_batch
+
+pytestmark = pytest.mark.django_db
+
+
+def _stock(product, n):  # type: ignore[no-untyped-def]
+    return AccountFactory.create_batch(n, product=product)
+
+
+def _given(batch: ReplacementBatch) -> list[int]:
+    return list(Account.objects.filter(replacement_batch=batch).order_by("id")
+                .values_list("id", flat=True))
+
+
+def test_a_batch_that_fits_is_delivered_on_its_line_as_compensation() -> None:
+    product = ProductFactory()
+    stock = _stock(product, 3)
+    batch = waiting_batch(product=product, quantity=2)
+    now = timezone.now()
+
+    assert batches_fulfil(product_id=product.id, now=now) == 1
+
+    batch.refresh_from_db()
+    assert (batch.state, batch.delivered_at) == ("delivered", now)
+    assert list(Account.objects.filter(line=batch.line).values_list(
+        "id", "state", "delivery_kind", "replacement_batch_id", "delivered_at")) == [
+        (stock[0].id, "delivered", "compensation", batch.id, now),
+        (stock[1].id, "delivered", "compensation", batch.id, now)]
+    assert Account.objects.get(id=stock[2].id).state == "in_stock"
+    event = Event.objects.get(kind=Event.Kind.BATCH_DELIVERED)
+    assert (event.batch_id, event.order_id, event.request_id) == (
+        batch.id, batch.line.order_id, batch.request_id)
+    assert event.data["account_ids"] == [stock[0].id, stock[1].id]
+    assert list(Notification.objects.values_list("kind", "key")) == [
+        ("delivered", f"delivered:{batch.id}")]
+
+
+def test_short_stock_waits_takes_nothing_and_emails_once_even_when_drained_twice(
+    django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
+) -> None:
+    product = ProductFactory()
+    _stock(product, 2)
+    batch = waiting_batch(product=product, quantity=3)
+    now = timezone.now()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert batches_fulfil(product_id=product.id, now=now) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert batches_fulfil(product_id=product.id, now=now + timedelta(minutes=5)) == 0
+    batches_sweep(now=now + timedelta(minutes=10))
+
+    batch.refresh_from_db()
+    assert (batch.state, batch.unavailable_notified_at) == ("waiting", now)
+    assert Account.objects.filter(state="in_stock", product=product).count() == 2
+    assert list(Notification.objects.values_list("kind", flat=True)) == ["unavailable"]
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [batch.line.order.email]
+    assert Event.objects.filter(kind=Event.Kind.BATCH_WAITING, batch_id=batch.id).count() == 1
+    assert not Event.objects.filter(kind=Event.Kind.BATCH_DELIVERED).exists()
+
+
+def test_an_import_of_stock_wakes_fulfilment(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from inventory.importing import stock_import
+
+    product = ProductFactory(sku="IG-AGED")
+    batch = waiting_batch(product=product, quantity=2)
+    csv = b"sku,username,password\nIG-AGED,fresh_one,pw1\nIG-AGED,fresh_two,pw2\n"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report = stock_import(source=io.BytesIO(csv), filename="stock.csv", actor=None,
+                              now=timezone.now())
+
+    assert report.created == 2 and not report.errors
+    batch.refresh_from_db()
+    assert batch.state == "delivered"
+    assert sorted(Account.objects.filter(replacement_batch=batch).values_list(
+        "username", flat=True)) == ["fresh_one", "fresh_two"]
+
+
+def test_fifo_holds_even_when_a_later_smaller_batch_would_fit() -> None:
+    product = ProductFactory()
+    _stock(product, 2)
+    t0 = timezone.now() - timedelta(hours=1)
+    big = waiting_batch(product=product, quantity=3, approved_at=t0)
+    small = waiting_batch(product=product, quantity=1, approved_at=t0 + timedelta(seconds=1))
+
+    assert batches_fulfil(product_id=product.id, now=timezone.now()) == 0
+    assert set(ReplacementBatch.objects.values_list("state", flat=True)) == {"waiting"}
+    assert Account.objects.filter(state="in_stock").count() == 2
+
+    _stock(product, 1)  # 3 free: the big one first, the small one keeps waiting
+    assert batches_fulfil(product_id=product.id, now=timezone.now()) == 1
+    big.refresh_from_db()
+    small.refresh_from_db()
+    assert (big.state, small.state) == ("delivered", "waiting")
+    assert len(_given(big)) == 3 and _given(small) == []
+
+    _stock(product, 1)
+    assert batches_fulfil(product_id=product.id, now=timezone.now()) == 1
+    small.refresh_from_db()
+    assert small.state == "delivered" and len(_given(small)) == 1
+
+
+def test_same_approval_time_is_served_by_id() -> None:
+    product = ProductFactory()
+    _stock(product, 1)
+    at = timezone.now()
+    first = waiting_batch(product=product, quantity=1, approved_at=at)
+    second = waiting_batch(product=product, quantity=1, approved_at=at)
+
+    assert batches_fulfil(product_id=product.id, now=at) == 1
+    assert ReplacementBatch.objects.get(id=first.id).state == "delivered"
+    assert ReplacementBatch.objects.get(id=second.id).state == "waiting"
+
+
+def test_nothing_is_taken_from_another_product() -> None:
+    wanted, other = ProductFactory(), ProductFactory()
+    other_stock = _stock(other, 5)
+    batch = waiting_batch(product=wanted, quantity=1)
+
+    assert batches_fulfil(product_id=wanted.id, now=timezone.now()) == 0
+    assert batches_sweep(now=timezone.now()) == 0
+
+    assert ReplacementBatch.objects.get(id=batch.id).state == "waiting"
+    assert list(Account.objects.filter(product=other, state="in_stock").values_list(
+        "id", flat=True)) == [a.id for a in other_stock]
+
+
+def test_drained_twice_a_batch_never_gets_more_than_it_is_owed() -> None:
+    product = ProductFactory()
+    _stock(product, 10)
+    batch = waiting_batch(product=product, quantity=3)
+    now = timezone.now()
+
+    assert batches_fulfil(product_id=product.id, now=now) == 1
+    assert batches_fulfil(product_id=product.id, now=now) == 0  # the task delivered again
+    batches_sweep(now=now)
+
+    assert len(_given(batch)) == 3
+    assert Account.objects.filter(state="in_stock").count() == 7
+    assert Event.objects.filter(kind=Event.Kind.BATCH_DELIVERED).count() == 1
+    assert Notification.objects.filter(kind="delivered").count() == 1
+
+
+def test_the_compare_and_set_refuses_an_account_that_is_not_free() -> None:
+    product = ProductFactory()
+    free, taken = _stock(product, 2)
+    other_batch = waiting_batch(product=product, quantity=1)
+    Account.objects.filter(id=taken.id).update(
+        state="delivered", line=other_batch.line, delivered_at=timezone.now(),
+        delivery_kind="sale")
+    batch = waiting_batch(product=product, quantity=2)
+    grant = fulfilment._Grant(batch_id=batch.id, line_id=batch.line_id,
+                              account_ids=[free.id, taken.id])
+
+    with pytest.raises(AllocationConflict):
+        fulfilment.accounts_mark_delivered_many(grants=[grant], now=timezone.now())
+
+
+def test_the_sweep_serves_a_batch_whose_wake_up_was_missed() -> None:
+    product = ProductFactory()
+    batch = waiting_batch(product=product, quantity=2)
+    _stock(product, 2)  # stock added by hand, no wake-up queued
+
+    assert ReplacementBatch.objects.get(id=batch.id).state == "waiting"
+    assert batches_sweep(now=timezone.now()) == 1
+    assert ReplacementBatch.objects.get(id=batch.id).state == "delivered"
+    assert len(_given(batch)) == 2
+
+
+def test_a_crash_in_the_middle_of_a_drain_loses_nothing_and_the_sweep_serves_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    p1, p2, p3 = ProductFactory(), ProductFactory(), ProductFactory()
+    _stock(p1, 4)
+    _stock(p2, 1)
+    b1 = waiting_batch(product=p1, quantity=2)
+    b2 = waiting_batch(product=p1, quantity=2)
+    b3 = waiting_batch(product=p2, quantity=1)
+    b4 = waiting_batch(product=p3, quantity=1)  # no stock at all
+    real = fulfilment.accounts_mark_delivered_many
+
+    def crash(**kwargs):  # type: ignore[no-untyped-def]
+        real(**kwargs)  # accounts claimed and marked…
+        raise SystemExit("worker killed")  # …then the worker dies before commit
+
+    monkeypatch.setattr(fulfilment, "accounts_mark_delivered_many", crash)
+    with pytest.raises(SystemExit):
+        batches_fulfil(product_id=p1.id, now=timezone.now())
+
+    assert set(ReplacementBatch.objects.values_list("state", flat=True)) == {"waiting"}
+    assert Account.objects.filter(state="in_stock").count() == 5
+    assert not Event.objects.filter(kind=Event.Kind.BATCH_DELIVERED).exists()
+    assert not Notification.objects.exists()
+
+    monkeypatch.setattr(fulfilment, "accounts_mark_delivered_many", real)
+    assert batches_sweep(now=timezone.now()) == 3
+    states = dict(ReplacementBatch.objects.values_list("id", "state"))
+    assert states == {b1.id: "delivered", b2.id: "delivered", b3.id: "delivered",
+                      b4.id: "waiting"}
+    assert Account.objects.filter(state="in_stock").count() == 0
+
+
+def test_wake_queues_one_drain_per_product_with_waiting_batches_after_commit(
+    django_capture_on_commit_callbacks, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    calls: list[tuple[object, ...]] = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: calls.append(a))
+    with_batch, without = ProductFactory(), ProductFactory()
+    waiting_batch(product=with_batch, quantity=1)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        fulfilment_wake(product_ids=[with_batch.id, without.id, with_batch.id])
+    assert calls == []  # nothing before commit
+    for callback in callbacks:
+        callback()
+    assert calls == [("compensation.tasks.fulfil_product", with_batch.id)]
