@@ -1,0 +1,131 @@
+"""Fulfilment under real concurrency (PostgreSQL): drains, stock arriving and approvals at once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connections, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from compensation.models import AccountDecision, ReplacementBatch
+from compensation.services.fulfilment import batches_fulfil, batches_sweep
+from compensation.services.requests import decisions_approve
+from inventory.crypto import Credentials, credentials_seal
+from inventory.models import Account
+from inventory.services import stock_arrived
+
+from .factories import AccountFactory, ProductFactory
+from .factories_backoffice import review_cases, waiting_batch
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _run_together(workers: list[Callable[[], None]]) -> list[BaseException]:
+    barrier = threading.Barrier(len(workers))
+    errors: list[BaseException] = []
+
+    def run(work: Callable[[], None]) -> None:
+        try:
+            barrier.wait()
+            work()
+        except BaseException as exc:  # pragma: no cover - reported by the assertion
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return errors
+
+
+def test_drains_imports_and_approvals_at_once_never_share_or_overpay() -> None:
+    products = [ProductFactory(), ProductFactory()]
+    sealed = credentials_seal(Credentials(password="pw"))
+    for product in products:
+        AccountFactory.create_batch(5, product=product)
+        for quantity in (3, 1, 4, 2, 2, 1):
+            waiting_batch(product=product, quantity=quantity)
+    # Cases waiting for a person, approved by staff while everything else runs.
+    cases = [review_cases(2, product=products[i % 2]) for i in range(6)]
+    created_before = Account.objects.count()
+    added: list[int] = []
+
+    def drainer() -> None:
+        for _ in range(6):
+            for product in products:
+                batches_fulfil(product_id=product.id, now=timezone.now())
+
+    def importer(tag: str) -> Callable[[], None]:
+        def work() -> None:
+            for round_ in range(5):
+                with transaction.atomic():
+                    made = Account.objects.bulk_create(
+                        Account(product=p, platform=p.platform, credentials_sealed=sealed,
+                                username=f"{tag}_{round_}_{p.id}_{i}")
+                        for p in products for i in range(3)
+                    )
+                    stock_arrived(product_ids=[p.id for p in products])
+                added.append(len(made))
+        return work
+
+    def approver(groups: list[list[AccountDecision]]) -> Callable[[], None]:
+        def work() -> None:
+            for group in groups:
+                decisions_approve(decision_ids=[d.id for d in group], actor=None,
+                                  now=timezone.now())
+        return work
+
+    errors = _run_together([drainer, drainer, drainer, importer("a"), importer("b"),
+                            approver(cases[:3]), approver(cases[3:])])
+    assert errors == []
+    batches_sweep(now=timezone.now())  # SKIP LOCKED may have left some for the sweep
+
+    # Stock conservation: in stock + delivered + retired = everything ever created.
+    assert sum(added) == 2 * 5 * 3 * 2
+    counts = dict(Account.objects.values_list("state").annotate(n=Count("id")))
+    assert sum(counts.values()) == created_before + sum(added)
+    assert set(counts) <= {"in_stock", "delivered", "retired"}
+    # Every batch: delivered <=> exactly its quantity, on its own line and product; else none.
+    batches = list(ReplacementBatch.objects.order_by("approved_at", "id"))
+    assert len(batches) == 2 * 6 + 6
+    for batch in batches:
+        given = list(Account.objects.filter(replacement_batch=batch).values_list(
+            "line_id", "product_id", "state", "delivery_kind"))
+        if batch.state == "delivered":
+            assert given == [(batch.line_id, batch.product_id, "delivered", "compensation")] * (
+                batch.quantity)
+        else:
+            assert given == []
+    # Every delivered account is on exactly one line (the FK) and compensation only via a batch.
+    assert not Account.objects.filter(delivery_kind="compensation",
+                                      replacement_batch__isnull=True).exists()
+    # After the sweep nothing that fits is left waiting: the head of each queue is too big.
+    for product in products:
+        head = ReplacementBatch.objects.filter(product=product, state="waiting").order_by(
+            "approved_at", "id").first()
+        free = Account.objects.filter(product=product, state="in_stock").count()
+        assert head is None or head.quantity > free
+    assert ReplacementBatch.objects.filter(state="delivered").count() >= 1
+
+
+def test_the_same_drain_delivered_twice_at_once_pays_each_batch_once() -> None:
+    product = ProductFactory()
+    AccountFactory.create_batch(12, product=product)
+    batches = [waiting_batch(product=product, quantity=q) for q in (2, 3, 1, 4)]
+
+    errors = _run_together([
+        lambda: batches_fulfil(product_id=product.id, now=timezone.now()) for _ in range(6)
+    ])
+
+    assert errors == []
+    for batch in batches:
+        batch.refresh_from_db()
+        assert batch.state == "delivered"
+        assert Account.objects.filter(replacement_batch=batch).count() == batch.quantity
+    assert Account.objects.filter(state="in_stock").count() == 2
