@@ -1,3 +1,13 @@
 from django.urls import path
 
-urlpatterns: list = []
+from compensation import views
+
+app_name = "compensation"
+
+# The JSON API routes (compensation/api.py) are included by config/urls.py.
+urlpatterns = [
+    path("", views.request_form, name="request_form"),
+    path("requests/<uuid:request_id>/", views.request_result, name="request_result"),
+    path("orders/new-link/", views.order_link_fresh, name="order_link_fresh"),
+    path("orders/link/<str:token>/", views.order_page, name="order_page"),
+]

@@ -1,0 +1,171 @@
+"""Customer pages: the compensation form, the result page, and the order page behind a signed link.
+
+Views parse input, call one service or selector, and render. No JavaScript is needed anywhere: the
+result page refreshes itself with a meta refresh while checks run.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from compensation.forms import CompensationRequestForm, FreshLinkForm
+from compensation.ratelimit import rate_limit_hit
+from compensation.selectors import request_view
+from compensation.services.requests import OrderNotFound, UnknownLines, request_submit
+from orders.links import (
+    order_credentials_reveal,
+    order_link_resend,
+    order_link_resolve,
+    order_page_read,
+)
+
+RESULT_REFRESH_SECONDS = 3
+RECHECK_REFRESH_SECONDS = 30
+
+
+class HttpResponseSeeOther(HttpResponseRedirect):
+    status_code = 303
+
+
+def _rate_limited(request: HttpRequest) -> HttpResponse:
+    response = render(request, "compensation/rate_limited.html", status=429)
+    response["Retry-After"] = "60"
+    return response
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    """Pages that show (or could show) an order: never cached, never sent as a referrer."""
+    patch_cache_control(response, no_store=True, no_cache=True, private=True, max_age=0)
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+# --- the form ---------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def request_form(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return render(
+            request, "compensation/request_form.html", {"form": CompensationRequestForm()}
+        )
+    if rate_limit_hit(request):
+        return _rate_limited(request)
+    form = CompensationRequestForm(request.POST)
+    status = 400
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = request_submit(
+                email=data["email"],
+                order_id=data["order_id"],
+                reason=form.reason_text(),
+                password_change_warning=data["password_change_warning"],
+                skus=data["skus"],
+                now=timezone.now(),
+            )
+        except OrderNotFound:
+            # One message and one status for an unknown order and a wrong e-mail (no probing).
+            form.add_error(
+                None,
+                _(
+                    "We could not find an order with this number and e-mail address. Please check "
+                    "both against your order confirmation."
+                ),
+            )
+            status = 404
+        except UnknownLines as exc:
+            form.add_error(
+                "skus",
+                _("These products are not on this order: %(skus)s.")
+                % {"skus": ", ".join(exc.skus)},
+            )
+        else:
+            if not result.created:
+                messages.info(
+                    request,
+                    _(
+                        "A request for this order is already being checked. Here it is; you can "
+                        "send a new one once it is decided."
+                    ),
+                )
+            return HttpResponseSeeOther(
+                reverse("compensation:request_result", kwargs={"request_id": result.request.pk})
+            )
+    return render(request, "compensation/request_form.html", {"form": form}, status=status)
+
+
+# --- the result page --------------------------------------------------------------------------
+
+
+@require_http_methods(["GET"])
+def request_result(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    view = request_view(request_id=request_id)
+    if view is None:
+        return render(request, "compensation/request_not_found.html", status=404)
+    counts: dict[str, int] = {}
+    for line in view.lines:
+        for account in line.accounts:
+            counts[account.decision] = counts.get(account.decision, 0) + 1
+    checking = view.status == "checking"
+    # Fast refresh while profiles are being read; slow while only back-off re-checks remain.
+    refresh = RESULT_REFRESH_SECONDS if counts.get("pending") else RECHECK_REFRESH_SECONDS
+    response = render(
+        request,
+        "compensation/request_result.html",
+        {
+            "view": view,
+            "counts": counts,
+            "checking": checking,
+            "refresh_seconds": refresh,
+            "any_review": counts.get("manual_review", 0) > 0,
+            "any_unverified": counts.get("unverified", 0) > 0,
+        },
+    )
+    if checking:
+        patch_cache_control(response, no_cache=True, max_age=0)
+    return response
+
+
+# --- the order page ---------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def order_page(request: HttpRequest, token: str) -> HttpResponse:
+    now = timezone.now()
+    link = order_link_resolve(token=token, now=now)
+    if link is None:
+        return _private(
+            render(request, "orders/link_invalid.html", {"form": FreshLinkForm()}, status=404)
+        )
+    credentials = None
+    if request.method == "POST":  # the reveal button (a POST: mail scanners follow GET links)
+        with transaction.atomic():
+            credentials = order_credentials_reveal(link=link, now=now)
+    page = order_page_read(order=link.order, now=now, credentials=credentials)
+    return _private(render(request, "orders/order_page.html", {"page": page, "now": now}))
+
+
+@require_http_methods(["GET", "POST"])
+def order_link_fresh(request: HttpRequest) -> HttpResponse:
+    """Ask for a new order-page link: the answer is the same whether the order exists or not."""
+    if request.method != "POST":
+        return _private(render(request, "orders/link_fresh.html", {"form": FreshLinkForm()}))
+    if rate_limit_hit(request, scope="order-link"):
+        return _private(_rate_limited(request))
+    form = FreshLinkForm(request.POST)
+    if not form.is_valid():
+        return _private(render(request, "orders/link_fresh.html", {"form": form}, status=400))
+    order_link_resend(order_id=form.cleaned_data["order_id"], now=timezone.now())
+    return _private(render(request, "orders/link_sent.html"))
