@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
 import factory
 from django.utils import timezone
@@ -15,10 +16,10 @@ from compensation.models import (
     ReplacementBatch,
     RequestStatus,
 )
-from inventory.models import Account
-from orders.models import OrderLine
+from inventory.models import Account, Product
+from orders.models import Order, OrderLine
 
-from .factories import AccountFactory
+from .factories import AccountFactory, OrderFactory, ProductFactory
 
 
 class CompensationRequestFactory(factory.django.DjangoModelFactory):
@@ -65,6 +66,14 @@ class AccountDecisionFactory(factory.django.DjangoModelFactory):
     rule = ""
 
 
+def make_order(**kwargs: Any) -> Order:
+    return cast(Order, OrderFactory(**kwargs))
+
+
+def make_product(**kwargs: Any) -> Product:
+    return cast(Product, ProductFactory(**kwargs))
+
+
 def request_with_decisions(
     *,
     line: OrderLine,
@@ -75,7 +84,10 @@ def request_with_decisions(
     """A request for one line whose accounts (in id order) get the given (decision, rule) pairs.
     Approved accounts get one batch (waiting for stock)."""
     now = now or timezone.now()
-    request = CompensationRequestFactory(order=line.order, status=status, received_at=now)
+    request = cast(
+        CompensationRequest,
+        CompensationRequestFactory(order=line.order, status=status, received_at=now),
+    )
     claim = LineClaimFactory(
         request=request,
         line=line,
@@ -106,7 +118,7 @@ def request_with_decisions(
 def deliver_replacement(*, batch: ReplacementBatch, now: datetime | None = None) -> list[Account]:
     """Mark a batch delivered with fresh accounts of its product, as fulfilment would."""
     now = now or timezone.now()
-    accounts = AccountFactory.create_batch(
+    accounts: list[Account] = AccountFactory.create_batch(
         batch.quantity,
         product=batch.product,
         state=Account.State.DELIVERED,
@@ -119,3 +131,12 @@ def deliver_replacement(*, batch: ReplacementBatch, now: datetime | None = None)
     batch.delivered_at = now
     batch.save(update_fields=["state", "delivered_at"])
     return accounts
+
+
+def link_in(body: object) -> str:
+    """The order-page URL in an e-mail body."""
+    import re
+
+    match = re.search(r"https?://\S+/orders/link/[^/\s]+/", str(body))
+    assert match is not None, "no order link in the e-mail"
+    return match.group(0)

@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.cache import cache
-from django.urls import reverse
 from django.utils import timezone
 
 from compensation.models import CompensationRequest, Decision, Notification, RequestStatus
@@ -18,8 +17,14 @@ from inventory.models import Account
 from orders.links import order_link_issue, order_link_resolve, order_link_revoke
 from orders.models import Event, OrderLink
 
-from .factories import OrderFactory, ProductFactory, delivered_line
-from .factories_customer import deliver_replacement, request_with_decisions
+from .factories import delivered_line
+from .factories_customer import (
+    deliver_replacement,
+    link_in,
+    make_order,
+    make_product,
+    request_with_decisions,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -59,11 +64,15 @@ def test_form_explains_the_conditions_and_is_csrf_protected(client) -> None:
 
     body = response.content.decode()
     assert response.status_code == 200
-    for text in ("Use all your accounts first.", "Within 30 days of your order.",
-                 "Once per product per order.", "Same product only.",
-                 "Accounts whose username was changed after delivery.",
-                 "Accounts where you saw a “Change Password” warning when logging in.",
-                 "a person reviews these"):
+    for text in (
+        "Use all your accounts first.",
+        "Within 30 days of your order.",
+        "Once per product per order.",
+        "Same product only.",
+        "Accounts whose username was changed after delivery.",
+        "Accounts where you saw a “Change Password” warning when logging in.",
+        "a person reviews these",
+    ):
         assert text in body
     assert 'name="csrfmiddlewaretoken"' in body
     # Every input has a label; the radio groups are fieldsets with a legend.
@@ -82,7 +91,9 @@ def test_form_rejects_a_post_without_csrf_token() -> None:
 
 
 def test_submit_redirects_with_303_to_the_result_page(client) -> None:
-    line = delivered_line(quantity=2, order=OrderFactory(order_id="A5000", email="buyer@example.com"))
+    line = delivered_line(
+        quantity=2, order=make_order(order_id="A5000", email="buyer@example.com")
+    )
 
     response = _post_form(client, details="Locked since Monday", skus=line.product.sku)
 
@@ -95,31 +106,44 @@ def test_submit_redirects_with_303_to_the_result_page(client) -> None:
 
 
 def test_password_change_warning_is_required(client) -> None:
-    delivered_line(order=OrderFactory(order_id="A5000", email="buyer@example.com"))
+    delivered_line(order=make_order(order_id="A5000", email="buyer@example.com"))
 
     response = _post_form(client, password_change_warning="")
 
     assert response.status_code == 400
     body = response.content.decode()
-    assert 'aria-describedby="id_password_change_warning_helptext id_password_change_warning_error"' in body
-    assert '<ul class="errorlist" id="id_password_change_warning_error"><li>This field is required.' in body
+    assert (
+        'aria-describedby="id_password_change_warning_helptext id_password_change_warning_error"'
+        in body
+    )
+    assert (
+        '<ul class="errorlist" id="id_password_change_warning_error"><li>This field is required.'
+        in body
+    )
     assert CompensationRequest.objects.count() == 0
 
 
 def test_wrong_email_and_unknown_order_look_exactly_the_same(client) -> None:
-    delivered_line(order=OrderFactory(order_id="A5000", email="buyer@example.com"))
+    delivered_line(order=make_order(order_id="A5000", email="buyer@example.com"))
 
     wrong_email = _post_form(client, email="someone.else@example.com")
     unknown_order = _post_form(client, order_id="A9999")
 
     assert wrong_email.status_code == unknown_order.status_code == 404
-    assert "We could not find an order with this number and e-mail address." in wrong_email.content.decode()
+    assert (
+        "We could not find an order with this number and e-mail address."
+        in wrong_email.content.decode()
+    )
 
     def normalised(response) -> str:
         body = CSRF_RE.sub("", response.content.decode())
         # The form echoes what was typed: put the typed values back to the same placeholders.
-        return body.replace("someone.else@example.com", "EMAIL").replace("buyer@example.com", "EMAIL") \
-            .replace('value="A9999"', 'value="ORDER"').replace('value="A5000"', 'value="ORDER"')
+        return (
+            body.replace("someone.else@example.com", "EMAIL")
+            .replace("buyer@example.com", "EMAIL")
+            .replace('value="A9999"', 'value="ORDER"')
+            .replace('value="A5000"', 'value="ORDER"')
+        )
 
     assert normalised(wrong_email) == normalised(unknown_order)
     assert CompensationRequest.objects.count() == 0
@@ -127,7 +151,7 @@ def test_wrong_email_and_unknown_order_look_exactly_the_same(client) -> None:
 
 
 def test_unknown_product_code_is_named_on_the_form(client) -> None:
-    delivered_line(order=OrderFactory(order_id="A5000", email="buyer@example.com"))
+    delivered_line(order=make_order(order_id="A5000", email="buyer@example.com"))
 
     response = _post_form(client, skus="NOPE-1, NOPE-2")
 
@@ -137,7 +161,7 @@ def test_unknown_product_code_is_named_on_the_form(client) -> None:
 
 
 def test_second_submission_while_checking_goes_to_the_same_request(client) -> None:
-    delivered_line(order=OrderFactory(order_id="A5000", email="buyer@example.com"))
+    delivered_line(order=make_order(order_id="A5000", email="buyer@example.com"))
 
     first = _post_form(client)
     second = _post_form(client, reason="other", details="again")
@@ -151,7 +175,7 @@ def test_second_submission_while_checking_goes_to_the_same_request(client) -> No
 
 def test_the_rate_limit_bites_and_stops_before_the_service(client, settings) -> None:
     settings.COMPENSATION_RATE_LIMIT = "2/m"
-    delivered_line(order=OrderFactory(order_id="A5000", email="buyer@example.com"))
+    delivered_line(order=make_order(order_id="A5000", email="buyer@example.com"))
 
     first = _post_form(client, email="wrong@example.com")
     second = _post_form(client, email="wrong@example.com")
@@ -167,14 +191,18 @@ def test_the_rate_limit_bites_and_stops_before_the_service(client, settings) -> 
 # --- the result page --------------------------------------------------------------------------
 
 
-def test_result_page_shows_every_account_with_its_reason_and_refreshes_while_checking(client) -> None:
+def test_result_page_shows_every_account_with_its_reason_and_refreshes_while_checking(
+    client,
+) -> None:
     line = delivered_line(quantity=3)
     request = request_with_decisions(
         line=line,
         status=RequestStatus.CHECKING,
-        decisions=[(Decision.APPROVED, "locked_no_interaction"),
-                   (Decision.MANUAL_REVIEW, "suspended_no_interaction"),
-                   (Decision.PENDING, "")],
+        decisions=[
+            (Decision.APPROVED, "locked_no_interaction"),
+            (Decision.MANUAL_REVIEW, "suspended_no_interaction"),
+            (Decision.PENDING, ""),
+        ],
     )
 
     response = client.get(f"/requests/{request.pk}/")
@@ -195,7 +223,10 @@ def test_result_page_and_api_say_the_same(client) -> None:
     line = delivered_line(quantity=2)
     request = request_with_decisions(
         line=line,
-        decisions=[(Decision.REJECTED, "appears_active"), (Decision.APPROVED, "followers_decreased")],
+        decisions=[
+            (Decision.REJECTED, "appears_active"),
+            (Decision.APPROVED, "followers_decreased"),
+        ],
     )
 
     page = client.get(f"/requests/{request.pk}/").content.decode()
@@ -220,11 +251,14 @@ def test_unknown_request_is_a_404(client) -> None:
 
 
 def _order_with_replacement():
-    order = OrderFactory(order_id="A7000", email="buyer@example.com")
+    order = make_order(order_id="A7000", email="buyer@example.com")
     line = delivered_line(quantity=2, order=order)
     request = request_with_decisions(
         line=line,
-        decisions=[(Decision.APPROVED, "locked_no_interaction"), (Decision.REJECTED, "appears_active")],
+        decisions=[
+            (Decision.APPROVED, "locked_no_interaction"),
+            (Decision.REJECTED, "appears_active"),
+        ],
     )
     replacement = deliver_replacement(batch=request.batches.get())[0]
     return order, line, replacement
@@ -248,14 +282,16 @@ def test_order_page_shows_lines_and_compensate_product_but_no_credentials_on_get
         assert account.username in body
         assert f"pw-{account.username}" not in body
     assert body.count("Compensate Product") == 2  # the label on the group and on the account
-    assert body.index("Compensate Product") > body.index(line.product.name)
+    assert body.index(line.product.name) < body.index("Compensate Product") < body.index(
+        replacement.username
+    )
     assert "The compensation for this product was used by your request of" in body
     assert 'method="post"' in body and "Show login details" in body
     assert not Event.objects.filter(kind=Event.Kind.CREDENTIALS_REVEALED).exists()
 
 
 def test_credentials_appear_only_after_the_post_and_the_reveal_is_recorded(client) -> None:
-    order, line, replacement = _order_with_replacement()
+    order, line, _replacement = _order_with_replacement()
     url = order_link_issue(order=order, now=timezone.now())
 
     response = client.post(url)
@@ -275,17 +311,17 @@ def test_credentials_appear_only_after_the_post_and_the_reveal_is_recorded(clien
 
 def test_window_left_and_closed_are_shown_per_line(client) -> None:
     now = timezone.now()
-    order = OrderFactory(placed_at=now - timedelta(days=10))
-    open_line = delivered_line(order=order, product=ProductFactory(name="Open product"))
-    closed = delivered_line(order=order, product=ProductFactory(name="Short warranty"))
+    order = make_order(placed_at=now - timedelta(days=10))
+    open_line = delivered_line(order=order, product=make_product(name="Open product"))
+    closed = delivered_line(order=order, product=make_product(name="Short warranty"))
     closed.product.claim_window_days = 7
     closed.product.follower_drop_window_days = 7
     closed.product.save()
 
     body = client.get(order_link_issue(order=order, now=now)).content.decode()
 
-    open_part = body[body.index("Open product"):body.index("Short warranty")]
-    closed_part = body[body.index("Short warranty"):]
+    open_part = body[body.index("Open product") : body.index("Short warranty")]
+    closed_part = body[body.index("Short warranty") :]
     assert "Can be compensated until" in open_part and "19 days" in open_part
     assert "Can no longer be compensated" in closed_part
     assert open_line.product.sku in body
@@ -293,7 +329,7 @@ def test_window_left_and_closed_are_shown_per_line(client) -> None:
 
 @pytest.mark.parametrize("how", ["tampered", "expired", "revoked", "garbage"])
 def test_a_bad_link_reveals_nothing_and_offers_a_fresh_link(client, how) -> None:
-    order, line, replacement = _order_with_replacement()
+    order, line, _replacement = _order_with_replacement()
     now = timezone.now()
     if how == "expired":
         url = order_link_issue(order=order, now=now - timedelta(days=15))
@@ -323,7 +359,7 @@ def test_a_bad_link_reveals_nothing_and_offers_a_fresh_link(client, how) -> None
 
 
 def test_link_service_resolves_only_live_links() -> None:
-    order = OrderFactory()
+    order = make_order()
     now = timezone.now()
     token = _token(order_link_issue(order=order, now=now))
     link = OrderLink.objects.get()
@@ -336,13 +372,15 @@ def test_link_service_resolves_only_live_links() -> None:
     assert order_link_revoke(link_id=link.pk, actor=None, now=now) is False  # nothing twice
     assert order_link_resolve(token=token, now=now) is None
     assert list(Event.objects.filter(order=order).values_list("kind", flat=True)) == [
-        Event.Kind.LINK_ISSUED, Event.Kind.LINK_REVOKED]
+        Event.Kind.LINK_ISSUED,
+        Event.Kind.LINK_REVOKED,
+    ]
 
 
 def test_fresh_link_answer_is_the_same_whether_the_order_exists_or_not(
     client, django_capture_on_commit_callbacks, settings
 ) -> None:
-    order, line, replacement = _order_with_replacement()
+    order, _line, _replacement = _order_with_replacement()
 
     with django_capture_on_commit_callbacks(execute=True):
         known = client.post("/orders/new-link/", {"order_id": order.order_id})
@@ -354,7 +392,7 @@ def test_fresh_link_answer_is_the_same_whether_the_order_exists_or_not(
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == [order.email]
-    new_url = re.search(r"http://\S+/orders/link/\S+/", message.body).group(0)
+    new_url = link_in(message.body)
     page = client.get(new_url.replace(settings.SITE_URL, ""))
     assert page.status_code == 200 and "Compensate Product" in page.content.decode()
     assert Notification.objects.filter(kind="order_link").count() == 1
@@ -362,10 +400,11 @@ def test_fresh_link_answer_is_the_same_whether_the_order_exists_or_not(
 
 def test_fresh_link_form_is_rate_limited(client, settings) -> None:
     settings.COMPENSATION_RATE_LIMIT = "2/m"
-    order = OrderFactory()
+    order = make_order()
 
-    codes = [client.post("/orders/new-link/", {"order_id": order.order_id}).status_code
-             for _ in range(3)]
+    codes = [
+        client.post("/orders/new-link/", {"order_id": order.order_id}).status_code for _ in range(3)
+    ]
 
     assert codes == [200, 200, 429]
     assert Notification.objects.filter(kind="order_link").count() == 2

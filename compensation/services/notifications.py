@@ -102,23 +102,17 @@ def notify_sent_to_review(*, request: CompensationRequest) -> Notification | Non
 
 
 def notify_unavailable(*, batch: ReplacementBatch) -> Notification | None:
-    """Once per waiting batch, however often fulfilment finds it short of stock."""
-    batch = ReplacementBatch.objects.select_related("line__order", "request").get(pk=batch.pk)
-    notification = notify(
+    """Once per waiting batch, however often fulfilment finds it short of stock (the key is the
+    batch; `ReplacementBatch.unavailable_notified_at` is kept by the fulfilment service)."""
+    return notify(
         kind="unavailable",
         key=f"unavailable:{batch.pk}",
         order=batch.line.order,
         request=batch.request,
     )
-    if notification is not None:
-        ReplacementBatch.objects.filter(pk=batch.pk, unavailable_notified_at__isnull=True).update(
-            unavailable_notified_at=notification.created_at
-        )
-    return notification
 
 
 def notify_delivered(*, batch: ReplacementBatch) -> Notification | None:
-    batch = ReplacementBatch.objects.select_related("line__order", "request").get(pk=batch.pk)
     return notify(
         kind="delivered", key=f"delivered:{batch.pk}", order=batch.line.order, request=batch.request
     )
