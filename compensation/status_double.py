@@ -18,6 +18,7 @@ Unknown profiles answer 404 (or `double.default`, or what `resolver` returns).
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+logger = logging.getLogger(__name__)
 
 INTERACTION_KINDS = ("posts", "reposts", "comments", "likes", "follows", "messages")
 
@@ -259,7 +262,11 @@ class StatusDouble:
             answer = self._answers.get(key)
         if answer is None and self.resolver is not None:
             user_ids = query.get("user_id") or []
-            answer = self.resolver(platform, username, user_ids[0] if user_ids else None)
+            try:
+                answer = self.resolver(platform, username, user_ids[0] if user_ids else None)
+            except Exception:  # a broken resolver is a server error, not a dropped connection
+                logger.exception("status double: resolver failed for %s/%s", platform, username)
+                answer = Status(500, {"error": "resolver failed"})
         if answer is None:
             answer = self.default
         if answer is None:

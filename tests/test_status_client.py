@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -497,3 +499,69 @@ def test_get_status_client_comes_from_settings(double: StatusDouble, settings: A
         assert double.authorizations == ["Bearer tok"]
     finally:
         reset_status_client()
+
+
+# --- the demo status service ------------------------------------------------------------------
+
+
+def test_demo_profiles_file_is_reread_when_it_changes(tmp_path: Any) -> None:
+    from compensation.management.commands.demo_status_server import DemoProfiles
+
+    path = tmp_path / "demo_profiles.json"
+    path.write_text('{"instagram/ig_one": ' + json.dumps(profile(state="locked")) + "}")
+    profiles = DemoProfiles(path)
+    with StatusDouble(resolver=lambda p, u, i: profiles.lookup(p, u)) as server:
+        client = make_client(server.url, max_attempts=1)
+        first = client.fetch(query("IG_One"))
+        assert first.observation is not None and first.observation.state == "locked"
+        path.write_text(
+            json.dumps(
+                {
+                    "instagram/ig_one": profile(state="suspended", interactions=None),
+                    "instagram/down": {"http_status": 503, "retry_after": 60},
+                }
+            )
+        )
+        second = client.fetch(query("ig_one"))
+        assert second.observation is not None and second.observation.state == "suspended"
+        down = client.fetch(query("down"))
+        assert (down.error, down.retry_after) == ("http_503", 60.0)
+        path.write_text("{not json")  # a half-written file keeps the previous profiles
+        third = client.fetch(query("ig_one"))
+        assert third.observation is not None and third.observation.state == "suspended"
+    assert DemoProfiles(tmp_path / "missing.json").lookup("instagram", "ig_one") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_server_falls_back_to_known_accounts() -> None:
+    from compensation.management.commands.demo_status_server import DemoProfiles, demo_resolver
+    from tests.factories import AccountFactory
+
+    AccountFactory(username="Shop_Acc", platform_user_id="555", baseline_likes=None)
+    with StatusDouble(
+        resolver=demo_resolver(DemoProfiles(Path("/nonexistent/demo.json")))
+    ) as server:
+        client = make_client(server.url, max_attempts=1)
+        known = client.fetch(query("shop_acc"))
+        by_id = client.fetch(query("renamed", user_id="555"))
+        unknown = client.fetch(query("stranger"))
+    expected = rules.Observation(
+        state="active",
+        username="Shop_Acc",
+        user_id="555",
+        followers=250,
+        interactions={k: 0 for k in rules.INTERACTION_KINDS if k != "likes"},
+    )
+    assert known.observation == expected
+    assert by_id.observation == expected
+    assert unknown.observation == rules.Observation(state="not_found")
+
+
+def test_a_failing_resolver_answers_500_not_a_dropped_connection() -> None:
+    def broken(platform: str, username: str, user_id: str | None) -> Any:
+        raise RuntimeError("database down")
+
+    with StatusDouble(resolver=broken) as server:
+        result = make_client(server.url, max_attempts=1).fetch(query())
+    assert_unverified(result, "http_500")
+    assert result.raw == {"error": "resolver failed"}
