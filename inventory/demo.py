@@ -186,7 +186,7 @@ def demo_load(*, now: datetime, profiles_path: Path | None = None) -> DemoSummar
             expected: list[tuple[str, str, str]] = []
             for sku, accounts in history.items():
                 platform = PLATFORM_OF[sku]
-                items = []
+                items: list[dict[str, Any]] = []
                 for account in accounts:
                     user_id = _user_id(rng) if account.user_id else ""
                     items.append({
