@@ -91,9 +91,7 @@ def test_form_rejects_a_post_without_csrf_token() -> None:
 
 
 def test_submit_redirects_with_303_to_the_result_page(client) -> None:
-    line = delivered_line(
-        quantity=2, order=make_order(order_id="A5000", email="buyer@example.com")
-    )
+    line = delivered_line(quantity=2, order=make_order(order_id="A5000", email="buyer@example.com"))
 
     response = _post_form(client, details="Locked since Monday", skus=line.product.sku)
 
@@ -282,8 +280,10 @@ def test_order_page_shows_lines_and_compensate_product_but_no_credentials_on_get
         assert account.username in body
         assert f"pw-{account.username}" not in body
     assert body.count("Compensate Product") == 2  # the label on the group and on the account
-    assert body.index(line.product.name) < body.index("Compensate Product") < body.index(
-        replacement.username
+    assert (
+        body.index(line.product.name)
+        < body.index("Compensate Product")
+        < body.index(replacement.username)
     )
     assert "The compensation for this product was used by your request of" in body
     assert 'method="post"' in body and "Show login details" in body
@@ -408,3 +408,35 @@ def test_fresh_link_form_is_rate_limited(client, settings) -> None:
 
     assert codes == [200, 200, 429]
     assert Notification.objects.filter(kind="order_link").count() == 2
+
+
+@pytest.mark.parametrize(
+    "origin, expected", [("null", 200), (None, 200), ("https://evil.example", 403)]
+)
+def test_no_referrer_pages_keep_csrf_but_accept_the_null_origin_they_cause(
+    origin, expected
+) -> None:
+    """A `Referrer-Policy: no-referrer` page posts with `Origin: null` (Chromium does): the reveal
+    must still work, and still needs the CSRF token."""
+    from django.test import Client
+
+    order, _line, _replacement = _order_with_replacement()
+    url = order_link_issue(order=order, now=timezone.now())
+    browser = Client(enforce_csrf_checks=True)
+    token = re.search(
+        r'name="csrfmiddlewaretoken" value="([^"]+)"', browser.get(url).content.decode()
+    )
+    assert token is not None
+    headers = {} if origin is None else {"HTTP_ORIGIN": origin}
+
+    without_token = browser.post(url, **headers)
+    with_token = browser.post(url, {"csrfmiddlewaretoken": token.group(1)}, **headers)
+
+    assert without_token.status_code == 403
+    assert with_token.status_code == expected
+    revealed = Event.objects.filter(kind=Event.Kind.CREDENTIALS_REVEALED).count()
+    assert revealed == (1 if expected == 200 else 0)
+    fresh = browser.post(
+        "/orders/new-link/", {"order_id": "X", "csrfmiddlewaretoken": token.group(1)}, **headers
+    )
+    assert fresh.status_code == expected
