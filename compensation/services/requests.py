@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from compensation import rules
+from compensation.bulk import rows_update
 from compensation.models import (
     AccountDecision,
     CompensationRequest,
@@ -310,26 +311,27 @@ def _decisions_check(*, decisions: list[AccountDecision], now: datetime) -> int:
             follower_drop_window_days=d.claim.line.product.follower_drop_window_days,
         )
         verdicts[d.id] = (rules.decide_account(facts), result)
-    snapshot = {d.id: (d.decision, d.check_attempts) for d in decisions}
-    return _decisions_store(snapshot=snapshot, verdicts=verdicts, now=now)
+    return _decisions_store(decisions=decisions, verdicts=verdicts, now=now)
 
 
 def _decisions_store(
     *,
-    snapshot: dict[int, tuple[str, int]],
+    decisions: list[AccountDecision],
     verdicts: dict[int, tuple[rules.Verdict, Any]],
     now: datetime,
 ) -> int:
     delays = settings.STATUS_RECHECK_DELAYS
+    snapshot = {d.id: (d.decision, d.check_attempts) for d in decisions}
     with transaction.atomic():
-        rows = list(
-            AccountDecision.objects.select_for_update()
+        current = {
+            pk: (decision, attempts)
+            for pk, decision, attempts in AccountDecision.objects.select_for_update()
             .filter(id__in=list(snapshot))
-            .select_related("claim__line", "request")
             .order_by("id")
-        )
+            .values_list("id", "decision", "check_attempts")
+        }
         # Compare-and-set: a twin task (at-least-once delivery) may have decided some already.
-        rows = [r for r in rows if (r.decision, r.check_attempts) == snapshot[r.id]]
+        rows = [d for d in decisions if current.get(d.id) == snapshot[d.id]]
         approved_by_claim: dict[int, list[AccountDecision]] = defaultdict(list)
         events: list[Event] = []
         for row in rows:
@@ -376,7 +378,7 @@ def _decisions_store(
                 )
             )
         batches = _batches_create(approved_by_claim=approved_by_claim, actor=None, now=now)
-        AccountDecision.objects.bulk_update(rows, DECIDED_FIELDS, batch_size=500)
+        rows_update(AccountDecision, rows, DECIDED_FIELDS)
         events_record_many(events)
         _claims_mark_used(claim_ids={r.claim_id for r in rows})
         request_ids = sorted({r.request_id for r in rows})
@@ -473,11 +475,11 @@ def decisions_approve(
             row.customer_message = customer_message
             by_claim[row.claim_id].append(row)
         batches = _batches_create(approved_by_claim=by_claim, actor=actor, now=now)
-        AccountDecision.objects.bulk_update(
+        rows_update(
+            AccountDecision,
             rows,
             [*DECIDED_FIELDS, "reviewed", "reviewed_by", "reviewed_at", "review_note",
              "customer_message", "claimed_by", "claimed_until"],
-            batch_size=500,
         )
         events_record_many(
             Event(
