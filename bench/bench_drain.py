@@ -26,7 +26,7 @@ def _quantities() -> list[int]:
     return quantities
 
 
-def _setup(sku: str):  # type: ignore[no-untyped-def]
+def _setup(sku: str):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -58,7 +58,7 @@ def _setup(sku: str):  # type: ignore[no-untyped-def]
     return product
 
 
-def _import(product, tag: str) -> None:  # type: ignore[no-untyped-def]
+def _import(product, tag: str) -> None:
     from django.db import transaction
 
     from inventory.crypto import Credentials, credentials_seal

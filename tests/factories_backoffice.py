@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import factory
 from django.contrib.auth.models import Group, User
@@ -18,13 +18,19 @@ from compensation.models import (
     ReplacementBatch,
 )
 from compensation.services.roles import MANAGERS, SUPPORT_AGENTS, roles_ensure
-from inventory.models import Product
+from inventory.models import Account, Product
 from orders.models import OrderLine
 
-from .factories import OrderFactory, OrderLineFactory, delivered_line
+from .factories import (
+    AccountFactory,
+    OrderFactory,
+    OrderLineFactory,
+    ProductFactory,
+    delivered_line,
+)
 
 
-class CompensationRequestFactory(factory.django.DjangoModelFactory):
+class CompensationRequestFactory(factory.django.DjangoModelFactory[CompensationRequest]):
     class Meta:
         model = CompensationRequest
 
@@ -37,7 +43,7 @@ class CompensationRequestFactory(factory.django.DjangoModelFactory):
     decided_at = factory.LazyFunction(timezone.now)
 
 
-class CannedReasonFactory(factory.django.DjangoModelFactory):
+class CannedReasonFactory(factory.django.DjangoModelFactory[CannedReason]):
     class Meta:
         model = CannedReason
 
@@ -77,7 +83,8 @@ def review_cases(
     """One request for one delivered line of `n` accounts, every account waiting for review."""
     line = delivered_line(quantity=n, product=product, **line_kwargs)
     now = timezone.now()
-    request = CompensationRequestFactory(order=line.order, received_at=now - timedelta(minutes=5))
+    request = cast(CompensationRequest, CompensationRequestFactory(
+        order=line.order, received_at=now - timedelta(minutes=5)))
     claim = LineClaim.objects.create(request=request, line=line, uses_compensation=True)
     when = requested_at or now - timedelta(minutes=5)
     return [
@@ -113,8 +120,9 @@ def waiting_batch(
     line: OrderLine | None = None,
 ) -> ReplacementBatch:
     """A replacement batch waiting for stock, on its own order line of `product`."""
-    line = line or OrderLineFactory(product=product, quantity=quantity)
-    request = CompensationRequestFactory(order=line.order)
+    if line is None:
+        line = cast(OrderLine, OrderLineFactory(product=product, quantity=quantity))
+    request = cast(CompensationRequest, CompensationRequestFactory(order=line.order))
     return ReplacementBatch.objects.create(
         line=line,
         product=product,
@@ -122,3 +130,16 @@ def waiting_batch(
         quantity=quantity,
         approved_at=approved_at or timezone.now(),
     )
+
+
+# Typed wrappers: the shared factories are not parametrised, so mypy sees factory instances.
+def make_product(**kwargs: Any) -> Product:
+    return cast(Product, ProductFactory(**kwargs))
+
+
+def make_stock(n: int, *, product: Product, **kwargs: Any) -> list[Account]:
+    return cast(list[Account], AccountFactory.create_batch(n, product=product, **kwargs))
+
+
+def make_account(**kwargs: Any) -> Account:
+    return cast(Account, AccountFactory(**kwargs))

@@ -10,18 +10,17 @@ from django.utils import timezone
 from compensation.models import Notification, ReplacementBatch
 from compensation.services import fulfilment
 from compensation.services.fulfilment import batches_fulfil, batches_sweep, fulfilment_wake
-from inventory.models import Account
+from inventory.models import Account, Product
 from inventory.services import AllocationConflict
 from orders.models import Event
 
-from .factories import AccountFactory, ProductFactory
-from .factories_backoffice import waiting_batch
+from .factories_backoffice import make_product, make_stock, waiting_batch
 
 pytestmark = pytest.mark.django_db
 
 
-def _stock(product, n):  # type: ignore[no-untyped-def]
-    return AccountFactory.create_batch(n, product=product)
+def _stock(product: Product, n: int) -> list[Account]:
+    return make_stock(n, product=product)
 
 
 def _given(batch: ReplacementBatch) -> list[int]:
@@ -30,7 +29,7 @@ def _given(batch: ReplacementBatch) -> list[int]:
 
 
 def test_a_batch_that_fits_is_delivered_on_its_line_as_compensation() -> None:
-    product = ProductFactory()
+    product = make_product()
     stock = _stock(product, 3)
     batch = waiting_batch(product=product, quantity=2)
     now = timezone.now()
@@ -53,9 +52,9 @@ def test_a_batch_that_fits_is_delivered_on_its_line_as_compensation() -> None:
 
 
 def test_short_stock_waits_takes_nothing_and_emails_once_even_when_drained_twice(
-    django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
+    django_capture_on_commit_callbacks,
 ) -> None:
-    product = ProductFactory()
+    product = make_product()
     _stock(product, 2)
     batch = waiting_batch(product=product, quantity=3)
     now = timezone.now()
@@ -75,10 +74,10 @@ def test_short_stock_waits_takes_nothing_and_emails_once_even_when_drained_twice
     assert not Event.objects.filter(kind=Event.Kind.BATCH_DELIVERED).exists()
 
 
-def test_an_import_of_stock_wakes_fulfilment(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_an_import_of_stock_wakes_fulfilment(django_capture_on_commit_callbacks) -> None:
     from inventory.importing import stock_import
 
-    product = ProductFactory(sku="IG-AGED")
+    product = make_product(sku="IG-AGED")
     batch = waiting_batch(product=product, quantity=2)
     csv = b"sku,username,password\nIG-AGED,fresh_one,pw1\nIG-AGED,fresh_two,pw2\n"
 
@@ -94,7 +93,7 @@ def test_an_import_of_stock_wakes_fulfilment(django_capture_on_commit_callbacks)
 
 
 def test_fifo_holds_even_when_a_later_smaller_batch_would_fit() -> None:
-    product = ProductFactory()
+    product = make_product()
     _stock(product, 2)
     t0 = timezone.now() - timedelta(hours=1)
     big = waiting_batch(product=product, quantity=3, approved_at=t0)
@@ -118,7 +117,7 @@ def test_fifo_holds_even_when_a_later_smaller_batch_would_fit() -> None:
 
 
 def test_same_approval_time_is_served_by_id() -> None:
-    product = ProductFactory()
+    product = make_product()
     _stock(product, 1)
     at = timezone.now()
     first = waiting_batch(product=product, quantity=1, approved_at=at)
@@ -130,7 +129,7 @@ def test_same_approval_time_is_served_by_id() -> None:
 
 
 def test_nothing_is_taken_from_another_product() -> None:
-    wanted, other = ProductFactory(), ProductFactory()
+    wanted, other = make_product(), make_product()
     other_stock = _stock(other, 5)
     batch = waiting_batch(product=wanted, quantity=1)
 
@@ -143,7 +142,7 @@ def test_nothing_is_taken_from_another_product() -> None:
 
 
 def test_drained_twice_a_batch_never_gets_more_than_it_is_owed() -> None:
-    product = ProductFactory()
+    product = make_product()
     _stock(product, 10)
     batch = waiting_batch(product=product, quantity=3)
     now = timezone.now()
@@ -159,7 +158,7 @@ def test_drained_twice_a_batch_never_gets_more_than_it_is_owed() -> None:
 
 
 def test_the_compare_and_set_refuses_an_account_that_is_not_free() -> None:
-    product = ProductFactory()
+    product = make_product()
     free, taken = _stock(product, 2)
     other_batch = waiting_batch(product=product, quantity=1)
     Account.objects.filter(id=taken.id).update(
@@ -174,7 +173,7 @@ def test_the_compare_and_set_refuses_an_account_that_is_not_free() -> None:
 
 
 def test_the_sweep_serves_a_batch_whose_wake_up_was_missed() -> None:
-    product = ProductFactory()
+    product = make_product()
     batch = waiting_batch(product=product, quantity=2)
     _stock(product, 2)  # stock added by hand, no wake-up queued
 
@@ -187,7 +186,7 @@ def test_the_sweep_serves_a_batch_whose_wake_up_was_missed() -> None:
 def test_a_crash_in_the_middle_of_a_drain_loses_nothing_and_the_sweep_serves_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    p1, p2, p3 = ProductFactory(), ProductFactory(), ProductFactory()
+    p1, p2, p3 = make_product(), make_product(), make_product()
     _stock(p1, 4)
     _stock(p2, 1)
     b1 = waiting_batch(product=p1, quantity=2)
@@ -196,7 +195,7 @@ def test_a_crash_in_the_middle_of_a_drain_loses_nothing_and_the_sweep_serves_it(
     b4 = waiting_batch(product=p3, quantity=1)  # no stock at all
     real = fulfilment.accounts_mark_delivered_many
 
-    def crash(**kwargs):  # type: ignore[no-untyped-def]
+    def crash(**kwargs):
         real(**kwargs)  # accounts claimed and marked…
         raise SystemExit("worker killed")  # …then the worker dies before commit
 
@@ -218,11 +217,11 @@ def test_a_crash_in_the_middle_of_a_drain_loses_nothing_and_the_sweep_serves_it(
 
 
 def test_wake_queues_one_drain_per_product_with_waiting_batches_after_commit(
-    django_capture_on_commit_callbacks, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    django_capture_on_commit_callbacks, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[tuple[object, ...]] = []
     monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: calls.append(a))
-    with_batch, without = ProductFactory(), ProductFactory()
+    with_batch, without = make_product(), make_product()
     waiting_batch(product=with_batch, quantity=1)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

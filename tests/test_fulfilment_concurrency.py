@@ -17,17 +17,21 @@ from inventory.crypto import Credentials, credentials_seal
 from inventory.models import Account
 from inventory.services import stock_arrived
 
-from .factories import AccountFactory, ProductFactory
-from .factories_backoffice import review_cases, waiting_batch
+from .factories_backoffice import (
+    make_product,
+    make_stock,
+    review_cases,
+    waiting_batch,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def _run_together(workers: list[Callable[[], None]]) -> list[BaseException]:
+def _run_together(workers: list[Callable[[], object]]) -> list[BaseException]:
     barrier = threading.Barrier(len(workers))
     errors: list[BaseException] = []
 
-    def run(work: Callable[[], None]) -> None:
+    def run(work: Callable[[], object]) -> None:
         try:
             barrier.wait()
             work()
@@ -45,10 +49,10 @@ def _run_together(workers: list[Callable[[], None]]) -> list[BaseException]:
 
 
 def test_drains_imports_and_approvals_at_once_never_share_or_overpay() -> None:
-    products = [ProductFactory(), ProductFactory()]
+    products = [make_product(), make_product()]
     sealed = credentials_seal(Credentials(password="pw"))
     for product in products:
-        AccountFactory.create_batch(5, product=product)
+        make_stock(5, product=product)
         for quantity in (3, 1, 4, 2, 2, 1):
             waiting_batch(product=product, quantity=quantity)
     # Cases waiting for a person, approved by staff while everything else runs.
@@ -115,8 +119,8 @@ def test_drains_imports_and_approvals_at_once_never_share_or_overpay() -> None:
 
 
 def test_the_same_drain_delivered_twice_at_once_pays_each_batch_once() -> None:
-    product = ProductFactory()
-    AccountFactory.create_batch(12, product=product)
+    product = make_product()
+    make_stock(12, product=product)
     batches = [waiting_batch(product=product, quantity=q) for q in (2, 3, 1, 4)]
 
     errors = _run_together([

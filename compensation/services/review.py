@@ -1,0 +1,377 @@
+"""The review queue: staff claim, decide, re-check and override cases the rules could not settle.
+
+Every write is a compare-and-set or runs on rows locked in primary-key order; every state change
+records an `orders.Event` in the same transaction. Approvals go through the one approval path
+(`requests.decisions_approve`: one replacement batch per line for the accounts approved in one
+staff decision). The status service is called with no lock or transaction held.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from compensation.models import AccountDecision, CompensationRequest, Decision
+from orders.events import Actor, event_record, events_record_many
+from orders.models import Event
+
+
+class ReviewConflict(Exception):
+    """The case is claimed by someone else, already decided, or otherwise not open to this
+    action. Nothing was changed."""
+
+
+def _actor_id(actor: Actor) -> int | None:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None
+    return actor.pk
+
+
+def _require(actor: Actor, perm: str) -> None:
+    if (
+        actor is None
+        or not actor.is_authenticated
+        or not getattr(actor, "has_perm", lambda _p: False)(perm)
+    ):
+        raise PermissionDenied(perm)
+
+
+def _claim_free_for(actor: Actor, now: datetime) -> Q:
+    """Not claimed, claim expired, or claimed by the actor."""
+    return (
+        Q(claimed_by__isnull=True)
+        | Q(claimed_until__isnull=True)
+        | Q(claimed_until__lte=now)
+        | Q(claimed_by_id=_actor_id(actor))
+    )
+
+
+# --- claims ------------------------------------------------------------------------------------
+
+
+def review_claim(*, decision_id: int, actor: Actor, now: datetime) -> datetime:
+    """Claim a waiting case for `REVIEW_CLAIM_MINUTES` (renewing one's own claim). Raises
+    `ReviewConflict` when another agent holds an unexpired claim or the case is not waiting."""
+    _require(actor, "compensation.review_decision")
+    until = now + timedelta(minutes=settings.REVIEW_CLAIM_MINUTES)
+    with transaction.atomic():
+        updated = (
+            AccountDecision.objects.filter(id=decision_id, decision=Decision.MANUAL_REVIEW)
+            .filter(_claim_free_for(actor, now))
+            .update(claimed_by_id=_actor_id(actor), claimed_until=until)
+        )
+        if updated != 1:
+            raise ReviewConflict("this case is claimed by another agent or no longer waiting")
+        row = AccountDecision.objects.select_related("request").get(id=decision_id)
+        event_record(
+            kind=Event.Kind.REVIEW_CLAIMED,
+            actor=actor,
+            order_id=row.request.order_id,
+            account_id=row.account_id,
+            request_id=row.request_id,
+            message=f"claimed until {until:%Y-%m-%d %H:%M} UTC",
+            data={"decision_id": decision_id, "claimed_until": until.isoformat()},
+            at=now,
+        )
+    return until
+
+
+def review_release(*, decision_id: int, actor: Actor, now: datetime) -> bool:
+    """Give one's own claim back. Returns False when the actor held no claim on it."""
+    with transaction.atomic():
+        updated = AccountDecision.objects.filter(
+            id=decision_id, claimed_by_id=_actor_id(actor)
+        ).update(claimed_by=None, claimed_until=None)
+        if not updated:
+            return False
+        row = AccountDecision.objects.select_related("request").get(id=decision_id)
+        event_record(
+            kind=Event.Kind.REVIEW_RELEASED,
+            actor=actor,
+            order_id=row.request.order_id,
+            account_id=row.account_id,
+            request_id=row.request_id,
+            message="claim released",
+            data={"decision_id": decision_id},
+            at=now,
+        )
+    return True
+
+
+def review_claims_expire(*, now: datetime) -> int:
+    """Release claims whose time ran out (schedule). Returns how many were released."""
+    with transaction.atomic():
+        rows = list(
+            AccountDecision.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(claimed_by__isnull=False, claimed_until__lte=now)
+            .select_related("request")
+            .order_by("id")
+        )
+        if not rows:
+            return 0
+        AccountDecision.objects.filter(
+            id__in=[r.id for r in rows], claimed_until__lte=now
+        ).update(claimed_by=None, claimed_until=None)
+        events_record_many(
+            Event(
+                at=now,
+                kind=Event.Kind.REVIEW_RELEASED,
+                order_id=r.request.order_id,
+                account_id=r.account_id,
+                request_id=r.request_id,
+                message="claim expired",
+                data={"decision_id": r.id, "claimed_by": r.claimed_by_id,
+                      "claimed_until": r.claimed_until.isoformat() if r.claimed_until else None},
+            )
+            for r in rows
+        )
+    return len(rows)
+
+
+# --- decisions ---------------------------------------------------------------------------------
+
+
+def _lock_open_cases(
+    *, decision_ids: Sequence[int], actor: Actor, now: datetime
+) -> list[AccountDecision]:
+    """Lock the cases (primary-key order) and check every one is waiting for review and not
+    claimed by someone else: all of them or raise (nothing changed)."""
+    ids = sorted({int(i) for i in decision_ids})
+    if not ids:
+        raise ReviewConflict("no case selected")
+    rows = list(
+        AccountDecision.objects.select_for_update(of=("self",))
+        .filter(id__in=ids)
+        .select_related("request")
+        .order_by("id")
+    )
+    found = {r.id for r in rows}
+    problems = [f"#{i}: not found" for i in ids if i not in found]
+    actor_id = _actor_id(actor)
+    for r in rows:
+        if r.decision != Decision.MANUAL_REVIEW:
+            problems.append(f"#{r.id}: already decided ({r.decision})")
+        elif (
+            r.claimed_by_id is not None
+            and r.claimed_by_id != actor_id
+            and r.claimed_until is not None
+            and r.claimed_until > now
+        ):
+            problems.append(f"#{r.id}: claimed by another agent")
+    if problems:
+        raise ReviewConflict("; ".join(problems))
+    return rows
+
+
+def _after_decision(*, rows: list[AccountDecision], now: datetime) -> None:
+    """Re-evaluate each request touched and tell its customer the outcome (one e-mail per
+    request and staff decision; sent on commit by the notifications service)."""
+    from compensation.services import notifications
+    from compensation.services.requests import _claims_mark_used, request_refresh_status
+
+    _claims_mark_used(claim_ids={r.claim_id for r in rows})
+    by_request: dict[Any, list[int]] = defaultdict(list)
+    for r in rows:
+        by_request[r.request_id].append(r.id)
+    for request_id, ids in sorted(by_request.items(), key=lambda kv: str(kv[0])):
+        request_refresh_status(request_id=request_id, now=now)
+        request = CompensationRequest.objects.select_related("order").get(id=request_id)
+        notifications.notify_review_outcome(decision_ids=sorted(ids), request=request)
+
+
+def review_approve(
+    *, decision_ids: Sequence[int], actor: Actor, now: datetime, note: str = ""
+) -> list[Any]:
+    """Approve waiting cases: one replacement batch per line for the accounts approved together.
+    Returns the batches created."""
+    from compensation.services.requests import decisions_approve
+
+    _require(actor, "compensation.review_decision")
+    with transaction.atomic():
+        rows = _lock_open_cases(decision_ids=decision_ids, actor=actor, now=now)
+        batches: list[Any] = []
+        by_request: dict[Any, list[int]] = defaultdict(list)
+        for r in rows:
+            by_request[r.request_id].append(r.id)
+        for ids in by_request.values():
+            batches += decisions_approve(decision_ids=ids, actor=actor, now=now, note=note.strip())
+        _after_decision(rows=rows, now=now)
+    return batches
+
+
+def review_reject(
+    *,
+    decision_ids: Sequence[int],
+    actor: Actor,
+    now: datetime,
+    customer_message: str,
+    note: str = "",
+) -> int:
+    """Reject waiting cases with a reason the customer reads. Returns how many were rejected."""
+    _require(actor, "compensation.review_decision")
+    customer_message = customer_message.strip()
+    if not customer_message:
+        raise ValueError("a rejection needs a reason the customer will read")
+    note = note.strip()
+    with transaction.atomic():
+        rows = _lock_open_cases(decision_ids=decision_ids, actor=actor, now=now)
+        AccountDecision.objects.filter(
+            id__in=[r.id for r in rows], decision=Decision.MANUAL_REVIEW
+        ).update(
+            decision=Decision.REJECTED,
+            decided_at=now,
+            reviewed=True,
+            reviewed_by_id=_actor_id(actor),
+            reviewed_at=now,
+            review_note=note,
+            customer_message=customer_message,
+            claimed_by=None,
+            claimed_until=None,
+        )
+        events_record_many(
+            Event(
+                at=now,
+                actor_id=_actor_id(actor),
+                kind=Event.Kind.REVIEW_DECIDED,
+                order_id=r.request.order_id,
+                account_id=r.account_id,
+                request_id=r.request_id,
+                message=f"rejected — {customer_message}",
+                data={"decision": Decision.REJECTED, "rule": r.rule, "note": note,
+                      "customer_message": customer_message, "decision_id": r.id},
+            )
+            for r in rows
+        )
+        _after_decision(rows=rows, now=now)
+    return len(rows)
+
+
+def decision_override(*, decision_id: int, actor: Actor, now: datetime, reason: str) -> list[Any]:
+    """A manager issues a replacement for an account the rules (or a reviewer) refused, with a
+    mandatory reason. Returns the batch created."""
+    from compensation.services.requests import decisions_approve
+
+    _require(actor, "compensation.override_decision")
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("an override needs a reason")
+    with transaction.atomic():
+        row = (
+            AccountDecision.objects.select_for_update(of=("self",))
+            .select_related("request")
+            .filter(id=decision_id)
+            .first()
+        )
+        if row is None or row.decision != Decision.REJECTED:
+            raise ReviewConflict("only a refused account can be overridden")
+        previous = {"decision": row.decision, "rule": row.rule}
+        try:
+            with transaction.atomic():
+                batches = decisions_approve(
+                    decision_ids=[row.id], actor=actor, now=now, note=f"override: {reason}"
+                )
+        except IntegrityError as exc:
+            # e.g. the same account was already replaced through another request.
+            raise ReviewConflict("this account was already replaced") from exc
+        event_record(
+            kind=Event.Kind.OVERRIDE_ISSUED,
+            actor=actor,
+            order_id=row.request.order_id,
+            account_id=row.account_id,
+            request_id=row.request_id,
+            batch_id=batches[0].id if batches else None,
+            message=reason,
+            data={"decision_id": row.id, "previous": previous},
+            at=now,
+        )
+        _after_decision(rows=[row], now=now)
+    return batches
+
+
+# --- re-check ----------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+def review_recheck(*, decision_id: int, actor: Actor, now: datetime) -> dict[str, Any]:
+    """Read the account's public profile again and store it in the case's evidence (the decision
+    itself stays with the agent). Returns the stored entry."""
+    from compensation import rules
+    from compensation.services.requests import _baseline
+    from compensation.status_client import ProfileQuery, get_status_client
+
+    _require(actor, "compensation.review_decision")
+    row = AccountDecision.objects.select_related(
+        "account", "request__order", "claim__line__product"
+    ).get(id=decision_id)
+    if row.decision != Decision.MANUAL_REVIEW:
+        raise ReviewConflict("only a case waiting for review can be re-checked")
+    account = row.account
+    # Network call: no lock, no transaction held.
+    result = get_status_client().fetch(
+        ProfileQuery(
+            key=row.id,
+            platform=account.platform,
+            username=account.username,
+            user_id=account.platform_user_id,
+        )
+    )
+    observation = getattr(result, "observation", None)
+    entry: dict[str, Any] = {
+        "at": now.isoformat(),
+        "by": getattr(actor, "get_username", lambda: None)(),
+        "observation": rules.observation_json(observation),
+        "error": getattr(result, "error", None),
+        "response": _jsonable(getattr(result, "raw", None)),
+    }
+    try:
+        verdict = rules.decide_account(
+            rules.AccountFacts(
+                baseline=_baseline(account),
+                observation=observation,
+                password_change_warning=row.request.password_change_warning,
+                order_placed_at=row.request.order.placed_at,
+                now=row.request.received_at,
+                follower_drop_window_days=row.claim.line.product.follower_drop_window_days,
+            )
+        )
+        entry["rules_would_say"] = {"decision": verdict.decision, "rule": verdict.rule,
+                                    "interactions": verdict.evidence.get("interactions")}
+    except Exception as exc:  # a suggestion only: never block storing the observation
+        entry["rules_would_say"] = {"error": type(exc).__name__}
+    with transaction.atomic():
+        locked = (
+            AccountDecision.objects.select_for_update(of=("self",))
+            .filter(id=decision_id, decision=Decision.MANUAL_REVIEW)
+            .first()
+        )
+        if locked is None:
+            raise ReviewConflict("the case was decided meanwhile")
+        evidence = dict(locked.evidence or {})
+        evidence["rechecks"] = [*evidence.get("rechecks", []), entry]
+        AccountDecision.objects.filter(id=decision_id).update(evidence=evidence)
+        event_record(
+            kind=Event.Kind.ACCOUNT_RECHECK_SCHEDULED,
+            actor=actor,
+            order_id=row.request.order_id,
+            account_id=row.account_id,
+            request_id=row.request_id,
+            message="status re-checked by staff"
+            + (f" — {entry['error']}" if entry["error"] else ""),
+            data={"decision_id": decision_id, "observation": entry["observation"],
+                  "error": entry["error"]},
+            at=now,
+        )
+    return entry
