@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.core import mail
@@ -110,7 +110,7 @@ def test_customer_journey_from_form_to_revealed_replacement(
     product = make_product(sku="IG-AGED", name="Instagram account, aged 2019")
     line = delivered_line(quantity=2, order=order, product=product)
     locked, active = list(Account.objects.filter(line=line).order_by("id"))
-    spare = AccountFactory(product=product)  # the stock the replacement comes from
+    spare = cast(Account, AccountFactory(product=product))  # the stock the replacement comes from
     double.set(
         "instagram",
         locked.username,
