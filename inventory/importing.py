@@ -263,6 +263,11 @@ def _text(values: Mapping[str, Any], key: str, problems: list[str], *, max_lengt
 
 def _counter(values: Mapping[str, Any], key: str, problems: list[str]) -> int | None:
     value = values.get(key)
+    if type(value) is str:  # fast path for CSV cells: "", "123"
+        if not value:
+            return None
+        if value.isdigit() and value.isascii() and len(value) < 10:
+            return int(value)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None  # unknown, never guessed as 0
     if isinstance(value, bool):
@@ -292,9 +297,10 @@ def _counter(values: Mapping[str, Any], key: str, problems: list[str]) -> int | 
 
 
 def account_fields_parse(
-    values: Mapping[str, Any], *, password_required: bool
+    values: Mapping[str, Any], *, password_required: bool, validated: bool = False
 ) -> tuple[AccountFields | None, list[str]]:
-    """Validate one account's fields (a CSV row or a JSON object). Returns (fields, problems)."""
+    """Validate one account's fields (a CSV row or a JSON object). Returns (fields, problems).
+    `validated`: the row passed this check before (the write pass), skip the costly checks."""
     problems: list[str] = []
     username = _text(values, "username", problems, max_length=150)
     if not username:
@@ -309,7 +315,7 @@ def account_fields_parse(
     elif password_required and not password.strip():
         problems.append("password is required")
     email = _text(values, "email", problems, max_length=254)
-    if email:
+    if email and not validated:
         try:
             validate_email(email)
         except ValidationError:
@@ -486,6 +492,7 @@ def _stock_rows(
     products: dict[str, Product | None],
     bar: Progress,
     counter: list[int],
+    validated: bool = False,
 ) -> Iterator[_StockRow]:
     """Parse and check each row on its own (no cross-row or database checks)."""
     records = csv_records(source, errors, hasher)
@@ -499,7 +506,8 @@ def _stock_rows(
         counter[0] += 1
         if values is None:
             continue
-        fields, problems = account_fields_parse(values, password_required=True)
+        fields, problems = account_fields_parse(values, password_required=True,
+                                                validated=validated)
         sku = values["sku"]
         if sku not in products:
             products[sku] = Product.objects.filter(sku=sku).first() if sku else None
@@ -531,8 +539,10 @@ def stock_import(
     products: dict[str, Product | None] = {}
     counter = [0]
 
-    # Pass 1: validate everything. Keep only {(platform, lower username): line}.
+    # Pass 1: validate everything. Keep only {(platform, lower username): line} and the line
+    # numbers of the rows already present (to skip them in pass 2).
     seen: dict[tuple[str, str], int] = {}
+    skip_lines: set[int] = set()
     hasher = hashlib.sha256()
     bar = _progress(progress, "validating", None)
     rows = _stock_rows(source, errors, hasher, products, bar, counter)
@@ -548,7 +558,7 @@ def stock_import(
                 continue
             seen[key] = row.line
             fresh.append(row)
-        created, skipped, problems = _stock_against_db(fresh)
+        created, skipped, problems = _stock_against_db(fresh, present=skip_lines)
         report.created += created
         report.skipped += skipped
         errors.extend(problems)
@@ -575,15 +585,13 @@ def stock_import(
     try:
         with transaction.atomic():
             batch = _import_batch_create(kind=ImportBatch.Kind.STOCK, report=report, actor=actor)
-            rows = _stock_rows(source, write_errors, hasher, products, _NoProgress(), [0])
+            rows = _stock_rows(source, write_errors, hasher, products, _NoProgress(), [0],
+                               validated=True)
             for chunk in _chunks(rows, BATCH_SIZE):
-                _, _, problems = _stock_against_db(chunk)
-                if problems:
-                    raise ImportAborted(problems[0])
-                present = _present_keys(chunk)
+                # Rows present since pass 1 (a concurrent import) hit the unique constraint.
                 accounts = []
                 for row in chunk:
-                    if (row.product.platform, row.fields.username.lower()) in present:
+                    if row.line in skip_lines:
                         report.skipped += 1
                         continue
                     accounts.append(row.fields.to_account(product=row.product, import_batch=batch))
@@ -611,19 +619,11 @@ def stock_import(
     return report
 
 
-def _present_keys(rows: list[_StockRow]) -> set[tuple[str, str]]:
-    by_platform: dict[str, list[str]] = {}
-    for row in rows:
-        by_platform.setdefault(row.product.platform, []).append(row.fields.username.lower())
-    return {
-        (platform, lower)
-        for platform, names in by_platform.items()
-        for lower in existing_usernames(platform=platform, usernames_lower=names)
-    }
-
-
-def _stock_against_db(rows: list[_StockRow]) -> tuple[int, int, list[RowError]]:
-    """(to create, already present, errors) for rows already free of in-file duplicates."""
+def _stock_against_db(
+    rows: list[_StockRow], present: set[int]
+) -> tuple[int, int, list[RowError]]:
+    """(to create, already present, errors) for rows already free of in-file duplicates;
+    `present` collects the line numbers of the rows to skip."""
     by_platform: dict[str, list[_StockRow]] = {}
     for row in rows:
         by_platform.setdefault(row.product.platform, []).append(row)
@@ -639,6 +639,7 @@ def _stock_against_db(rows: list[_StockRow]) -> tuple[int, int, list[RowError]]:
                 created += 1
             elif hit == (row.fields.username, row.product.pk):
                 skipped += 1
+                present.add(row.line)
             else:
                 username, product_id = hit
                 where = "another product" if product_id != row.product.pk else "this product"
