@@ -133,3 +133,72 @@ def test_the_same_drain_delivered_twice_at_once_pays_each_batch_once() -> None:
         assert batch.state == "delivered"
         assert Account.objects.filter(replacement_batch=batch).count() == batch.quantity
     assert Account.objects.filter(state="in_stock").count() == 2
+
+
+def test_a_task_cluster_killed_in_the_middle_of_a_drain_loses_nothing() -> None:
+    """A real `qcluster` drains a product; it is blocked after it has claimed and marked the
+    stock (on the 'delivered' notification insert, held by an uncommitted twin) and SIGKILLed.
+    PostgreSQL rolls its transaction back: nothing is lost, and the sweep then serves all."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import psycopg
+    from django.db import connection
+
+    product = make_product()
+    make_stock(5, product=product)
+    first = waiting_batch(product=product, quantity=2)
+    second = waiting_batch(product=product, quantity=3)
+    settings_dict = connection.settings_dict
+    dsn = (f"postgresql://{settings_dict['USER']}@{settings_dict['HOST']}:"
+           f"{settings_dict['PORT']}/{settings_dict['NAME']}")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "DATABASE_URL": dsn.replace("postgresql://", "postgres://"),
+           "DJANGO_SETTINGS_MODULE": "config.settings.base", "Q_SYNC": "false",
+           "Q_WORKERS": "1", "LOG_LEVEL": "WARNING"}
+
+    with psycopg.connect(dsn) as blocker:
+        # An uncommitted twin of the e-mail row the drain writes after marking the stock.
+        blocker.execute(
+            "INSERT INTO compensation_notification (key, kind, \"to\", created_at) "
+            "VALUES (%s, 'delivered', 'x@example.com', now())", [f"delivered:{first.id}"])
+        subprocess.run(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, "-c", "import django; django.setup(); "
+             "from django_q.tasks import async_task; "
+             f"async_task('compensation.tasks.fulfil_product', {product.id})"],
+            cwd=root, env=env, check=True, timeout=60)
+        cluster = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"], cwd=root, env=env,
+            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            waiting = 0
+            while time.monotonic() < deadline and not waiting:
+                time.sleep(0.2)
+                with psycopg.connect(dsn, autocommit=True) as probe:
+                    row = probe.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query ILIKE '%%compensation_notification%%' AND pid <> %s",
+                        [blocker.info.backend_pid]).fetchone()
+                    waiting = row[0] if row else 0
+            assert waiting == 1, "the drain never reached the notification insert"
+            # Mid-drain: the accounts are marked inside the worker's open transaction.
+        finally:
+            os.killpg(cluster.pid, signal.SIGKILL)
+            cluster.wait(timeout=30)
+        blocker.rollback()
+
+    time.sleep(0.5)  # PostgreSQL notices the dropped connections and aborts their transaction
+    assert set(ReplacementBatch.objects.values_list("state", flat=True)) == {"waiting"}
+    assert Account.objects.filter(product=product, state="in_stock").count() == 5
+    assert not Account.objects.filter(replacement_batch__isnull=False).exists()
+
+    assert batches_sweep(now=timezone.now()) == 2
+    for batch in (first, second):
+        batch.refresh_from_db()
+        assert batch.state == "delivered"
+        assert Account.objects.filter(replacement_batch=batch).count() == batch.quantity
