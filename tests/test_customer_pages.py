@@ -217,6 +217,24 @@ def test_result_page_shows_every_account_with_its_reason_and_refreshes_while_che
     assert "We are checking this account" in body
 
 
+def test_result_page_refreshes_slowly_while_only_rechecks_remain(client) -> None:
+    line = delivered_line(quantity=2)
+    request = request_with_decisions(
+        line=line,
+        status=RequestStatus.CHECKING,
+        decisions=[
+            (Decision.UNVERIFIED, "status_unavailable"),
+            (Decision.REJECTED, "appears_active"),
+        ],
+    )
+
+    body = client.get(f"/requests/{request.pk}/").content.decode()
+
+    assert '<meta http-equiv="refresh" content="30">' in body
+    assert "We will check this account again automatically. This never counts against you." in body
+    assert "Some accounts could not be checked yet." in body
+
+
 def test_result_page_and_api_say_the_same(client) -> None:
     line = delivered_line(quantity=2)
     request = request_with_decisions(

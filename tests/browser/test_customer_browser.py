@@ -56,7 +56,10 @@ def browser() -> Iterator[Any]:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    playwright_api = pytest.importorskip("playwright.sync_api")
+    if os.environ.get("CI"):
+        import playwright.sync_api as playwright_api
+    else:
+        playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as p:
         instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance
