@@ -474,3 +474,30 @@ def test_command_exits_non_zero_with_every_bad_row(tmp_path: Path,
 def test_command_missing_file(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="no such file"):
         call_command("import_stock", str(tmp_path / "missing.csv"))
+
+
+# --- the real wake-up: an import of stock serves a waiting replacement batch after commit -----
+def test_stock_import_serves_a_waiting_batch_after_commit(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from compensation.models import CompensationRequest, ReplacementBatch
+
+    from .factories_inventory import make_line
+
+    product = make_product(sku="IG")
+    line = make_line(product=product)
+    request = CompensationRequest.objects.create(
+        order=line.order, email=line.order.email, reason="locked", password_change_warning=False,
+        received_at=NOW, status="decided")
+    batch = ReplacementBatch.objects.create(line=line, product=product, request=request,
+                                            quantity=2, approved_at=NOW)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        report = run(stock_import,
+                     STOCK_HEADER + "IG,r1,pw,,,,,,\nIG,r2,pw,,,,,,\nIG,r3,pw,,,,,,\n")
+
+    assert report.ok and len(callbacks) >= 1
+    batch.refresh_from_db()
+    assert batch.state == "delivered"
+    assert sorted(batch.accounts.values_list("username", flat=True)) == ["r1", "r2"]
+    assert Account.objects.get(username="r3").state == "in_stock"
