@@ -23,6 +23,7 @@ from compensation.services.review import (
     review_release,
 )
 from compensation.services.roles import MANAGERS, SUPPORT_AGENTS
+from inventory.models import Account
 from orders.models import Event
 
 from .factories_backoffice import (
@@ -241,13 +242,16 @@ def test_claim_and_release_buttons() -> None:
 # --- deciding ------------------------------------------------------------------------------------
 
 
-def test_approve_one_case_creates_a_batch_and_tells_the_customer() -> None:
+def test_approve_one_case_creates_a_batch_delivered_after_commit(
+    django_capture_on_commit_callbacks,
+) -> None:
     cases = review_cases(2)
     me = agent()
-    make_stock(1, product=cases[0].account.product)
+    stock = make_stock(1, product=cases[0].account.product)
 
-    response = _client(me).post(_decide_url(cases[0].id), {"action": "approve",
-                                                           "note": "profile shows a ban"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _client(me).post(_decide_url(cases[0].id), {"action": "approve",
+                                                               "note": "profile shows a ban"})
 
     assert response.status_code == 302
     first, second = AccountDecision.objects.filter(id__in=[c.id for c in cases]).order_by("id")
@@ -255,8 +259,11 @@ def test_approve_one_case_creates_a_batch_and_tells_the_customer() -> None:
         "approved", True, me.id, "profile shows a ban")
     assert second.decision == "manual_review"
     batch = ReplacementBatch.objects.get()
-    assert (batch.quantity, batch.line_id) == (1, first.claim.line_id)
-    assert Notification.objects.filter(kind="review_outcome").count() == 1
+    assert (batch.quantity, batch.line_id, batch.state) == (1, first.claim.line_id, "delivered")
+    assert list(Account.objects.filter(replacement_batch=batch).values_list("id", flat=True)) == [
+        stock[0].id]
+    assert sorted(Notification.objects.values_list("kind", flat=True)) == [
+        "delivered", "review_outcome"]
     event = Event.objects.get(kind="review_decided")
     assert (event.actor_id, event.account_id) == (me.id, first.account_id)
 
