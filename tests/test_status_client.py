@@ -249,6 +249,7 @@ def test_hang_is_cut_by_the_deadline_across_attempts(double: StatusDouble) -> No
     assert verdict_for(result).decision == "unverified"
 
 
+@pytest.mark.timeout(20)  # without the deadline the trickle lasts minutes: fail fast instead
 def test_trickling_response_is_stopped_by_the_deadline(double: StatusDouble) -> None:
     # every byte arrives well within the read timeout; only the overall deadline can stop it
     double.set("instagram", "ig_one", trickle(20))
@@ -436,6 +437,7 @@ def test_not_found_is_a_working_service_and_writes_nothing(
 # --- no failure costs a customer their compensation -------------------------------------------
 
 
+@pytest.mark.timeout(30)
 @pytest.mark.parametrize(
     ("answer", "error", "options"),
     [
