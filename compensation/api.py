@@ -76,7 +76,9 @@ def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
     else:
         clean["lines"] = [s.strip() for s in lines]
 
-    unknown = sorted(set(body) - {"email", "order_id", "reason", "password_change_warning", "lines"})
+    unknown = sorted(
+        set(body) - {"email", "order_id", "reason", "password_change_warning", "lines"}
+    )
     if unknown:
         errors["__all__"] = [_("Unknown field(s): %(f)s") % {"f": ", ".join(unknown)}]
     return clean, errors

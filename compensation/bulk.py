@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from django.db import connection, models
 
 
-def rows_update(model: type[models.Model], rows: Sequence[models.Model], fields: Sequence[str]) -> int:
-    """Write `fields` of each row (matched by primary key) in one statement. Returns rows updated."""
+def rows_update(
+    model: type[models.Model], rows: Sequence[models.Model], fields: Sequence[str]
+) -> int:
+    """Write `fields` of each row (matched by primary key) in one statement; returns the count."""
     if not rows:
         return 0
     if connection.vendor != "postgresql":
@@ -29,7 +31,9 @@ def rows_update(model: type[models.Model], rows: Sequence[models.Model], fields:
         assert isinstance(field, models.Field)
         columns.append(field.column)
         casts.append(f"{field.db_type(connection)}[]")
-        arrays.append([field.get_db_prep_save(getattr(row, field.attname), connection) for row in rows])
+        arrays.append(
+            [field.get_db_prep_save(getattr(row, field.attname), connection) for row in rows]
+        )
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     unnest = ", ".join(f"%s::{cast}" for cast in casts)

@@ -28,7 +28,9 @@ class CompensationRequest(models.Model):
     reason = models.TextField()
     password_change_warning = models.BooleanField()
     requested_skus = models.JSONField(default=list, blank=True, help_text="Empty: every line.")
-    status = models.CharField(max_length=16, choices=RequestStatus.choices, default=RequestStatus.CHECKING)
+    status = models.CharField(
+        max_length=16, choices=RequestStatus.choices, default=RequestStatus.CHECKING
+    )
     # The moment the request was received: every window is judged against it.
     received_at = models.DateTimeField(db_index=True)
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -55,7 +57,9 @@ class LineClaim(models.Model):
         OUTSIDE_WINDOW = "outside_window", "outside_window"
         ALREADY_COMPENSATED = "already_compensated", "already_compensated"
 
-    request = models.ForeignKey(CompensationRequest, on_delete=models.CASCADE, related_name="claims")
+    request = models.ForeignKey(
+        CompensationRequest, on_delete=models.CASCADE, related_name="claims"
+    )
     line = models.ForeignKey("orders.OrderLine", on_delete=models.PROTECT, related_name="claims")
     refusal = models.CharField(max_length=32, choices=Refusal.choices, blank=True, default="")
     # For already_compensated: when the earlier request that used the line was received.
@@ -71,9 +75,13 @@ class LineClaim(models.Model):
                 fields=["line"], condition=Q(uses_compensation=True), name="line_compensated_once"
             ),
             models.CheckConstraint(
-                condition=Q(refusal="") | Q(uses_compensation=False), name="refused_claim_uses_nothing"
+                condition=Q(refusal="") | Q(uses_compensation=False),
+                name="refused_claim_uses_nothing",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"claim of line {self.line_id} in {self.request_id}"
 
 
 class ReplacementBatch(models.Model):
@@ -83,9 +91,15 @@ class ReplacementBatch(models.Model):
         WAITING = "waiting", _("Waiting for stock")
         DELIVERED = "delivered", _("Delivered")
 
-    line = models.ForeignKey("orders.OrderLine", on_delete=models.PROTECT, related_name="replacement_batches")
-    product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="replacement_batches")
-    request = models.ForeignKey(CompensationRequest, on_delete=models.PROTECT, related_name="batches")
+    line = models.ForeignKey(
+        "orders.OrderLine", on_delete=models.PROTECT, related_name="replacement_batches"
+    )
+    product = models.ForeignKey(
+        "inventory.Product", on_delete=models.PROTECT, related_name="replacement_batches"
+    )
+    request = models.ForeignKey(
+        CompensationRequest, on_delete=models.PROTECT, related_name="batches"
+    )
     quantity = models.PositiveIntegerField()
     state = models.CharField(max_length=16, choices=State.choices, default=State.WAITING)
     # First-come, first-served key per product.
@@ -118,9 +132,13 @@ class ReplacementBatch(models.Model):
 class AccountDecision(models.Model):
     """The decision for one account within one request, with the evidence behind it."""
 
-    request = models.ForeignKey(CompensationRequest, on_delete=models.CASCADE, related_name="decisions")
+    request = models.ForeignKey(
+        CompensationRequest, on_delete=models.CASCADE, related_name="decisions"
+    )
     claim = models.ForeignKey(LineClaim, on_delete=models.CASCADE, related_name="decisions")
-    account = models.ForeignKey("inventory.Account", on_delete=models.PROTECT, related_name="decisions")
+    account = models.ForeignKey(
+        "inventory.Account", on_delete=models.PROTECT, related_name="decisions"
+    )
     decision = models.CharField(max_length=16, choices=Decision.choices, default=Decision.PENDING)
     rule = models.CharField(max_length=40, blank=True, default="")
     interactions = models.PositiveIntegerField(null=True, blank=True)
@@ -157,7 +175,9 @@ class AccountDecision(models.Model):
             models.Index(fields=["decision", "next_check_at"], name="decision_recheck_idx"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["request", "account"], name="decision_once_per_request"),
+            models.UniqueConstraint(
+                fields=["request", "account"], name="decision_once_per_request"
+            ),
             models.UniqueConstraint(
                 fields=["account"], condition=Q(decision="approved"), name="account_replaced_once"
             ),
@@ -192,9 +212,15 @@ class Notification(models.Model):
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=40)
     to = models.EmailField()
-    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     request = models.ForeignKey(
-        CompensationRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
+        CompensationRequest,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notifications",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -18,7 +18,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_rate(rate: str) -> tuple[int, int] | None:
-    """"10/m" -> (10, 60); "0" or "" -> None (no limit)."""
+    """ "10/m" -> (10, 60); "0" or "" -> None (no limit)."""
     rate = (rate or "").strip()
     if rate in ("", "0"):
         return None

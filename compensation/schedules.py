@@ -17,7 +17,18 @@ SCHEDULES: list[ScheduleSpec] = [
     # Safety net: waiting batches are retried even if a wake-up was missed or lost.
     {"name": "fulfilment-sweep", "func": "compensation.tasks.fulfil_sweep", "minutes": 5},
     # Review claims whose time ran out are released.
-    {"name": "expire-review-claims", "func": "compensation.tasks.expire_review_claims", "minutes": 5},
+    {
+        "name": "expire-review-claims",
+        "func": "compensation.tasks.expire_review_claims",
+        "minutes": 5,
+    },
+    # E-mails whose send task was lost are queued again.
+    {"name": "send-unsent-notifications", "func": "compensation.tasks.send_unsent_notifications",
+     "minutes": 5},
     # Requests whose check task was lost (a killed worker) are checked again.
-    {"name": "resume-stalled-checks", "func": "compensation.tasks.resume_stalled_checks", "minutes": 5},
+    {
+        "name": "resume-stalled-checks",
+        "func": "compensation.tasks.resume_stalled_checks",
+        "minutes": 5,
+    },
 ]

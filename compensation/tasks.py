@@ -48,3 +48,9 @@ def expire_review_claims() -> int:
     from compensation.services.review import review_claims_expire
 
     return review_claims_expire(now=timezone.now())
+
+
+def send_unsent_notifications() -> int:
+    from compensation.services.notifications import notifications_send_unsent
+
+    return notifications_send_unsent(now=timezone.now())

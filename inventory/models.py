@@ -107,7 +107,9 @@ class Account(models.Model):
         "orders.OrderLine", null=True, blank=True, on_delete=models.PROTECT, related_name="accounts"
     )
     delivered_at = models.DateTimeField(null=True, blank=True)
-    delivery_kind = models.CharField(max_length=16, choices=DeliveryKind.choices, blank=True, default="")
+    delivery_kind = models.CharField(
+        max_length=16, choices=DeliveryKind.choices, blank=True, default=""
+    )
     replacement_batch = models.ForeignKey(
         "compensation.ReplacementBatch",
         null=True,
@@ -125,11 +127,18 @@ class Account(models.Model):
         permissions = [("reveal_credentials", "Can reveal account credentials")]
         indexes = [models.Index(fields=["product", "state", "id"], name="account_stock_idx")]
         constraints = [
-            models.UniqueConstraint(Lower("username"), "platform", name="account_username_per_platform"),
+            models.UniqueConstraint(
+                Lower("username"), "platform", name="account_username_per_platform"
+            ),
             # In stock exactly when on no line; delivered exactly when on a line.
             models.CheckConstraint(
                 condition=(
-                    Q(state="in_stock", line__isnull=True, delivered_at__isnull=True, delivery_kind="")
+                    Q(
+                        state="in_stock",
+                        line__isnull=True,
+                        delivered_at__isnull=True,
+                        delivery_kind="",
+                    )
                     | Q(state="delivered", line__isnull=False, delivered_at__isnull=False)
                     & ~Q(delivery_kind="")
                     | Q(state="retired")

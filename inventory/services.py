@@ -173,7 +173,7 @@ def account_restock(*, account_id: int, actor: Actor, now: datetime, reason: str
         stock_arrived(product_ids=[account.product_id])
 
 
-def credentials_rotate_all(*, batch_size: int = 1000) -> int:
+def credentials_rotate_all(*, batch_size: int = 1000, actor: Actor = None) -> int:
     """Re-encrypt every account's credentials under the first configured key, in batches (one
     short transaction each, rows locked in primary-key order). Returns the number rotated."""
     rotated = 0
@@ -187,6 +187,12 @@ def credentials_rotate_all(*, batch_size: int = 1000) -> int:
                 .only("pk", "credentials_sealed")[:batch_size]
             )
             if not rows:
+                event_record(
+                    kind=Event.Kind.CREDENTIALS_ROTATED,
+                    actor=actor,
+                    message=f"{rotated} account(s) re-encrypted under the newest key",
+                    data={"rotated": rotated},
+                )
                 return rotated
             for row in rows:
                 row.credentials_sealed = credentials_rotate(row.credentials_sealed)

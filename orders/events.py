@@ -15,7 +15,8 @@ from .models import Event
 Actor = AbstractBaseUser | AnonymousUser | None
 
 
-def _actor_id(actor: Actor) -> int | None:
+def actor_pk(actor: Actor) -> int | None:
+    """The user id to record, or None for the system and anonymous customers."""
     if actor is None or not getattr(actor, "is_authenticated", False):
         return None
     return actor.pk
@@ -35,7 +36,7 @@ def event_record(
 ) -> Event:
     return Event.objects.create(
         at=at or timezone.now(),
-        actor_id=_actor_id(actor),
+        actor_id=actor_pk(actor),
         kind=kind,
         order_id=order_id,
         account_id=account_id,

@@ -10,7 +10,11 @@ class Order(models.Model):
     email = models.EmailField()
     placed_at = models.DateTimeField()
     import_batch = models.ForeignKey(
-        "inventory.ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+        "inventory.ImportBatch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -30,7 +34,9 @@ class OrderLine(models.Model):
         ordering = ["order_id", "id"]
         constraints = [
             models.UniqueConstraint(fields=["order", "product"], name="orderline_one_per_product"),
-            models.CheckConstraint(condition=Q(quantity__gte=1), name="orderline_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="orderline_quantity_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -55,6 +61,7 @@ class Event(models.Model):
         REVIEW_CLAIMED = "review_claimed"
         REVIEW_RELEASED = "review_released"
         REVIEW_DECIDED = "review_decided"
+        REVIEW_RECHECKED = "review_rechecked"
         OVERRIDE_ISSUED = "override_issued"
         BATCH_CREATED = "batch_created"
         BATCH_WAITING = "batch_waiting"
@@ -62,6 +69,7 @@ class Event(models.Model):
         EMAIL_SENT = "email_sent"
         LINK_ISSUED = "link_issued"
         LINK_REVOKED = "link_revoked"
+        CREDENTIALS_ROTATED = "credentials_rotated"
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -28,43 +30,58 @@ def is_postgres() -> bool:
 class ProgrammableStatus:
     """Test-facing wrapper of compensation.status_double.StatusDouble (a real HTTP server)."""
 
-    def __init__(self, double: object) -> None:
+    def __init__(self, double: Any) -> None:
         self.double = double
 
-    def set_profile(self, platform: str, username: str, *, state: str, user_id: str = "",
-                    followers: int | None = 250, interactions: object = "zero",
-                    observed_username: str | None = None) -> None:
+    def set_profile(
+        self,
+        platform: str,
+        username: str,
+        *,
+        state: str,
+        user_id: str = "",
+        followers: int | None = 250,
+        interactions: object = "zero",
+        observed_username: str | None = None,
+    ) -> None:
         from compensation.status_double import profile
 
-        counters = {}
+        counters: dict[str, int] = {}
+        shown: Any = interactions
         if isinstance(interactions, dict):
-            counters, interactions = interactions, "zero"
-        body = profile(platform=platform, username=observed_username or username,
-                       user_id=user_id or None, state=state, followers=followers,
-                       interactions=interactions, **counters)
-        self.double.set(platform, username, body)  # type: ignore[attr-defined]
+            counters, shown = interactions, "zero"
+        body = profile(
+            platform=platform,
+            username=observed_username or username,
+            user_id=user_id or None,
+            state=state,
+            followers=followers,
+            interactions=shown,
+            **counters,
+        )
+        self.double.set(platform, username, body)
 
     def fail(self, platform: str, username: str, *, status: int) -> None:
         from compensation.status_double import status as answer
 
-        self.double.set(platform, username, answer(status))  # type: ignore[attr-defined]
+        self.double.set(platform, username, answer(status))
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.double, name)
 
 
 @pytest.fixture
-def status_double(settings: object):  # type: ignore[no-untyped-def]
+def status_double(settings: Any) -> Iterator[ProgrammableStatus]:
     """A real status-service double on 127.0.0.1 with the client pointed at it and short
     back-offs so failure paths stay fast."""
     from compensation.status_client import reset_status_client
     from compensation.status_double import StatusDouble
 
     with StatusDouble() as double:
-        settings.STATUS_API_URL = double.url  # type: ignore[attr-defined]
-        settings.STATUS_API_MAX_ATTEMPTS = 2  # type: ignore[attr-defined]
-        settings.STATUS_API_BACKOFF_BASE = 0.01  # type: ignore[attr-defined]
-        settings.STATUS_API_BREAKER_THRESHOLD = 1000  # type: ignore[attr-defined]
+        settings.STATUS_API_URL = double.url
+        settings.STATUS_API_MAX_ATTEMPTS = 2
+        settings.STATUS_API_BACKOFF_BASE = 0.01
+        settings.STATUS_API_BREAKER_THRESHOLD = 1000
         reset_status_client()
         try:
             yield ProgrammableStatus(double)

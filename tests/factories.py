@@ -10,7 +10,7 @@ from inventory.models import Account, Product
 from orders.models import Order, OrderLine
 
 
-class ProductFactory(factory.django.DjangoModelFactory):
+class ProductFactory(factory.django.DjangoModelFactory[Product]):
     class Meta:
         model = Product
 
@@ -19,7 +19,7 @@ class ProductFactory(factory.django.DjangoModelFactory):
     platform = "instagram"
 
 
-class AccountFactory(factory.django.DjangoModelFactory):
+class AccountFactory(factory.django.DjangoModelFactory[Account]):
     """An in-stock account with a full zero baseline and 250 followers (the policy's examples)."""
 
     class Meta:
@@ -30,7 +30,9 @@ class AccountFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user_{n:05d}")
     platform_user_id = factory.Sequence(lambda n: str(100000 + n))
     credentials_sealed = factory.LazyAttribute(
-        lambda o: credentials_seal(Credentials(password=f"pw-{o.username}", email=f"{o.username}@mail.test"))
+        lambda o: credentials_seal(
+            Credentials(password=f"pw-{o.username}", email=f"{o.username}@mail.test")
+        )
     )
     baseline_followers = 250
     baseline_posts = 0
@@ -41,7 +43,7 @@ class AccountFactory(factory.django.DjangoModelFactory):
     baseline_messages = 0
 
 
-class OrderFactory(factory.django.DjangoModelFactory):
+class OrderFactory(factory.django.DjangoModelFactory[Order]):
     class Meta:
         model = Order
 
@@ -50,7 +52,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
     placed_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=3))
 
 
-class OrderLineFactory(factory.django.DjangoModelFactory):
+class OrderLineFactory(factory.django.DjangoModelFactory[OrderLine]):
     class Meta:
         model = OrderLine
 
@@ -59,12 +61,17 @@ class OrderLineFactory(factory.django.DjangoModelFactory):
     quantity = 1
 
 
-def delivered_line(*, quantity: int = 1, order: Order | None = None, product: Product | None = None,
-                   **account_kwargs: object) -> OrderLine:
+def delivered_line(
+    *,
+    quantity: int = 1,
+    order: Order | None = None,
+    product: Product | None = None,
+    **account_kwargs: object,
+) -> OrderLine:
     """An order line with `quantity` accounts already delivered to it as a sale."""
-    order = order or OrderFactory()
-    product = product or ProductFactory()
-    line = OrderLineFactory(order=order, product=product, quantity=quantity)
+    order = order or OrderFactory.create()
+    product = product or ProductFactory.create()
+    line = OrderLineFactory.create(order=order, product=product, quantity=quantity)
     AccountFactory.create_batch(
         quantity,
         product=product,

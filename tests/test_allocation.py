@@ -16,29 +16,43 @@ pytestmark = pytest.mark.django_db
 
 
 def test_allocate_takes_lowest_ids_and_records_an_event() -> None:
-    product = ProductFactory()
+    product = ProductFactory.create()
     stock = AccountFactory.create_batch(3, product=product)
-    line = OrderLineFactory(product=product, quantity=2)
+    line = OrderLineFactory.create(product=product, quantity=2)
     now = timezone.now()
 
-    ids = accounts_allocate(product_id=product.id, line_id=line.id, order_id=line.order_id,
-                            quantity=2, kind="sale", now=now)
+    ids = accounts_allocate(
+        product_id=product.id,
+        line_id=line.id,
+        order_id=line.order_id,
+        quantity=2,
+        kind="sale",
+        now=now,
+    )
 
     assert ids == [stock[0].id, stock[1].id]
     assert list(Account.objects.filter(line=line).values_list("id", "state", "delivery_kind")) == [
-        (stock[0].id, "delivered", "sale"), (stock[1].id, "delivered", "sale")]
+        (stock[0].id, "delivered", "sale"),
+        (stock[1].id, "delivered", "sale"),
+    ]
     event = Event.objects.get(kind=Event.Kind.ACCOUNTS_DELIVERED)
     assert event.data["account_ids"] == ids and event.order_id == line.order_id
 
 
 def test_allocate_more_than_stock_takes_nothing() -> None:
-    product = ProductFactory()
+    product = ProductFactory.create()
     AccountFactory.create_batch(2, product=product)
-    AccountFactory.create_batch(5, product=ProductFactory())  # another product's stock
-    line = OrderLineFactory(product=product, quantity=3)
+    AccountFactory.create_batch(5, product=ProductFactory.create())  # another product's stock
+    line = OrderLineFactory.create(product=product, quantity=3)
 
-    ids = accounts_allocate(product_id=product.id, line_id=line.id, order_id=line.order_id,
-                            quantity=3, kind="sale", now=timezone.now())
+    ids = accounts_allocate(
+        product_id=product.id,
+        line_id=line.id,
+        order_id=line.order_id,
+        quantity=3,
+        kind="sale",
+        now=timezone.now(),
+    )
 
     assert ids == []
     assert Account.objects.filter(state="in_stock").count() == 7
@@ -46,19 +60,25 @@ def test_allocate_more_than_stock_takes_nothing() -> None:
 
 
 def test_allocate_rejects_non_positive_quantity() -> None:
-    line = OrderLineFactory()
+    line = OrderLineFactory.create()
     with pytest.raises(ValueError):
-        accounts_allocate(product_id=line.product_id, line_id=line.id, order_id=line.order_id,
-                          quantity=0, kind="sale", now=timezone.now())
+        accounts_allocate(
+            product_id=line.product_id,
+            line_id=line.id,
+            order_id=line.order_id,
+            quantity=0,
+            kind="sale",
+            now=timezone.now(),
+        )
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_eight_threads_allocating_the_same_product_never_share_an_account() -> None:
-    product = ProductFactory()
+    product = ProductFactory.create()
     AccountFactory.create_batch(20, product=product)
-    lines = [OrderLineFactory(product=product, quantity=3) for _ in range(8)]
-    greedy = OrderLineFactory(product=product, quantity=21)  # more than the whole stock
+    lines = [OrderLineFactory.create(product=product, quantity=3) for _ in range(8)]
+    greedy = OrderLineFactory.create(product=product, quantity=21)  # more than the whole stock
     barrier = threading.Barrier(9)
     results: dict[int, list[int]] = {}
     errors: list[BaseException] = []
@@ -66,16 +86,23 @@ def test_eight_threads_allocating_the_same_product_never_share_an_account() -> N
     def worker(line_id: int, order_id: int, quantity: int) -> None:
         try:
             barrier.wait()
-            results[line_id] = accounts_allocate(product_id=product.id, line_id=line_id,
-                                                 order_id=order_id, quantity=quantity, kind="sale",
-                                                 now=timezone.now())
+            results[line_id] = accounts_allocate(
+                product_id=product.id,
+                line_id=line_id,
+                order_id=order_id,
+                quantity=quantity,
+                kind="sale",
+                now=timezone.now(),
+            )
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=worker, args=(ln.id, ln.order_id, ln.quantity))
-               for ln in [*lines, greedy]]
+    threads = [
+        threading.Thread(target=worker, args=(ln.id, ln.order_id, ln.quantity))
+        for ln in [*lines, greedy]
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -92,6 +119,7 @@ def test_eight_threads_allocating_the_same_product_never_share_an_account() -> N
     assert Account.objects.filter(state="delivered").count() == 3 * len(served)
     assert Account.objects.filter(state="in_stock").count() == 20 - 3 * len(served)
     for line in lines:
-        assert sorted(Account.objects.filter(line_id=line.id).values_list("id", flat=True)) == sorted(
-            results[line.id])
+        assert sorted(
+            Account.objects.filter(line_id=line.id).values_list("id", flat=True)
+        ) == sorted(results[line.id])
     assert connection.vendor == "postgresql"

@@ -50,8 +50,14 @@ def test_malformed_json_is_a_400_with_errors(client: Client) -> None:
 def test_every_bad_field_is_reported(client: Client) -> None:
     response = post(
         client,
-        {"email": "not-an-email", "order_id": "", "reason": " ", "password_change_warning": "no",
-         "lines": "IG", "extra": 1},
+        {
+            "email": "not-an-email",
+            "order_id": "",
+            "reason": " ",
+            "password_change_warning": "no",
+            "lines": "IG",
+            "extra": 1,
+        },
     )
     assert response.status_code == 400
     assert response.json()["errors"] == {
@@ -85,12 +91,14 @@ def test_unknown_line_of_a_known_order_is_a_field_error(client: Client) -> None:
     line = delivered_line()
     response = post(client, body_for(line, lines=["NOT-ON-ORDER"]))
     assert response.status_code == 400
-    assert response.json() == {"errors": {"lines": ["Not a product line of this order: NOT-ON-ORDER"]}}
+    assert response.json() == {
+        "errors": {"lines": ["Not a product line of this order: NOT-ON-ORDER"]}
+    }
     assert CompensationRequest.objects.count() == 0
 
 
 def test_refused_line_is_decided_at_once_and_names_the_rule(client: Client) -> None:
-    order = OrderFactory(placed_at=timezone.now() - timedelta(days=31))
+    order = OrderFactory.create(placed_at=timezone.now() - timedelta(days=31))
     line = delivered_line(quantity=2, order=order)
     response = post(client, body_for(line, email=order.email.upper()))  # e-mail case-insensitive
     assert response.status_code == 202
@@ -100,15 +108,21 @@ def test_refused_line_is_decided_at_once_and_names_the_rule(client: Client) -> N
     uuid.UUID(data["id"])
     assert [a["decision"] for a in data["lines"][0]["accounts"]] == ["rejected", "rejected"]
     assert {a["rule"] for a in data["lines"][0]["accounts"]} == {"outside_window"}
-    assert all(a["replacement"] is None and a["reviewed"] is False for a in data["lines"][0]["accounts"])
+    assert all(
+        a["replacement"] is None and a["reviewed"] is False for a in data["lines"][0]["accounts"]
+    )
     assert Event.objects.filter(kind="line_refused", request_id=data["id"]).count() == 1
 
 
 def test_already_compensated_line_names_the_earlier_request(client: Client) -> None:
     line = delivered_line()
     earlier = CompensationRequest.objects.create(
-        order=line.order, email=line.order.email, reason="x", password_change_warning=False,
-        status="decided", received_at=timezone.now() - timedelta(days=2),
+        order=line.order,
+        email=line.order.email,
+        reason="x",
+        password_change_warning=False,
+        status="decided",
+        received_at=timezone.now() - timedelta(days=2),
     )
     LineClaim.objects.create(request=earlier, line=line, uses_compensation=True)
     response = post(client, body_for(line))
@@ -123,7 +137,7 @@ def test_already_compensated_line_names_the_earlier_request(client: Client) -> N
 
 
 def test_get_returns_the_request_and_404s_unknown_ids(client: Client) -> None:
-    order = OrderFactory(placed_at=timezone.now() - timedelta(days=40))
+    order = OrderFactory.create(placed_at=timezone.now() - timedelta(days=40))
     line = delivered_line(order=order)
     created = post(client, body_for(line)).json()
     response = client.get(f"{URL}/{created['id']}")
@@ -156,8 +170,9 @@ def test_wrong_method_is_a_405(client: Client) -> None:
 def test_no_credentials_in_any_response(client: Client, status_double: Any) -> None:
     line = delivered_line(quantity=3)
     for account in line.accounts.all():
-        status_double.set_profile(account.platform, account.username, state="locked",
-                                  user_id=account.platform_user_id)
+        status_double.set_profile(
+            account.platform, account.username, state="locked", user_id=account.platform_user_id
+        )
     created = post(client, body_for(line))
     fetched = client.get(f"{URL}/{created.json()['id']}")
     for response in (created, fetched):
@@ -166,7 +181,7 @@ def test_no_credentials_in_any_response(client: Client, status_double: Any) -> N
             assert account.username in text
             assert f"pw-{account.username}" not in text
             assert f"{account.username}@mail.test" not in text
-        assert "password\"" not in text and "credentials" not in text
+        assert 'password"' not in text and "credentials" not in text
 
 
 def test_locked_accounts_are_approved_through_the_status_service(
@@ -174,10 +189,20 @@ def test_locked_accounts_are_approved_through_the_status_service(
 ) -> None:
     line = delivered_line(quantity=2)
     first, second = line.accounts.order_by("id")
-    status_double.set_profile(first.platform, first.username, state="locked",
-                              user_id=first.platform_user_id, interactions={"likes": 1})
-    status_double.set_profile(second.platform, second.username, state="active",
-                              user_id=second.platform_user_id, followers=250)
+    status_double.set_profile(
+        first.platform,
+        first.username,
+        state="locked",
+        user_id=first.platform_user_id,
+        interactions={"likes": 1},
+    )
+    status_double.set_profile(
+        second.platform,
+        second.username,
+        state="active",
+        user_id=second.platform_user_id,
+        followers=250,
+    )
     with django_capture_on_commit_callbacks(execute=True):  # the check task runs at commit
         response = post(client, body_for(line))
     assert response.status_code == 202
@@ -196,7 +221,10 @@ def test_locked_accounts_are_approved_through_the_status_service(
 def test_second_submission_while_checking_returns_the_same_request(client: Client) -> None:
     line = delivered_line()
     request = CompensationRequest.objects.create(
-        order=line.order, email=line.order.email, reason="x", password_change_warning=False,
+        order=line.order,
+        email=line.order.email,
+        reason="x",
+        password_change_warning=False,
         received_at=timezone.now(),
     )
     claim = LineClaim.objects.create(request=request, line=line)
@@ -216,7 +244,7 @@ def test_thirty_simultaneous_submissions_create_exactly_one_request(monkeypatch:
 
     # Keep the checks queued (not run inline at commit) so the request stays in progress.
     monkeypatch.setattr(Conf, "SYNC", False)
-    line = delivered_line(quantity=2, product=ProductFactory())
+    line = delivered_line(quantity=2, product=ProductFactory.create())
     body = json.dumps(body_for(line))
     barrier = threading.Barrier(30)
     answers: list[tuple[int, str]] = []

@@ -43,8 +43,13 @@ def submit(line: Any, *, now: Any = None, warning: bool = False) -> Compensation
 
 def lock_all(double: Any, line: Any, **fields: Any) -> None:
     for account in line.accounts.all():
-        double.set_profile(account.platform, account.username, state="locked",
-                           user_id=account.platform_user_id, **fields)
+        double.set_profile(
+            account.platform,
+            account.username,
+            state="locked",
+            user_id=account.platform_user_id,
+            **fields,
+        )
 
 
 def test_submission_queues_the_check_after_commit(django_capture_on_commit_callbacks: Any) -> None:
@@ -67,7 +72,11 @@ def test_locked_accounts_approved_as_one_batch_per_line(status_double: Any) -> N
     assert set(decisions.values_list("decision", "rule")) == {("approved", "locked_no_interaction")}
     batch = ReplacementBatch.objects.get()
     assert (batch.quantity, batch.line_id, batch.product_id, batch.state) == (
-        3, line.id, line.product_id, "waiting")
+        3,
+        line.id,
+        line.product_id,
+        "waiting",
+    )
     assert set(decisions.values_list("batch_id", flat=True)) == {batch.id}
     assert LineClaim.objects.get(request=request).uses_compensation is True
     request.refresh_from_db()
@@ -92,14 +101,20 @@ def test_running_the_check_twice_decides_nothing_twice(status_double: Any) -> No
 def test_nothing_qualifying_leaves_the_line_open_for_a_later_request(status_double: Any) -> None:
     line = delivered_line()
     account = line.accounts.get()
-    status_double.set_profile(account.platform, account.username, state="active",
-                              user_id=account.platform_user_id, followers=250)
+    status_double.set_profile(
+        account.platform,
+        account.username,
+        state="active",
+        user_id=account.platform_user_id,
+        followers=250,
+    )
     first = submit(line)
     request_run_checks(request_id=first.id, now=timezone.now())
     assert LineClaim.objects.get(request=first).uses_compensation is False
 
-    status_double.set_profile(account.platform, account.username, state="locked",
-                              user_id=account.platform_user_id)
+    status_double.set_profile(
+        account.platform, account.username, state="locked", user_id=account.platform_user_id
+    )
     second = submit(line)
     assert second.id != first.id
     request_run_checks(request_id=second.id, now=timezone.now())
@@ -122,7 +137,10 @@ def test_status_failure_is_unverified_then_rechecked_then_sent_to_a_person(
     request_run_checks(request_id=request.id, now=received)
     decision = AccountDecision.objects.get()
     assert (decision.decision, decision.rule, decision.check_attempts) == (
-        "unverified", "status_unavailable", 1)
+        "unverified",
+        "status_unavailable",
+        1,
+    )
     assert decision.next_check_at == received + timedelta(seconds=60)
     request.refresh_from_db()
     assert request.status == "checking"  # still being verified: no second request meanwhile
@@ -136,7 +154,10 @@ def test_status_failure_is_unverified_then_rechecked_then_sent_to_a_person(
     assert decisions_recheck_due(now=received + timedelta(seconds=400)) == 1
     decision.refresh_from_db()
     assert (decision.decision, decision.rule, decision.check_attempts) == (
-        "manual_review", "status_unavailable", 3)
+        "manual_review",
+        "status_unavailable",
+        3,
+    )
     assert decision.review_requested_at == received + timedelta(seconds=400)
     assert LineClaim.objects.get().uses_compensation is True
     request.refresh_from_db()
@@ -158,20 +179,25 @@ def test_recovered_status_service_decides_on_recheck(status_double: Any) -> None
     assert (decision.decision, decision.rule) == ("approved", "locked_one_interaction")
     # Windows are judged at the moment the request was received, not at the re-check.
     assert decision.evidence["order_age_seconds"] == pytest.approx(
-        (received - line.order.placed_at).total_seconds())
+        (received - line.order.placed_at).total_seconds()
+    )
 
 
 def test_suspended_goes_to_review_with_its_queue_time(status_double: Any) -> None:
     line = delivered_line()
     account = line.accounts.get()
-    status_double.set_profile(account.platform, account.username, state="suspended",
-                              user_id=account.platform_user_id)
+    status_double.set_profile(
+        account.platform, account.username, state="suspended", user_id=account.platform_user_id
+    )
     request = submit(line)
     now = timezone.now()
     request_run_checks(request_id=request.id, now=now)
     decision = AccountDecision.objects.get()
     assert (decision.decision, decision.rule, decision.review_requested_at) == (
-        "manual_review", "suspended_no_interaction", now)
+        "manual_review",
+        "suspended_no_interaction",
+        now,
+    )
 
 
 def test_password_warning_rejects_every_account(status_double: Any) -> None:
@@ -180,14 +206,18 @@ def test_password_warning_rejects_every_account(status_double: Any) -> None:
     request = submit(line, warning=True)
     request_run_checks(request_id=request.id, now=timezone.now())
     assert set(AccountDecision.objects.values_list("decision", "rule")) == {
-        ("rejected", "password_change_warning")}
+        ("rejected", "password_change_warning")
+    }
     assert LineClaim.objects.get().uses_compensation is False
 
 
-def test_stalled_requests_are_requeued(django_capture_on_commit_callbacks: Any,
-                                       monkeypatch: Any) -> None:
+def test_stalled_requests_are_requeued(
+    django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
     queued: list[str] = []
-    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kw: queued.append(args[0]))
+    monkeypatch.setattr(
+        "django_q.tasks.async_task", lambda func, *args, **kw: queued.append(args[0])
+    )
     line = delivered_line()
     received = timezone.now()
     request = submit(line, now=received)
@@ -197,8 +227,9 @@ def test_stalled_requests_are_requeued(django_capture_on_commit_callbacks: Any,
 
 
 def _queries_to_decide(double: Any, quantity: int) -> int:
-    line = delivered_line(quantity=quantity, product=ProductFactory(),
-                          order=OrderFactory())
+    line = delivered_line(
+        quantity=quantity, product=ProductFactory.create(), order=OrderFactory.create()
+    )
     lock_all(double, line)
     request = submit(line)
     with CaptureQueriesContext(connection) as ctx:

@@ -31,7 +31,7 @@ from compensation.models import (
     RequestStatus,
 )
 from inventory.models import INTERACTION_KINDS, Account
-from orders.events import Actor, event_record, events_record_many
+from orders.events import Actor, actor_pk, event_record, events_record_many
 from orders.models import Event, Order, OrderLine
 
 # Requests whose check task has not finished this long after it was queued are re-queued.
@@ -235,7 +235,7 @@ def _queue_check(request_id: uuid.UUID) -> None:
 # --- checking ----------------------------------------------------------------------------------
 
 
-def _baseline(account: Account) -> rules.Baseline:
+def account_baseline(account: Account) -> rules.Baseline:
     return rules.Baseline(
         username=account.username,
         user_id=account.platform_user_id,
@@ -303,7 +303,7 @@ def _decisions_check(*, decisions: list[AccountDecision], now: datetime) -> int:
     for d in decisions:
         result = results[d.id]
         facts = rules.AccountFacts(
-            baseline=_baseline(d.account),
+            baseline=account_baseline(d.account),
             observation=result.observation,
             password_change_warning=d.request.password_change_warning,
             order_placed_at=d.request.order.placed_at,
@@ -372,15 +372,20 @@ def _decisions_store(
                     account_id=row.account_id,
                     request_id=row.request_id,
                     message=f"{decision} ({verdict.rule})",
-                    data={"decision": decision, "rule": verdict.rule,
-                          "interactions": verdict.interactions,
-                          "next_check_at": row.next_check_at.isoformat() if row.next_check_at else None},
+                    data={
+                        "decision": decision,
+                        "rule": verdict.rule,
+                        "interactions": verdict.interactions,
+                        "next_check_at": row.next_check_at.isoformat()
+                        if row.next_check_at
+                        else None,
+                    },
                 )
             )
         batches = _batches_create(approved_by_claim=approved_by_claim, actor=None, now=now)
         rows_update(AccountDecision, rows, DECIDED_FIELDS)
         events_record_many(events)
-        _claims_mark_used(claim_ids={r.claim_id for r in rows})
+        claims_refresh_usage(claim_ids={r.claim_id for r in rows})
         request_ids = sorted({r.request_id for r in rows})
         for request_id in request_ids:
             request_refresh_status(request_id=request_id, now=now)
@@ -388,7 +393,7 @@ def _decisions_store(
     return len(rows)
 
 
-def _claims_mark_used(*, claim_ids: set[int]) -> None:
+def claims_refresh_usage(*, claim_ids: set[int]) -> None:
     """A line's compensation is used by the first request where an account of it was approved,
     sent to review or is still being verified; a claim whose accounts all ended up rejected does
     not use it (the customer may ask again)."""
@@ -396,7 +401,9 @@ def _claims_mark_used(*, claim_ids: set[int]) -> None:
         live = AccountDecision.objects.filter(claim_id=OuterRef("pk")).exclude(
             decision=Decision.REJECTED
         )
-        LineClaim.objects.filter(id__in=claim_ids, refusal="").update(uses_compensation=Exists(live))
+        LineClaim.objects.filter(id__in=claim_ids, refusal="").update(
+            uses_compensation=Exists(live)
+        )
 
 
 def _batches_create(
@@ -412,7 +419,7 @@ def _batches_create(
             request_id=rows[0].request_id,
             quantity=len(rows),
             approved_at=now,
-            approved_by=actor if actor is not None and actor.is_authenticated else None,
+            approved_by_id=actor_pk(actor),
         )
         for row in rows:
             row.batch = batch
@@ -478,13 +485,21 @@ def decisions_approve(
         rows_update(
             AccountDecision,
             rows,
-            [*DECIDED_FIELDS, "reviewed", "reviewed_by", "reviewed_at", "review_note",
-             "customer_message", "claimed_by", "claimed_until"],
+            [
+                *DECIDED_FIELDS,
+                "reviewed",
+                "reviewed_by",
+                "reviewed_at",
+                "review_note",
+                "customer_message",
+                "claimed_by",
+                "claimed_until",
+            ],
         )
         events_record_many(
             Event(
                 at=now,
-                actor_id=actor.pk if actor is not None and actor.is_authenticated else None,
+                actor_id=actor_pk(actor),
                 kind=Event.Kind.REVIEW_DECIDED,
                 order_id=row.request.order_id,
                 account_id=row.account_id,
@@ -494,7 +509,7 @@ def decisions_approve(
             )
             for row in rows
         )
-        _claims_mark_used(claim_ids=set(by_claim))
+        claims_refresh_usage(claim_ids=set(by_claim))
         for request_id in sorted({r.request_id for r in rows}):
             request_refresh_status(request_id=request_id, now=now)
         _wake_fulfilment(batches)
@@ -526,7 +541,9 @@ def _request_mark_decided(*, request: CompensationRequest, now: datetime) -> boo
         return False
     request.status, request.decided_at = RequestStatus.DECIDED, now
     counts: dict[str, int] = defaultdict(int)
-    for decision in AccountDecision.objects.filter(request=request).values_list("decision", flat=True):
+    for decision in AccountDecision.objects.filter(request=request).values_list(
+        "decision", flat=True
+    ):
         counts[decision] += 1
     event_record(
         kind=Event.Kind.REQUEST_DECIDED,

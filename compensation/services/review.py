@@ -20,19 +20,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from compensation.models import AccountDecision, CompensationRequest, Decision
-from orders.events import Actor, event_record, events_record_many
+from orders.events import Actor, actor_pk, event_record, events_record_many
 from orders.models import Event
 
 
 class ReviewConflict(Exception):
     """The case is claimed by someone else, already decided, or otherwise not open to this
     action. Nothing was changed."""
-
-
-def _actor_id(actor: Actor) -> int | None:
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        return None
-    return actor.pk
 
 
 def _require(actor: Actor, perm: str) -> None:
@@ -50,7 +44,7 @@ def _claim_free_for(actor: Actor, now: datetime) -> Q:
         Q(claimed_by__isnull=True)
         | Q(claimed_until__isnull=True)
         | Q(claimed_until__lte=now)
-        | Q(claimed_by_id=_actor_id(actor))
+        | Q(claimed_by_id=actor_pk(actor))
     )
 
 
@@ -66,7 +60,7 @@ def review_claim(*, decision_id: int, actor: Actor, now: datetime) -> datetime:
         updated = (
             AccountDecision.objects.filter(id=decision_id, decision=Decision.MANUAL_REVIEW)
             .filter(_claim_free_for(actor, now))
-            .update(claimed_by_id=_actor_id(actor), claimed_until=until)
+            .update(claimed_by_id=actor_pk(actor), claimed_until=until)
         )
         if updated != 1:
             raise ReviewConflict("this case is claimed by another agent or no longer waiting")
@@ -88,7 +82,7 @@ def review_release(*, decision_id: int, actor: Actor, now: datetime) -> bool:
     """Give one's own claim back. Returns False when the actor held no claim on it."""
     with transaction.atomic():
         updated = AccountDecision.objects.filter(
-            id=decision_id, claimed_by_id=_actor_id(actor)
+            id=decision_id, claimed_by_id=actor_pk(actor)
         ).update(claimed_by=None, claimed_until=None)
         if not updated:
             return False
@@ -117,9 +111,9 @@ def review_claims_expire(*, now: datetime) -> int:
         )
         if not rows:
             return 0
-        AccountDecision.objects.filter(
-            id__in=[r.id for r in rows], claimed_until__lte=now
-        ).update(claimed_by=None, claimed_until=None)
+        AccountDecision.objects.filter(id__in=[r.id for r in rows], claimed_until__lte=now).update(
+            claimed_by=None, claimed_until=None
+        )
         events_record_many(
             Event(
                 at=now,
@@ -128,8 +122,11 @@ def review_claims_expire(*, now: datetime) -> int:
                 account_id=r.account_id,
                 request_id=r.request_id,
                 message="claim expired",
-                data={"decision_id": r.id, "claimed_by": r.claimed_by_id,
-                      "claimed_until": r.claimed_until.isoformat() if r.claimed_until else None},
+                data={
+                    "decision_id": r.id,
+                    "claimed_by": r.claimed_by_id,
+                    "claimed_until": r.claimed_until.isoformat() if r.claimed_until else None,
+                },
             )
             for r in rows
         )
@@ -155,7 +152,7 @@ def _lock_open_cases(
     )
     found = {r.id for r in rows}
     problems = [f"#{i}: not found" for i in ids if i not in found]
-    actor_id = _actor_id(actor)
+    actor_id = actor_pk(actor)
     for r in rows:
         if r.decision != Decision.MANUAL_REVIEW:
             problems.append(f"#{r.id}: already decided ({r.decision})")
@@ -175,9 +172,9 @@ def _after_decision(*, rows: list[AccountDecision], now: datetime) -> None:
     """Re-evaluate each request touched and tell its customer the outcome (one e-mail per
     request and staff decision; sent on commit by the notifications service)."""
     from compensation.services import notifications
-    from compensation.services.requests import _claims_mark_used, request_refresh_status
+    from compensation.services.requests import claims_refresh_usage, request_refresh_status
 
-    _claims_mark_used(claim_ids={r.claim_id for r in rows})
+    claims_refresh_usage(claim_ids={r.claim_id for r in rows})
     by_request: dict[Any, list[int]] = defaultdict(list)
     for r in rows:
         by_request[r.request_id].append(r.id)
@@ -229,7 +226,7 @@ def review_reject(
             decision=Decision.REJECTED,
             decided_at=now,
             reviewed=True,
-            reviewed_by_id=_actor_id(actor),
+            reviewed_by_id=actor_pk(actor),
             reviewed_at=now,
             review_note=note,
             customer_message=customer_message,
@@ -239,14 +236,19 @@ def review_reject(
         events_record_many(
             Event(
                 at=now,
-                actor_id=_actor_id(actor),
+                actor_id=actor_pk(actor),
                 kind=Event.Kind.REVIEW_DECIDED,
                 order_id=r.request.order_id,
                 account_id=r.account_id,
                 request_id=r.request_id,
                 message=f"rejected — {customer_message}",
-                data={"decision": Decision.REJECTED, "rule": r.rule, "note": note,
-                      "customer_message": customer_message, "decision_id": r.id},
+                data={
+                    "decision": Decision.REJECTED,
+                    "rule": r.rule,
+                    "note": note,
+                    "customer_message": customer_message,
+                    "decision_id": r.id,
+                },
             )
             for r in rows
         )
@@ -309,7 +311,7 @@ def review_recheck(*, decision_id: int, actor: Actor, now: datetime) -> dict[str
     """Read the account's public profile again and store it in the case's evidence (the decision
     itself stays with the agent). Returns the stored entry."""
     from compensation import rules
-    from compensation.services.requests import _baseline
+    from compensation.services.requests import account_baseline
     from compensation.status_client import ProfileQuery, get_status_client
 
     _require(actor, "compensation.review_decision")
@@ -339,7 +341,7 @@ def review_recheck(*, decision_id: int, actor: Actor, now: datetime) -> dict[str
     try:
         verdict = rules.decide_account(
             rules.AccountFacts(
-                baseline=_baseline(account),
+                baseline=account_baseline(account),
                 observation=observation,
                 password_change_warning=row.request.password_change_warning,
                 order_placed_at=row.request.order.placed_at,
@@ -347,8 +349,11 @@ def review_recheck(*, decision_id: int, actor: Actor, now: datetime) -> dict[str
                 follower_drop_window_days=row.claim.line.product.follower_drop_window_days,
             )
         )
-        entry["rules_would_say"] = {"decision": verdict.decision, "rule": verdict.rule,
-                                    "interactions": verdict.evidence.get("interactions")}
+        entry["rules_would_say"] = {
+            "decision": verdict.decision,
+            "rule": verdict.rule,
+            "interactions": verdict.evidence.get("interactions"),
+        }
     except Exception as exc:  # a suggestion only: never block storing the observation
         entry["rules_would_say"] = {"error": type(exc).__name__}
     with transaction.atomic():
@@ -363,15 +368,18 @@ def review_recheck(*, decision_id: int, actor: Actor, now: datetime) -> dict[str
         evidence["rechecks"] = [*evidence.get("rechecks", []), entry]
         AccountDecision.objects.filter(id=decision_id).update(evidence=evidence)
         event_record(
-            kind=Event.Kind.ACCOUNT_RECHECK_SCHEDULED,
+            kind=Event.Kind.REVIEW_RECHECKED,
             actor=actor,
             order_id=row.request.order_id,
             account_id=row.account_id,
             request_id=row.request_id,
             message="status re-checked by staff"
             + (f" — {entry['error']}" if entry["error"] else ""),
-            data={"decision_id": decision_id, "observation": entry["observation"],
-                  "error": entry["error"]},
+            data={
+                "decision_id": decision_id,
+                "observation": entry["observation"],
+                "error": entry["error"],
+            },
             at=now,
         )
     return entry

@@ -103,7 +103,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # --- E-mail -----------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
-DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="Compensation desk <support@localhost>")
+DEFAULT_FROM_EMAIL: str = env.str(
+    "DEFAULT_FROM_EMAIL", default="Compensation desk <support@localhost>"
+)
 
 # --- Credentials encryption ------------------------------------------------------------------
 # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation: put the new key first,
@@ -112,7 +114,9 @@ DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="Compensation de
 CREDENTIALS_ENCRYPTION_KEYS: list[str] = env.list("CREDENTIALS_ENCRYPTION_KEYS", default=[])
 if not CREDENTIALS_ENCRYPTION_KEYS:
     CREDENTIALS_ENCRYPTION_KEYS = [
-        base64.urlsafe_b64encode(hashlib.sha256(f"credentials:{SECRET_KEY}".encode()).digest()).decode()
+        base64.urlsafe_b64encode(
+            hashlib.sha256(f"credentials:{SECRET_KEY}".encode()).digest()
+        ).decode()
     ]
 
 # --- Status service (interfaces.md §1) -------------------------------------------------------

@@ -10,6 +10,10 @@ if SECRET_KEY == _DEV_SECRET:
 if not env.list("CREDENTIALS_ENCRYPTION_KEYS", default=[]):
     raise ImproperlyConfigured("Set CREDENTIALS_ENCRYPTION_KEYS for production.")
 
+if not env.str("STATUS_API_URL", default=""):
+    # Without it the client would fall back to the demo status service on 127.0.0.1:8001.
+    raise ImproperlyConfigured("Set STATUS_API_URL for production.")
+
 DEBUG = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = True
