@@ -70,6 +70,10 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Persistent connections: django-q's ORM broker calls close_old_connections() on every enqueue, so
+# with the default of 0 each queued task (e.g. 1,000 delivery e-mails) opened a new connection.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web + task cluster) share the file: wait for the write lock instead of
     # failing at once, and use WAL so readers do not block the writer.
