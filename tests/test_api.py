@@ -276,3 +276,28 @@ def test_thirty_simultaneous_submissions_create_exactly_one_request(monkeypatch:
     assert {request_id for _, request_id in answers} == {only}
     assert sorted(code for code, _ in answers) == [200] * 29 + [202]
     assert AccountDecision.objects.count() == 2
+
+
+def test_unknown_order_and_wrong_email_take_the_same_time(client: Client, settings: Any) -> None:
+    """No timing difference worth measuring: interleaved samples, compared by their medians."""
+    import statistics
+    import time
+
+    settings.COMPENSATION_RATE_LIMIT = "0"
+    line = delivered_line()
+    bodies = {
+        "unknown_order": json.dumps(body_for(line, order_id="NOPE-1")),
+        "wrong_email": json.dumps(body_for(line, email="someone.else@example.com")),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in bodies}
+    for _ in range(150):
+        for name, body in bodies.items():
+            started = time.perf_counter()
+            response = client.post(URL, data=body, content_type="application/json")
+            samples[name].append(time.perf_counter() - started)
+            assert response.status_code == 404
+    unknown = statistics.median(samples["unknown_order"])
+    wrong = statistics.median(samples["wrong_email"])
+    # Both paths run one indexed lookup and raise the same error; allow scheduler noise only.
+    print(f"median unknown order {unknown * 1000:.3f} ms, wrong e-mail {wrong * 1000:.3f} ms")
+    assert abs(unknown - wrong) < max(0.0005, 0.25 * min(unknown, wrong)), (unknown, wrong)
