@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from .models import Event, Order, OrderLine
+from .models import Event, Order, OrderLine, OrderLink
 from .selectors import order_delivered_accounts
 
 
@@ -54,7 +54,16 @@ class OrderAdmin(_ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("=order_id", "email")
     list_filter = ("placed_at",)
     date_hierarchy = "placed_at"
-    fields = ("order_id", "email", "placed_at", "import_batch", "created_at", "delivered_accounts")
+    fields = (
+        "order_id",
+        "email",
+        "placed_at",
+        "import_batch",
+        "created_at",
+        "delivered_accounts",
+        "compensation_requests",
+        "access_links",
+    )
     readonly_fields = fields
     inlines = (OrderLineInline, EventInline)
     change_list_template = "admin/orders/order/change_list.html"
@@ -88,6 +97,77 @@ class OrderAdmin(_ReadOnlyMixin, admin.ModelAdmin):
             rows,
         )
 
+    @admin.display(description="compensation requests")
+    def compensation_requests(self, obj: Order) -> str:
+        from compensation.models import CompensationRequest
+
+        requests = CompensationRequest.objects.filter(order=obj).order_by("received_at")
+        if not requests:
+            return "—"
+        return format_html_join(
+            "",
+            "<div><a href='{}'>{}</a> — {} — received {}</div>",
+            (
+                (
+                    reverse("admin:compensation_compensationrequest_change", args=[r.pk]),
+                    r.pk,
+                    r.get_status_display(),
+                    r.received_at.strftime("%Y-%m-%d %H:%M UTC"),
+                )
+                for r in requests
+            ),
+        )
+
+    @admin.display(description="order-page links")
+    def access_links(self, obj: Order) -> str:
+        links = OrderLink.objects.filter(order=obj).order_by("-created_at")
+        if not links:
+            return "—"
+        return format_html_join(
+            "",
+            "<div><a href='{}'>link #{}</a> issued {}, expires {}{}</div>",
+            (
+                (
+                    reverse("admin:orders_orderlink_change", args=[link.pk]),
+                    link.pk,
+                    link.created_at.strftime("%Y-%m-%d %H:%M"),
+                    link.expires_at.strftime("%Y-%m-%d %H:%M"),
+                    " — revoked" if link.revoked_at else "",
+                )
+                for link in links
+            ),
+        )
+
+
+@admin.register(OrderLink)
+class OrderLinkAdmin(_ReadOnlyMixin, admin.ModelAdmin):
+    """Signed order-page links (only their hashes are stored). Staff can revoke one, e.g. when a
+    customer forwarded the e-mail by mistake."""
+
+    list_display = ("order", "created_at", "expires_at", "revoked_at")
+    list_filter = ("revoked_at", "expires_at")
+    search_fields = ("=order__order_id",)
+    list_select_related = ("order",)
+    readonly_fields = ("order", "created_at", "expires_at", "revoked_at")
+    exclude = ("token_hash",)
+    actions = ("revoke_links",)
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        # The only change staff can make to a link (the form itself stays read-only).
+        return request.user.has_perm("orders.change_orderlink")
+
+    @admin.action(description="Revoke the selected links", permissions=["revoke"])
+    def revoke_links(self, request: HttpRequest, queryset: Any) -> None:
+        from django.utils import timezone
+
+        from .links import order_link_revoke
+
+        revoked = sum(
+            order_link_revoke(link_id=pk, actor=request.user, now=timezone.now())
+            for pk in queryset.order_by("pk").values_list("pk", flat=True)
+        )
+        self.message_user(request, f"{revoked} link(s) revoked.")
+
 
 @admin.register(Event)
 class EventAdmin(_ReadOnlyMixin, admin.ModelAdmin):
@@ -97,5 +177,14 @@ class EventAdmin(_ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ("actor", "order", "account")
     date_hierarchy = "at"
     show_full_result_count = False
-    readonly_fields = ("at", "kind", "actor", "order", "account", "request_id", "batch_id",
-                       "message", "data")
+    readonly_fields = (
+        "at",
+        "kind",
+        "actor",
+        "order",
+        "account",
+        "request_id",
+        "batch_id",
+        "message",
+        "data",
+    )

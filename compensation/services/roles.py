@@ -41,6 +41,7 @@ MANAGER_PERMISSIONS: tuple[str, ...] = (
     "inventory.add_importbatch",
     "orders.add_order",
     "orders.view_orderlink",
+    "orders.change_orderlink",  # revoke a customer's order-page link
 )
 
 ROLES: dict[str, tuple[str, ...]] = {
