@@ -171,24 +171,25 @@ def _request_create(
             line__in=lines, delivery_kind=Account.DeliveryKind.SALE
         ).order_by("line_id", "id")
         decisions = []
-        for account in accounts.only("id", "line_id"):
+        for account in accounts:
             claim = claim_by_line[account.line_id]  # type: ignore[index]
             if claim.refusal:
-                evidence = {
-                    "rule": claim.refusal,
-                    "decided_at": now.isoformat(),
-                    "order_placed_at": order.placed_at.isoformat(),
-                    "claim_window_days": claim.line.product.claim_window_days,
-                    **claim.refusal_detail,
-                }
+                verdict = rules.line_verdict(
+                    rule=claim.refusal,
+                    baseline=account_baseline(account),
+                    order_placed_at=order.placed_at,
+                    now=now,
+                    claim_window_days=claim.line.product.claim_window_days,
+                    earlier_use_received_at=earlier_use.get(claim.line_id),
+                )
                 decisions.append(
                     AccountDecision(
                         request=request,
                         claim=claim,
                         account_id=account.id,
-                        decision=Decision.REJECTED,
-                        rule=claim.refusal,
-                        evidence=evidence,
+                        decision=verdict.decision,
+                        rule=verdict.rule,
+                        evidence=verdict.evidence,
                         decided_at=now,
                     )
                 )
@@ -347,6 +348,7 @@ def _decisions_store(
                     "response": result.raw,
                 },
                 "check_round": row.check_attempts,
+                "checked_at": now.isoformat(),
             }
             row.decided_at = now
             row.next_check_at = None
