@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.core.validators import validate_email
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
@@ -20,11 +20,22 @@ from compensation.selectors import request_view, request_view_json
 from compensation.services.requests import OrderNotFound, UnknownLines, request_submit
 
 MAX_REASON = 2000
+MAX_EMAIL = 254  # the e-mail field of an order
+MAX_SKU = 64  # Product.sku
+MAX_LINES = 50  # as many product codes as the web form accepts
+# A valid body is a few kilobytes (reason 2,000 characters, 50 SKUs of 64): anything far larger
+# is refused before it is parsed.
+MAX_BODY_BYTES = 64 * 1024
 NOT_FOUND_MESSAGE = "No order matches this e-mail address and order id."
 
 
 def _errors(errors: dict[str, list[str]]) -> JsonResponse:
     return JsonResponse({"errors": errors}, status=400)
+
+
+def _has_nul(value: str) -> bool:
+    # PostgreSQL text cannot hold NUL: refuse it here with a field error instead of a 500.
+    return "\x00" in value
 
 
 def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -37,6 +48,8 @@ def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
     email = body.get("email")
     if not isinstance(email, str) or not email.strip():
         errors["email"] = [_("This field is required.")]
+    elif len(email.strip()) > MAX_EMAIL:
+        errors["email"] = [_("An e-mail address has at most %(n)d characters.") % {"n": MAX_EMAIL}]
     else:
         try:
             validate_email(email.strip())
@@ -51,6 +64,8 @@ def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
         errors["order_id"] = [_("This field is required.")]
     elif len(order_id.strip()) > 64:
         errors["order_id"] = [_("An order id has at most 64 characters.")]
+    elif _has_nul(order_id):
+        errors["order_id"] = [_("Null characters are not allowed.")]
     else:
         clean["order_id"] = order_id.strip()
 
@@ -59,6 +74,8 @@ def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
         errors["reason"] = [_("Tell us briefly what happened.")]
     elif len(reason) > MAX_REASON:
         errors["reason"] = [_("At most %(n)d characters.") % {"n": MAX_REASON}]
+    elif _has_nul(reason):
+        errors["reason"] = [_("Null characters are not allowed.")]
     else:
         clean["reason"] = reason.strip()
 
@@ -73,6 +90,13 @@ def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
         clean["lines"] = []
     elif not isinstance(lines, list) or not all(isinstance(s, str) and s.strip() for s in lines):
         errors["lines"] = [_("Must be a list of product SKUs.")]
+    elif len(lines) > MAX_LINES:
+        errors["lines"] = [_("Please list at most %(n)d products.") % {"n": MAX_LINES}]
+    elif any(len(s.strip()) > MAX_SKU or _has_nul(s) for s in lines):
+        errors["lines"] = [
+            _("A product SKU has at most %(n)d characters and no null characters.")
+            % {"n": MAX_SKU}
+        ]
     else:
         clean["lines"] = [s.strip() for s in lines]
 
@@ -93,8 +117,20 @@ def submit(request: HttpRequest) -> JsonResponse:
         response["Retry-After"] = str(parsed)
         return response
     try:
-        body = json.loads(request.body.decode("utf-8") or "null")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        raw = request.body
+    except RequestDataTooBig:
+        raw = None
+    if raw is None or len(raw) > MAX_BODY_BYTES:
+        return JsonResponse(
+            {"errors": {"__all__": [_("The body is too large (at most %(n)d bytes).")
+                                    % {"n": MAX_BODY_BYTES}]}},
+            status=413,
+        )
+    try:
+        body = json.loads(raw.decode("utf-8") or "null")
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # ValueError covers JSONDecodeError and integers beyond Python's digit limit;
+        # RecursionError a deeply nested body ("[[[[…").
         return _errors({"__all__": [_("The body must be valid JSON.")]})
     data, errors = parse_submission(body)
     if errors:
