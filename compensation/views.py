@@ -6,6 +6,7 @@ result page refreshes itself with a meta refresh while checks run.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from typing import cast
@@ -76,9 +77,20 @@ class _NoReferrerCsrfMiddleware(CsrfViewMiddleware):
 
 
 def no_referrer_csrf_protect(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """csrf_protect with the no-referrer allowance above (the global check is skipped)."""
-    protected = decorator_from_middleware(_NoReferrerCsrfMiddleware)(view)
-    return cast(Callable[..., HttpResponse], csrf_exempt(protected))
+    """csrf_protect with the no-referrer allowance above (the global check is skipped).
+
+    Every answer of the wrapped view is `_private`, including the ones produced outside it: a
+    CSRF failure (403) and a refused method (405) still carry the token in their URL.
+    """
+    protected = cast(
+        Callable[..., HttpResponse], decorator_from_middleware(_NoReferrerCsrfMiddleware)(view)
+    )
+
+    @functools.wraps(view)
+    def private(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        return _private(protected(request, *args, **kwargs))
+
+    return cast(Callable[..., HttpResponse], csrf_exempt(private))
 
 
 # --- the form ---------------------------------------------------------------------------------
