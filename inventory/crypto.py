@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +43,19 @@ def credentials_seal(credentials: Credentials) -> str:
     return _current().encrypt(json.dumps(asdict(credentials)).encode()).decode()
 
 
+@sensitive_variables("plaintext", "data")
 def credentials_open(token: str) -> Credentials:
     try:
-        data = json.loads(_current().decrypt(token.encode()))
+        plaintext = _current().decrypt(token.encode())
     except InvalidToken as exc:
         raise ValueError("credentials cannot be decrypted with the configured keys") from exc
-    return Credentials(**data)
+    try:
+        data = json.loads(plaintext)
+        return Credentials(**data)
+    except (ValueError, TypeError):
+        # `from None`: the decoder's and the constructor's frames hold the plaintext in their
+        # locals, and error reports (or an error tracker) print the locals of every frame.
+        raise ValueError("decrypted credentials are not in the expected format") from None
 
 
 def credentials_rotate(token: str) -> str:
