@@ -319,7 +319,9 @@ def account_fields_parse(
         try:
             validate_email(email)
         except ValidationError:
-            problems.append(f"email {email!r} is not a valid e-mail address")
+            # The account's e-mail is a credential: name the column, never echo the value
+            # (the preview page and the command's output end up in tickets and logs).
+            problems.append("email is not a valid e-mail address")
     secrets = {}
     for key in ("email_password", "two_factor_secret", "notes"):
         raw = values.get(key)
