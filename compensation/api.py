@@ -12,6 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -108,6 +109,7 @@ def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
     return clean, errors
 
 
+@never_cache
 @csrf_exempt  # a machine API without cookies or sessions: nothing for CSRF to protect
 @require_POST
 def submit(request: HttpRequest) -> JsonResponse:
@@ -162,6 +164,7 @@ def parse_rate_window() -> int:
     return parsed[1] if parsed else 60
 
 
+@never_cache
 @require_GET
 def detail(request: HttpRequest, request_id: str) -> JsonResponse:
     try:

@@ -31,9 +31,24 @@ def parse_rate(rate: str) -> tuple[int, int] | None:
     return (limit, _UNITS[unit[-1]] * multiplier) if limit > 0 else None
 
 
+def client_address(request: HttpRequest) -> str:
+    """The caller's address. Behind N trusted reverse proxies (RATE_LIMIT_TRUSTED_PROXIES=N) it is
+    the N-th address from the right of X-Forwarded-For — the one our own first proxy saw;
+    anything further left is supplied by the client and cannot be trusted."""
+    proxies = settings.RATE_LIMIT_TRUSTED_PROXIES
+    if proxies > 0:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
 def client_key(request: HttpRequest) -> str:
-    address = request.META.get("REMOTE_ADDR", "") or "unknown"
-    return hashlib.sha256(address.encode()).hexdigest()[:32]
+    return hashlib.sha256(client_address(request).encode()).hexdigest()[:32]
 
 
 def rate_limit_hit(request: HttpRequest, *, scope: str = "compensation-submit") -> bool:

@@ -175,8 +175,8 @@ def request_result(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
             "any_unverified": counts.get("unverified", 0) > 0,
         },
     )
-    if checking:
-        patch_cache_control(response, no_cache=True, max_age=0)
+    # The page names the customer's accounts and changes while checks run: never cache it.
+    patch_cache_control(response, private=True, no_store=True, max_age=0)
     return response
 
 

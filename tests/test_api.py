@@ -143,6 +143,7 @@ def test_get_returns_the_request_and_404s_unknown_ids(client: Client) -> None:
     response = client.get(f"{URL}/{created['id']}")
     assert response.status_code == 200
     assert response.json() == created
+    assert {"private", "no-store"} <= {p.strip() for p in response["Cache-Control"].split(",")}
     assert client.get(f"{URL}/{uuid.uuid4()}").status_code == 404
     assert client.get(f"{URL}/not-a-uuid").json() == {"error": "No such compensation request."}
 

@@ -144,6 +144,8 @@ STATUS_RECHECK_DELAYS: list[int] = [
 # --- Customer side ---------------------------------------------------------------------------
 # Submissions per client and window: "10/m", "100/h"; "0" turns the limit off.
 COMPENSATION_RATE_LIMIT: str = env.str("COMPENSATION_RATE_LIMIT", default="10/m")
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+RATE_LIMIT_TRUSTED_PROXIES: int = env.int("RATE_LIMIT_TRUSTED_PROXIES", default=0)
 ORDER_LINK_MAX_AGE_DAYS: int = env.int("ORDER_LINK_MAX_AGE_DAYS", default=14)
 REVIEW_CLAIM_MINUTES: int = env.int("REVIEW_CLAIM_MINUTES", default=15)
 
