@@ -1,11 +1,10 @@
 """Benchmark (not a test): import 50,000 stock rows on PostgreSQL through the same service the
 command and the admin use (`inventory.importing.stock_import`), encryption on.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
-        .venv/bin/python bench/bench_import_stock.py
+    make bench-import          (or: .venv/bin/python bench/bench_import_stock.py --rows 50000)
 
-It creates a throwaway database `bench_import` on the server of DATABASE_URL (default
-postgres://postgres@127.0.0.1:5432/postgres), migrates it, imports, re-imports (everything
+It creates a throwaway database `bench_import` (bench/common.py: on the PostgreSQL server of
+BENCH_PG_URL or DATABASE_URL, else 127.0.0.1:5432), migrates it, imports, re-imports (everything
 skipped), prints rows/s and peak memory, and drops the database. Target: >= 5,000 rows/s.
 """
 
@@ -20,27 +19,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import throwaway_database
+
 TARGET_ROWS_PER_S = 5000
 
 
 def _rss_mb() -> float:
     # ru_maxrss is the peak resident set size, in KiB on Linux.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _admin(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_with_db(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def _write_csv(path: Path, rows: int) -> None:
@@ -65,30 +54,13 @@ def main() -> int:
     parser.add_argument("--database", default="bench_import")
     args = parser.parse_args()
 
-    server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    if not server.startswith(("postgres://", "postgresql://")):
-        print("DATABASE_URL must point at PostgreSQL (the database itself is not used).")
-        return 2
-    bench_url = _with_db(server, args.database)
-    _admin(server, f'DROP DATABASE IF EXISTS "{args.database}"')
-    _admin(server, f'CREATE DATABASE "{args.database}"')
-
-    os.environ["DATABASE_URL"] = bench_url
     os.environ["DEBUG"] = "false"  # no query log growing in memory
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-    sys.path.insert(0, str(ROOT))
-    try:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-        from django.db import connections
+    with throwaway_database(args.database):
         from django.utils import timezone
 
         from inventory.importing import stock_import
         from inventory.models import Account, Product
 
-        call_command("migrate", verbosity=0)
         Product.objects.create(sku="BENCH-IG", name="Bench product", platform="instagram")
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "stock.csv"
@@ -129,10 +101,7 @@ def main() -> int:
               "(all skipped)")
         print(f"peak RSS:          {rss_after:.0f} MB (before the import {rss_before:.0f} MB, "
               f"+{rss_after - rss_before:.0f} MB)")
-        connections.close_all()
         return 0 if rate >= TARGET_ROWS_PER_S else 1
-    finally:
-        _admin(server, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

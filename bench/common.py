@@ -10,7 +10,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+
+
+def _server_url() -> str:
+    """The PostgreSQL server of BENCH_PG_URL, else of DATABASE_URL when that is PostgreSQL, else
+    the local one (the database named in the URL itself is never touched)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    url = os.environ.get("BENCH_PG_URL") or os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        url = "postgres://postgres@127.0.0.1:5432"
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+
+
+PG_ADMIN_URL = _server_url()
 
 
 @contextlib.contextmanager

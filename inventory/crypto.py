@@ -8,7 +8,7 @@ searched nor made unique; usernames stay in clear for that.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -30,6 +30,9 @@ class Credentials:
     __str__ = __repr__
 
 
+_FIELDS = tuple(f.name for f in fields(Credentials))
+
+
 @lru_cache(maxsize=4)
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
     return MultiFernet([Fernet(k.encode()) for k in keys])
@@ -40,7 +43,10 @@ def _current() -> MultiFernet:
 
 
 def credentials_seal(credentials: Credentials) -> str:
-    return _current().encrypt(json.dumps(asdict(credentials)).encode()).decode()
+    # A plain dict rather than dataclasses.asdict (which deep-copies): sealing is on the import's
+    # hot path.
+    payload = {name: getattr(credentials, name) for name in _FIELDS}
+    return _current().encrypt(json.dumps(payload).encode()).decode()
 
 
 @sensitive_variables("plaintext", "data")
