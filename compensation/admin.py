@@ -46,6 +46,7 @@ from compensation.services.review import (
     review_release,
 )
 from inventory.models import INTERACTION_KINDS
+from orders.admin import ReadOnlyAdminMixin
 from orders.models import Event
 
 REVIEW_PERM = "compensation.review_decision"
@@ -600,7 +601,7 @@ class CompensationRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReplacementBatch)
-class ReplacementBatchAdmin(admin.ModelAdmin):
+class ReplacementBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/compensation/replacementbatch/change_list.html"
     list_display = ("id", "product", "quantity", "state", "approved_at", "delivered_at",
                     "unavailable_notified_at", "order", "request_link")
@@ -611,14 +612,6 @@ class ReplacementBatchAdmin(admin.ModelAdmin):
               "delivered_at", "unavailable_notified_at")
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="order")
     def order(self, obj: ReplacementBatch) -> str:

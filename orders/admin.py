@@ -14,7 +14,7 @@ from .models import Event, Order, OrderLine, OrderLink
 from .selectors import order_delivered_accounts
 
 
-class _ReadOnlyMixin:
+class ReadOnlyAdminMixin:
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -25,7 +25,7 @@ class _ReadOnlyMixin:
         return False
 
 
-class OrderLineInline(_ReadOnlyMixin, admin.TabularInline):
+class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderLine
     fields = ("product", "quantity")
     readonly_fields = fields
@@ -34,7 +34,7 @@ class OrderLineInline(_ReadOnlyMixin, admin.TabularInline):
     show_change_link = False
 
 
-class EventInline(_ReadOnlyMixin, admin.TabularInline):
+class EventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Event
     fk_name = "order"
     fields = ("at", "kind", "actor", "account", "message")
@@ -49,7 +49,7 @@ class EventInline(_ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(_ReadOnlyMixin, admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("order_id", "email", "placed_at", "import_batch", "created_at")
     search_fields = ("=order_id", "email")
     list_filter = ("placed_at",)
@@ -140,7 +140,7 @@ class OrderAdmin(_ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(OrderLink)
-class OrderLinkAdmin(_ReadOnlyMixin, admin.ModelAdmin):
+class OrderLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Signed order-page links (only their hashes are stored). Staff can revoke one, e.g. when a
     customer forwarded the e-mail by mistake."""
 
@@ -170,7 +170,7 @@ class OrderLinkAdmin(_ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(_ReadOnlyMixin, admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("at", "kind", "actor", "order", "account", "message")
     list_filter = ("kind", "at")
     search_fields = ("=order__order_id", "account__username", "message")

@@ -87,3 +87,15 @@ def status_double(settings: Any) -> Iterator[ProgrammableStatus]:
             yield ProgrammableStatus(double)
         finally:
             reset_status_client()
+
+
+@pytest.fixture
+def wakes(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """Record fulfilment wake-ups instead of queueing tasks."""
+    import compensation.services.fulfilment as fulfilment
+
+    calls: list[list[int]] = []
+    monkeypatch.setattr(
+        fulfilment, "fulfilment_wake", lambda *, product_ids: calls.append(list(product_ids))
+    )
+    return calls

@@ -24,15 +24,6 @@ PASSWORD = "Hunter2-very-secret"
 EMAIL = "secret-mailbox@mail.test"
 
 
-@pytest.fixture
-def wakes(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
-    import compensation.services.fulfilment as fulfilment
-
-    calls: list[list[int]] = []
-    monkeypatch.setattr(fulfilment, "fulfilment_wake",
-                        lambda *, product_ids: calls.append(list(product_ids)))
-    return calls
-
 
 @pytest.fixture
 def upload_dir(tmp_path: Path, settings: object) -> Path:

@@ -25,16 +25,6 @@ EITHER = "give either quantity (a sale from stock) or accounts (history)"
 STOCK_HEADER = "sku,username,password,user_id,email,followers,posts,likes,supplier\n"
 
 
-@pytest.fixture
-def wakes(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
-    """Record fulfilment wake-ups instead of queueing tasks."""
-    import compensation.services.fulfilment as fulfilment
-
-    calls: list[list[int]] = []
-    monkeypatch.setattr(fulfilment, "fulfilment_wake",
-                        lambda *, product_ids: calls.append(list(product_ids)))
-    return calls
-
 
 def run(service: Any, content: str | bytes, *, filename: str = "file.csv",
         **kwargs: Any) -> ImportReport:
