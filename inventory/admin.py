@@ -183,8 +183,7 @@ class UploadForm(forms.Form):
 
 
 def _pending_dir() -> Path:
-    default = settings.BASE_DIR / "var" / "pending_imports"
-    return Path(getattr(settings, "IMPORT_UPLOAD_DIR", default))
+    return Path(settings.IMPORT_UPLOAD_DIR)
 
 
 def _box() -> MultiFernet:

@@ -124,8 +124,7 @@ class DemoSummary:
 
 
 def demo_profiles_path() -> Path:
-    default = settings.BASE_DIR / "var" / "demo_profiles.json"
-    return Path(getattr(settings, "DEMO_PROFILES_PATH", default))
+    return Path(settings.DEMO_PROFILES_PATH)
 
 
 def _csv(rows: list[list[Any]]) -> io.BytesIO:

@@ -102,6 +102,11 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Working files (not configuration): demo status profiles and import uploads between preview
+# and confirm (encrypted).
+DEMO_PROFILES_PATH = BASE_DIR / "var" / "demo_profiles.json"
+IMPORT_UPLOAD_DIR = BASE_DIR / "var" / "pending_imports"
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
