@@ -46,13 +46,25 @@ def _setup(sku: str):
         for o, q in zip(orders, _quantities(), strict=True)
     )
     requests = CompensationRequest.objects.bulk_create(
-        CompensationRequest(order=o, email=o.email, reason="bench", password_change_warning=False,
-                            status="decided", received_at=now, decided_at=now)
+        CompensationRequest(
+            order=o,
+            email=o.email,
+            reason="bench",
+            password_change_warning=False,
+            status="decided",
+            received_at=now,
+            decided_at=now,
+        )
         for o in orders
     )
     ReplacementBatch.objects.bulk_create(
-        ReplacementBatch(line=ln, product=product, request=r, quantity=ln.quantity,
-                         approved_at=now + timedelta(microseconds=i))
+        ReplacementBatch(
+            line=ln,
+            product=product,
+            request=r,
+            quantity=ln.quantity,
+            approved_at=now + timedelta(microseconds=i),
+        )
         for i, (ln, r) in enumerate(zip(lines, requests, strict=True))
     )
     return product
@@ -67,8 +79,15 @@ def _import(product, tag: str) -> None:
     sealed = credentials_seal(Credentials(password="x"))
     with transaction.atomic():
         Account.objects.bulk_create(
-            (Account(product=product, platform="instagram", username=f"{tag}_{i}",
-                     credentials_sealed=sealed) for i in range(ACCOUNTS)),
+            (
+                Account(
+                    product=product,
+                    platform="instagram",
+                    username=f"{tag}_{i}",
+                    credentials_sealed=sealed,
+                )
+                for i in range(ACCOUNTS)
+            ),
             batch_size=2000,
         )
 
@@ -87,16 +106,23 @@ def _loop_drain(product_id: int) -> int:
     now = timezone.now()
     done = 0
     with transaction.atomic():
-        for batch in (ReplacementBatch.objects.select_for_update().filter(
-                product_id=product_id, state="waiting").select_related("line")
-                .order_by("approved_at", "id")):
+        for batch in (
+            ReplacementBatch.objects.select_for_update()
+            .filter(product_id=product_id, state="waiting")
+            .select_related("line")
+            .order_by("approved_at", "id")
+        ):
             free = Account.objects.filter(product_id=product_id, state="in_stock").count()
             if free < batch.quantity:
                 break
             given = []
             for _ in range(batch.quantity):
-                account = (Account.objects.select_for_update(skip_locked=True)
-                           .filter(product_id=product_id, state="in_stock").order_by("id").first())
+                account = (
+                    Account.objects.select_for_update(skip_locked=True)
+                    .filter(product_id=product_id, state="in_stock")
+                    .order_by("id")
+                    .first()
+                )
                 assert account is not None
                 account.state = "delivered"
                 account.line_id = batch.line_id
@@ -107,9 +133,14 @@ def _loop_drain(product_id: int) -> int:
                 given.append(account.id)
             batch.state, batch.delivered_at = "delivered", now
             batch.save()
-            event_record(kind=Event.Kind.BATCH_DELIVERED, order_id=batch.line.order_id,
-                         request_id=batch.request_id, batch_id=batch.id,
-                         data={"account_ids": given}, at=now)
+            event_record(
+                kind=Event.Kind.BATCH_DELIVERED,
+                order_id=batch.line.order_id,
+                request_id=batch.request_id,
+                batch_id=batch.id,
+                data={"account_ids": given},
+                at=now,
+            )
             notifications.notify_delivered(batch=batch)
             done += 1
     return done
@@ -153,13 +184,19 @@ def main() -> int:
         assert Account.objects.filter(product=slow, state="in_stock").count() == 0
 
         print(f"{BATCHES} waiting batches needing {ACCOUNTS} accounts (PostgreSQL)")
-        print(f"  set-based drain: all delivered and committed in {t_fast_commit:.3f} s; "
-              f"with the {BATCHES} 'delivered' e-mails queued: {t_fast_total:.3f} s")
-        print(f"  per-account ORM loop: all delivered and committed in {t_loop:.3f} s; "
-              f"with the e-mails queued: {t_loop_total:.3f} s")
+        print(
+            f"  set-based drain: all delivered and committed in {t_fast_commit:.3f} s; "
+            f"with the {BATCHES} 'delivered' e-mails queued: {t_fast_total:.3f} s"
+        )
+        print(
+            f"  per-account ORM loop: all delivered and committed in {t_loop:.3f} s; "
+            f"with the e-mails queued: {t_loop_total:.3f} s"
+        )
         print(f"  ratio (loop / set-based, to commit): {t_loop / t_fast_commit:.1f}x")
-        print("  (queueing e-mails after commit costs the same on both sides: one django-q "
-              "task per e-mail, over a reused connection thanks to CONN_MAX_AGE)")
+        print(
+            "  (queueing e-mails after commit costs the same on both sides: one django-q "
+            "task per e-mail, over a reused connection thanks to CONN_MAX_AGE)"
+        )
         ok = t_fast_commit < 1.5 and t_loop / t_fast_commit >= 5
         print("  target (< 1.5 s and >= 5x):", "met" if ok else "NOT met")
     return 0

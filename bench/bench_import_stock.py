@@ -33,19 +33,48 @@ def _rss_mb() -> float:
 
 
 def _write_csv(path: Path, rows: int) -> None:
-    header = ["sku", "username", "password", "user_id", "email", "email_password",
-              "two_factor_secret", "followers", "posts", "reposts", "comments", "likes",
-              "follows", "messages", "supplier", "notes"]
+    header = [
+        "sku",
+        "username",
+        "password",
+        "user_id",
+        "email",
+        "email_password",
+        "two_factor_secret",
+        "followers",
+        "posts",
+        "reposts",
+        "comments",
+        "likes",
+        "follows",
+        "messages",
+        "supplier",
+        "notes",
+    ]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for n in range(rows):
-            writer.writerow([
-                "BENCH-IG", f"bench_user_{n:07d}", secrets.token_urlsafe(12), str(10**9 + n),
-                f"bench_user_{n:07d}@mailbox.example", secrets.token_urlsafe(10),
-                "JBSWY3DPEHPK3PXP", n % 5000, n % 7, 0, n % 3, n % 11, n % 5, 0,
-                ("farm-north", "farm-south", "reseller-eu")[n % 3], "bench row",
-            ])
+            writer.writerow(
+                [
+                    "BENCH-IG",
+                    f"bench_user_{n:07d}",
+                    secrets.token_urlsafe(12),
+                    str(10**9 + n),
+                    f"bench_user_{n:07d}@mailbox.example",
+                    secrets.token_urlsafe(10),
+                    "JBSWY3DPEHPK3PXP",
+                    n % 5000,
+                    n % 7,
+                    0,
+                    n % 3,
+                    n % 11,
+                    n % 5,
+                    0,
+                    ("farm-north", "farm-south", "reseller-eu")[n % 3],
+                    "bench row",
+                ]
+            )
 
 
 def main() -> int:
@@ -70,22 +99,25 @@ def main() -> int:
 
             started = time.perf_counter()
             with path.open("rb") as source:
-                preview = stock_import(source=source, filename=path.name, actor=None,
-                                       now=timezone.now(), dry_run=True)
+                preview = stock_import(
+                    source=source, filename=path.name, actor=None, now=timezone.now(), dry_run=True
+                )
             dry = time.perf_counter() - started
             assert preview.ok and preview.created == args.rows
 
             started = time.perf_counter()
             with path.open("rb") as source:
-                report = stock_import(source=source, filename=path.name, actor=None,
-                                      now=timezone.now())
+                report = stock_import(
+                    source=source, filename=path.name, actor=None, now=timezone.now()
+                )
             first = time.perf_counter() - started
             rss_after = _rss_mb()
 
             started = time.perf_counter()
             with path.open("rb") as source:
-                again = stock_import(source=source, filename=path.name, actor=None,
-                                     now=timezone.now())
+                again = stock_import(
+                    source=source, filename=path.name, actor=None, now=timezone.now()
+                )
             second = time.perf_counter() - started
 
         assert report.ok, report.errors[:5]
@@ -95,12 +127,17 @@ def main() -> int:
         print(f"rows:              {args.rows} ({size_mb:.1f} MB CSV, every credential sealed)")
         verdict = "OK" if rate >= TARGET_ROWS_PER_S else "MISSED"
         print(f"preview (dry run): {dry:.2f} s  = {args.rows / dry:,.0f} rows/s (validation only)")
-        print(f"import:            {first:.2f} s  = {rate:,.0f} rows/s "
-              f"(validate + write; target >= {TARGET_ROWS_PER_S:,}: {verdict})")
-        print(f"re-import:         {second:.2f} s  = {args.rows / second:,.0f} rows/s "
-              "(all skipped)")
-        print(f"peak RSS:          {rss_after:.0f} MB (before the import {rss_before:.0f} MB, "
-              f"+{rss_after - rss_before:.0f} MB)")
+        print(
+            f"import:            {first:.2f} s  = {rate:,.0f} rows/s "
+            f"(validate + write; target >= {TARGET_ROWS_PER_S:,}: {verdict})"
+        )
+        print(
+            f"re-import:         {second:.2f} s  = {args.rows / second:,.0f} rows/s (all skipped)"
+        )
+        print(
+            f"peak RSS:          {rss_after:.0f} MB (before the import {rss_before:.0f} MB, "
+            f"+{rss_after - rss_before:.0f} MB)"
+        )
         return 0 if rate >= TARGET_ROWS_PER_S else 1
 
 

@@ -240,19 +240,40 @@ def evidence_view(decision: AccountDecision) -> dict[str, Any]:
     obs_inter = _dict(observation.get("interactions"))
     deltas = _dict(_dict(evidence.get("interactions")).get("deltas"))
     rows = [
-        {"label": "username", "baseline": baseline.get("username", account.username),
-         "observation": observation.get("username"), "delta": None},
-        {"label": "platform user id",
-         "baseline": baseline.get("user_id", account.platform_user_id or None),
-         "observation": observation.get("user_id"), "delta": None},
-        {"label": "state", "baseline": "delivered", "observation": observation.get("state"),
-         "delta": None},
-        {"label": "followers", "baseline": baseline.get("followers", account.baseline_followers),
-         "observation": observation.get("followers"), "delta": None},
+        {
+            "label": "username",
+            "baseline": baseline.get("username", account.username),
+            "observation": observation.get("username"),
+            "delta": None,
+        },
+        {
+            "label": "platform user id",
+            "baseline": baseline.get("user_id", account.platform_user_id or None),
+            "observation": observation.get("user_id"),
+            "delta": None,
+        },
+        {
+            "label": "state",
+            "baseline": "delivered",
+            "observation": observation.get("state"),
+            "delta": None,
+        },
+        {
+            "label": "followers",
+            "baseline": baseline.get("followers", account.baseline_followers),
+            "observation": observation.get("followers"),
+            "delta": None,
+        },
     ]
     for kind in INTERACTION_KINDS:
-        rows.append({"label": kind, "baseline": base_inter.get(kind),
-                     "observation": obs_inter.get(kind), "delta": deltas.get(kind)})
+        rows.append(
+            {
+                "label": kind,
+                "baseline": base_inter.get(kind),
+                "observation": obs_inter.get(kind),
+                "delta": deltas.get(kind),
+            }
+        )
     request = decision.request
     order_age = None
     if request is not None and request.order is not None:
@@ -297,8 +318,16 @@ class LineClaimInline(ReadOnlyInline):
 class DecisionInline(ReadOnlyInline):
     model = AccountDecision
     fk_name = "request"
-    fields = ("case", "account", "decision", "rule", "reviewed", "reviewed_by", "customer_message",
-              "batch")
+    fields = (
+        "case",
+        "account",
+        "decision",
+        "rule",
+        "reviewed",
+        "reviewed_by",
+        "customer_message",
+        "batch",
+    )
     readonly_fields = fields
 
     @admin.display(description="case")
@@ -309,8 +338,16 @@ class DecisionInline(ReadOnlyInline):
 
 class BatchInline(ReadOnlyInline):
     model = ReplacementBatch
-    fields = ("id", "line", "quantity", "state", "approved_at", "delivered_at",
-              "unavailable_notified_at", "approved_by")
+    fields = (
+        "id",
+        "line",
+        "quantity",
+        "state",
+        "approved_at",
+        "delivered_at",
+        "unavailable_notified_at",
+        "approved_by",
+    )
     readonly_fields = fields
 
 
@@ -321,20 +358,53 @@ class BatchInline(ReadOnlyInline):
 class AccountDecisionAdmin(admin.ModelAdmin):
     change_list_template = "admin/compensation/accountdecision/change_list.html"
     change_form_template = "admin/compensation/accountdecision/change_form.html"
-    list_display = ("id", "account_username", "platform", "product", "rule", "decision",
-                    "waiting_since", "waiting_for", "claim_status", "order")
+    list_display = (
+        "id",
+        "account_username",
+        "platform",
+        "product",
+        "rule",
+        "decision",
+        "waiting_since",
+        "waiting_for",
+        "claim_status",
+        "order",
+    )
     list_display_links = ("id", "account_username")
-    list_filter = (QueueFilter, AgeFilter, ProductFilter, PlatformFilter, RuleFilter,
-                   AssignmentFilter)
+    list_filter = (
+        QueueFilter,
+        AgeFilter,
+        ProductFilter,
+        PlatformFilter,
+        RuleFilter,
+        AssignmentFilter,
+    )
     search_fields = ("account__username", "request__order__order_id")
     ordering = ("review_requested_at", "id")
     list_select_related = ("account__product", "request__order", "claimed_by")
     actions = ["approve_selected", "reject_selected"]
     list_per_page = 50
-    readonly_fields = ("request", "claim", "account", "decision", "rule", "interactions",
-                       "evidence", "decided_at", "check_attempts", "next_check_at",
-                       "review_requested_at", "reviewed", "reviewed_by", "reviewed_at",
-                       "review_note", "customer_message", "claimed_by", "claimed_until", "batch")
+    readonly_fields = (
+        "request",
+        "claim",
+        "account",
+        "decision",
+        "rule",
+        "interactions",
+        "evidence",
+        "decided_at",
+        "check_attempts",
+        "next_check_at",
+        "review_requested_at",
+        "reviewed",
+        "reviewed_by",
+        "reviewed_at",
+        "review_note",
+        "customer_message",
+        "claimed_by",
+        "claimed_until",
+        "batch",
+    )
     fields = readonly_fields
 
     # -- permissions
@@ -387,8 +457,9 @@ class AccountDecisionAdmin(admin.ModelAdmin):
         return "—"
 
     # -- views
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-                        ) -> HttpResponse:
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         summary = review_queue_summary(now=timezone.now())
         extra_context = {
             **(extra_context or {}),
@@ -397,8 +468,13 @@ class AccountDecisionAdmin(admin.ModelAdmin):
         }
         return super().changelist_view(request, extra_context=extra_context)
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         obj = self.get_object(request, object_id)
         context: dict[str, Any] = {**(extra_context or {})}
         if obj is not None:
@@ -427,11 +503,14 @@ class AccountDecisionAdmin(admin.ModelAdmin):
                     "approve_form": ApproveForm(),
                     "reject_form": RejectForm(),
                     "override_form": OverrideForm(),
-                    "decide_url": reverse("admin:compensation_accountdecision_decide",
-                                          args=[obj.pk]),
+                    "decide_url": reverse(
+                        "admin:compensation_accountdecision_decide", args=[obj.pk]
+                    ),
                     "case_events": Event.objects.filter(
                         request_id=obj.request_id, account_id=obj.account_id
-                    ).select_related("actor").order_by("at", "id"),
+                    )
+                    .select_related("actor")
+                    .order_by("at", "id"),
                     "show_save": False,
                     "show_save_and_continue": False,
                     "show_save_and_add_another": False,
@@ -442,8 +521,11 @@ class AccountDecisionAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list[Any]:
         custom = [
-            path("<int:decision_id>/decide/", self.admin_site.admin_view(self.decide_view),
-                 name="compensation_accountdecision_decide"),
+            path(
+                "<int:decision_id>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="compensation_accountdecision_decide",
+            ),
         ]
         return custom + super().get_urls()
 
@@ -470,19 +552,28 @@ class AccountDecisionAdmin(admin.ModelAdmin):
             elif action == "approve":
                 form = ApproveForm(request.POST)
                 form.is_valid()
-                review_approve(decision_ids=[decision_id], actor=request.user, now=now,
-                               note=form.cleaned_data.get("note", ""))
-                self.message_user(request, "Approved: a replacement is on its way.",
-                                  messages.SUCCESS)
+                review_approve(
+                    decision_ids=[decision_id],
+                    actor=request.user,
+                    now=now,
+                    note=form.cleaned_data.get("note", ""),
+                )
+                self.message_user(
+                    request, "Approved: a replacement is on its way.", messages.SUCCESS
+                )
             elif action == "reject":
                 form_r = RejectForm(request.POST)
                 if not form_r.is_valid():
                     problems = " ".join(str(e) for e in form_r.non_field_errors())
                     self.message_user(request, problems or "Invalid form.", messages.ERROR)
                     return HttpResponseRedirect(back)
-                review_reject(decision_ids=[decision_id], actor=request.user, now=now,
-                              customer_message=form_r.cleaned_data["message"],
-                              note=form_r.cleaned_data.get("note", ""))
+                review_reject(
+                    decision_ids=[decision_id],
+                    actor=request.user,
+                    now=now,
+                    customer_message=form_r.cleaned_data["message"],
+                    note=form_r.cleaned_data.get("note", ""),
+                )
                 self.message_user(request, "Rejected.", messages.SUCCESS)
             elif action == "recheck":
                 entry = review_recheck(decision_id=decision_id, actor=request.user, now=now)
@@ -498,10 +589,15 @@ class AccountDecisionAdmin(admin.ModelAdmin):
                 if not form_o.is_valid():
                     self.message_user(request, "An override needs a reason.", messages.ERROR)
                     return HttpResponseRedirect(back)
-                decision_override(decision_id=decision_id, actor=request.user, now=now,
-                                  reason=form_o.cleaned_data["reason"])
-                self.message_user(request, "Override issued: a replacement is on its way.",
-                                  messages.SUCCESS)
+                decision_override(
+                    decision_id=decision_id,
+                    actor=request.user,
+                    now=now,
+                    reason=form_o.cleaned_data["reason"],
+                )
+                self.message_user(
+                    request, "Override issued: a replacement is on its way.", messages.SUCCESS
+                )
             else:
                 return HttpResponse("unknown action", status=400)
         except ReviewConflict as exc:
@@ -511,8 +607,15 @@ class AccountDecisionAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(back)
 
     # -- bulk actions (intermediate page for the note / reason)
-    def _bulk_form(self, request: HttpRequest, queryset: QuerySet[Any], *, action: str,
-                   form: forms.Form, title: str) -> TemplateResponse:
+    def _bulk_form(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Any],
+        *,
+        action: str,
+        form: forms.Form,
+        title: str,
+    ) -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request),
             "title": title,
@@ -522,44 +625,68 @@ class AccountDecisionAdmin(admin.ModelAdmin):
             "action": action,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, "admin/compensation/accountdecision/bulk_decide.html",
-                                context)
+        return TemplateResponse(
+            request, "admin/compensation/accountdecision/bulk_decide.html", context
+        )
 
     @admin.action(description="Approve selected cases…", permissions=["review"])
-    def approve_selected(self, request: HttpRequest, queryset: QuerySet[Any]
-                         ) -> TemplateResponse | None:
+    def approve_selected(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> TemplateResponse | None:
         form = ApproveForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             ids = list(queryset.values_list("id", flat=True))
             try:
-                batches = review_approve(decision_ids=ids, actor=request.user,
-                                         now=timezone.now(), note=form.cleaned_data["note"])
+                batches = review_approve(
+                    decision_ids=ids,
+                    actor=request.user,
+                    now=timezone.now(),
+                    note=form.cleaned_data["note"],
+                )
             except ReviewConflict as exc:
                 self.message_user(request, f"Nothing approved: {exc}", messages.ERROR)
                 return None
-            self.message_user(request, f"Approved {len(ids)} case(s) in {len(batches)} "
-                              "replacement batch(es).", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"Approved {len(ids)} case(s) in {len(batches)} replacement batch(es).",
+                messages.SUCCESS,
+            )
             return None
-        return self._bulk_form(request, queryset, action="approve_selected", form=form,
-                               title="Approve the selected cases")
+        return self._bulk_form(
+            request,
+            queryset,
+            action="approve_selected",
+            form=form,
+            title="Approve the selected cases",
+        )
 
     @admin.action(description="Reject selected cases…", permissions=["review"])
-    def reject_selected(self, request: HttpRequest, queryset: QuerySet[Any]
-                        ) -> TemplateResponse | None:
+    def reject_selected(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> TemplateResponse | None:
         form = RejectForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             ids = list(queryset.values_list("id", flat=True))
             try:
-                count = review_reject(decision_ids=ids, actor=request.user, now=timezone.now(),
-                                      customer_message=form.cleaned_data["message"],
-                                      note=form.cleaned_data["note"])
+                count = review_reject(
+                    decision_ids=ids,
+                    actor=request.user,
+                    now=timezone.now(),
+                    customer_message=form.cleaned_data["message"],
+                    note=form.cleaned_data["note"],
+                )
             except ReviewConflict as exc:
                 self.message_user(request, f"Nothing rejected: {exc}", messages.ERROR)
                 return None
             self.message_user(request, f"Rejected {count} case(s).", messages.SUCCESS)
             return None
-        return self._bulk_form(request, queryset, action="reject_selected", form=form,
-                               title="Reject the selected cases")
+        return self._bulk_form(
+            request,
+            queryset,
+            action="reject_selected",
+            form=form,
+            title="Reject the selected cases",
+        )
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -568,14 +695,30 @@ class AccountDecisionAdmin(admin.ModelAdmin):
 @admin.register(CompensationRequest)
 class CompensationRequestAdmin(admin.ModelAdmin):
     change_form_template = "admin/compensation/compensationrequest/change_form.html"
-    list_display = ("id", "order", "email", "status", "received_at", "decided_at",
-                    "password_change_warning")
+    list_display = (
+        "id",
+        "order",
+        "email",
+        "status",
+        "received_at",
+        "decided_at",
+        "password_change_warning",
+    )
     list_filter = ("status", "password_change_warning")
     search_fields = ("order__order_id", "email")
     date_hierarchy = "received_at"
     list_select_related = ("order",)
-    fields = ("id", "order", "email", "reason", "password_change_warning", "requested_skus",
-              "status", "received_at", "decided_at")
+    fields = (
+        "id",
+        "order",
+        "email",
+        "reason",
+        "password_change_warning",
+        "requested_skus",
+        "status",
+        "received_at",
+        "decided_at",
+    )
     readonly_fields = fields
     inlines = [LineClaimInline, DecisionInline, BatchInline]
 
@@ -588,8 +731,13 @@ class CompensationRequestAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         context = {**(extra_context or {})}
         obj = self.get_object(request, object_id)
         if obj is not None:
@@ -603,15 +751,32 @@ class CompensationRequestAdmin(admin.ModelAdmin):
 @admin.register(ReplacementBatch)
 class ReplacementBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/compensation/replacementbatch/change_list.html"
-    list_display = ("id", "product", "quantity", "state", "approved_at", "delivered_at",
-                    "unavailable_notified_at", "order", "request_link")
+    list_display = (
+        "id",
+        "product",
+        "quantity",
+        "state",
+        "approved_at",
+        "delivered_at",
+        "unavailable_notified_at",
+        "order",
+        "request_link",
+    )
     list_filter = ("state", "product")
     ordering = ("approved_at", "id")
     list_select_related = ("product", "line__order")
-    fields = ("line", "product", "request", "quantity", "state", "approved_at", "approved_by",
-              "delivered_at", "unavailable_notified_at")
+    fields = (
+        "line",
+        "product",
+        "request",
+        "quantity",
+        "state",
+        "approved_at",
+        "approved_by",
+        "delivered_at",
+        "unavailable_notified_at",
+    )
     readonly_fields = fields
-
 
     @admin.display(description="order")
     def order(self, obj: ReplacementBatch) -> str:
@@ -622,12 +787,15 @@ class ReplacementBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         url = reverse("admin:compensation_compensationrequest_change", args=[obj.request_id])
         return format_html('<a href="{}">{}</a>', url, str(obj.request_id)[:8])
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-                        ) -> HttpResponse:
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         now = timezone.now()
         queue = [
-            {"q": q, "waiting_for": _age(now - q.oldest_approved_at if q.oldest_approved_at
-                                         else None)}
+            {
+                "q": q,
+                "waiting_for": _age(now - q.oldest_approved_at if q.oldest_approved_at else None),
+            }
             for q in fulfilment_queue_per_product()
         ]
         extra_context = {**(extra_context or {}), "product_queue": queue}

@@ -95,8 +95,7 @@ def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
         errors["lines"] = [_("Please list at most %(n)d products.") % {"n": MAX_LINES}]
     elif any(len(s.strip()) > MAX_SKU or _has_nul(s) for s in lines):
         errors["lines"] = [
-            _("A product SKU has at most %(n)d characters and no null characters.")
-            % {"n": MAX_SKU}
+            _("A product SKU has at most %(n)d characters and no null characters.") % {"n": MAX_SKU}
         ]
     else:
         clean["lines"] = [s.strip() for s in lines]
@@ -124,8 +123,13 @@ def submit(request: HttpRequest) -> JsonResponse:
         raw = None
     if raw is None or len(raw) > MAX_BODY_BYTES:
         return JsonResponse(
-            {"errors": {"__all__": [_("The body is too large (at most %(n)d bytes).")
-                                    % {"n": MAX_BODY_BYTES}]}},
+            {
+                "errors": {
+                    "__all__": [
+                        _("The body is too large (at most %(n)d bytes).") % {"n": MAX_BODY_BYTES}
+                    ]
+                }
+            },
             status=413,
         )
     try:

@@ -23,8 +23,11 @@ SCHEDULES: list[ScheduleSpec] = [
         "minutes": 5,
     },
     # E-mails whose send task was lost are queued again.
-    {"name": "send-unsent-notifications", "func": "compensation.tasks.send_unsent_notifications",
-     "minutes": 5},
+    {
+        "name": "send-unsent-notifications",
+        "func": "compensation.tasks.send_unsent_notifications",
+        "minutes": 5,
+    },
     # Requests whose check task was lost (a killed worker) are checked again.
     {
         "name": "resume-stalled-checks",

@@ -47,12 +47,27 @@ from .services import (
 
 # kind -> (title, service, permission needed, accepted file suffix, where to go afterwards)
 IMPORTS: dict[str, tuple[str, Callable[..., ImportReport], str, str, str]] = {
-    "products": ("Import products (CSV: sku,name,platform)", products_import,
-                 "inventory.add_product", ".csv", "admin:inventory_product_changelist"),
-    "stock": ("Import stock accounts (CSV)", stock_import,
-              "inventory.add_account", ".csv", "admin:inventory_account_changelist"),
-    "orders": ("Import orders (JSON)", orders_import,
-               "orders.add_order", ".json", "admin:orders_order_changelist"),
+    "products": (
+        "Import products (CSV: sku,name,platform)",
+        products_import,
+        "inventory.add_product",
+        ".csv",
+        "admin:inventory_product_changelist",
+    ),
+    "stock": (
+        "Import stock accounts (CSV)",
+        stock_import,
+        "inventory.add_account",
+        ".csv",
+        "admin:inventory_account_changelist",
+    ),
+    "orders": (
+        "Import orders (JSON)",
+        orders_import,
+        "orders.add_order",
+        ".json",
+        "admin:orders_order_changelist",
+    ),
 }
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 PENDING_MAX_AGE_SECONDS = 24 * 3600
@@ -86,8 +101,15 @@ class ProductAdmin(admin.ModelAdmin):
 # --- Stock accounts ----------------------------------------------------------------------------
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
-    list_display = ("username", "product", "platform", "state", "supplier", "order",
-                    "delivery_kind")
+    list_display = (
+        "username",
+        "product",
+        "platform",
+        "state",
+        "supplier",
+        "order",
+        "delivery_kind",
+    )
     list_filter = ("state", "product", "platform", "supplier", "delivery_kind")
     search_fields = ("username", "platform_user_id", "=line__order__order_id")
     list_select_related = ("product", "line__order")
@@ -95,10 +117,27 @@ class AccountAdmin(admin.ModelAdmin):
     actions = ("retire_selected", "restock_selected")
     change_list_template = "admin/inventory/account/change_list.html"
     fields = (
-        "product", "platform", "username", "platform_user_id", "credentials", "supplier",
-        "baseline_followers", "baseline_posts", "baseline_reposts", "baseline_comments",
-        "baseline_likes", "baseline_follows", "baseline_messages", "state", "order", "line",
-        "delivered_at", "delivery_kind", "replacement_batch", "import_batch", "created_at",
+        "product",
+        "platform",
+        "username",
+        "platform_user_id",
+        "credentials",
+        "supplier",
+        "baseline_followers",
+        "baseline_posts",
+        "baseline_reposts",
+        "baseline_comments",
+        "baseline_likes",
+        "baseline_follows",
+        "baseline_messages",
+        "state",
+        "order",
+        "line",
+        "delivered_at",
+        "delivery_kind",
+        "replacement_batch",
+        "import_batch",
+        "created_at",
     )
     readonly_fields = fields
 
@@ -123,8 +162,11 @@ class AccountAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         return [
-            path("<path:object_id>/reveal/", self.admin_site.admin_view(self.reveal_view),
-                 name="inventory_account_reveal"),
+            path(
+                "<path:object_id>/reveal/",
+                self.admin_site.admin_view(self.reveal_view),
+                name="inventory_account_reveal",
+            ),
             *super().get_urls(),
         ]
 
@@ -150,8 +192,13 @@ class AccountAdmin(admin.ModelAdmin):
         response["Referrer-Policy"] = "no-referrer"
         return response
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[Account],
-              service: Callable[..., None], done: str) -> None:
+    def _each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Account],
+        service: Callable[..., None],
+        done: str,
+    ) -> None:
         ok = refused = 0
         now = timezone.now()
         for account_id in queryset.order_by("pk").values_list("pk", flat=True):
@@ -163,16 +210,20 @@ class AccountAdmin(admin.ModelAdmin):
         if ok:
             self.message_user(request, f"{ok} account(s) {done}.", messages.SUCCESS)
         if refused:
-            self.message_user(request, f"{refused} account(s) were not in a state that allows "
-                                       f"this and were left unchanged.", messages.WARNING)
+            self.message_user(
+                request,
+                f"{refused} account(s) were not in a state that allows "
+                f"this and were left unchanged.",
+                messages.WARNING,
+            )
 
-    @admin.action(description="Retire selected accounts (take them out of stock)",
-                  permissions=["change"])
+    @admin.action(
+        description="Retire selected accounts (take them out of stock)", permissions=["change"]
+    )
     def retire_selected(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
         self._each(request, queryset, account_retire, "retired")
 
-    @admin.action(description="Put selected retired accounts back in stock",
-                  permissions=["change"])
+    @admin.action(description="Put selected retired accounts back in stock", permissions=["change"])
     def restock_selected(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
         self._each(request, queryset, account_restock, "put back in stock")
 
@@ -199,12 +250,27 @@ def _pending_cleanup(directory: Path) -> None:
 
 @admin.register(ImportBatch)
 class ImportBatchAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "kind", "filename", "rows_total", "rows_created",
-                    "rows_skipped", "actor")
+    list_display = (
+        "created_at",
+        "kind",
+        "filename",
+        "rows_total",
+        "rows_created",
+        "rows_skipped",
+        "actor",
+    )
     list_filter = ("kind", "created_at")
     search_fields = ("filename", "sha256")
-    readonly_fields = ("kind", "filename", "sha256", "rows_total", "rows_created",
-                       "rows_skipped", "actor", "created_at")
+    readonly_fields = (
+        "kind",
+        "filename",
+        "sha256",
+        "rows_total",
+        "rows_created",
+        "rows_skipped",
+        "actor",
+        "created_at",
+    )
     change_list_template = "admin/inventory/importbatch/change_list.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -218,14 +284,20 @@ class ImportBatchAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         return [
-            path("upload/<str:kind>/", self.admin_site.admin_view(self.upload_view),
-                 name="inventory_importbatch_upload"),
+            path(
+                "upload/<str:kind>/",
+                self.admin_site.admin_view(self.upload_view),
+                name="inventory_importbatch_upload",
+            ),
             *super().get_urls(),
         ]
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        extra = {"imports": [(kind, spec[0]) for kind, spec in IMPORTS.items()
-                             if request.user.has_perm(spec[2])]}
+        extra = {
+            "imports": [
+                (kind, spec[0]) for kind, spec in IMPORTS.items() if request.user.has_perm(spec[2])
+            ]
+        }
         return super().changelist_view(request, {**(extra_context or {}), **extra})
 
     def upload_view(self, request: HttpRequest, kind: str) -> HttpResponse:
@@ -248,12 +320,20 @@ class ImportBatchAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             if upload.size > MAX_UPLOAD_BYTES:
-                form.add_error("file", f"The file is larger than {context['max_mb']} MB; "
-                                       "import it with the management command.")
+                form.add_error(
+                    "file",
+                    f"The file is larger than {context['max_mb']} MB; "
+                    "import it with the management command.",
+                )
             else:
                 data = upload.read()
-                report = service(source=io.BytesIO(data), filename=upload.name,
-                                 actor=request.user, now=timezone.now(), dry_run=True)
+                report = service(
+                    source=io.BytesIO(data),
+                    filename=upload.name,
+                    actor=request.user,
+                    now=timezone.now(),
+                    dry_run=True,
+                )
                 context["report"] = report
                 if report.ok:
                     context["token"] = self._pending_store(request, kind, upload.name, data)
@@ -268,13 +348,17 @@ class ImportBatchAdmin(admin.ModelAdmin):
         token = secrets.token_urlsafe(24)
         (directory / f"{token}.bin").write_bytes(_box().encrypt(data))
         pending = request.session.get(_SESSION_KEY, {})
-        pending[token] = {"kind": kind, "filename": filename,
-                          "sha256": hashlib.sha256(data).hexdigest()}
+        pending[token] = {
+            "kind": kind,
+            "filename": filename,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
         request.session[_SESSION_KEY] = pending
         return token
 
-    def _confirm(self, request: HttpRequest, kind: str, service: Callable[..., ImportReport],
-                 done_url: str) -> HttpResponse:
+    def _confirm(
+        self, request: HttpRequest, kind: str, service: Callable[..., ImportReport], done_url: str
+    ) -> HttpResponse:
         token = request.POST["token"]
         pending = request.session.get(_SESSION_KEY, {})
         entry = pending.pop(token, None)
@@ -282,8 +366,9 @@ class ImportBatchAdmin(admin.ModelAdmin):
         stored = _pending_dir() / f"{token}.bin"
         again = reverse("admin:inventory_importbatch_upload", args=[kind])
         if entry is None or entry["kind"] != kind or not stored.is_file():
-            messages.error(request, "This preview has expired or was already imported; "
-                                    "upload the file again.")
+            messages.error(
+                request, "This preview has expired or was already imported; upload the file again."
+            )
             return HttpResponseRedirect(again)
         try:
             data = _box().decrypt(stored.read_bytes())
@@ -294,11 +379,20 @@ class ImportBatchAdmin(admin.ModelAdmin):
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             messages.error(request, "The stored upload could not be read back; upload it again.")
             return HttpResponseRedirect(again)
-        report = service(source=io.BytesIO(data), filename=entry["filename"],
-                         actor=request.user, now=timezone.now())
+        report = service(
+            source=io.BytesIO(data),
+            filename=entry["filename"],
+            actor=request.user,
+            now=timezone.now(),
+        )
         if not report.ok:
-            context = {**self.admin_site.each_context(request), "opts": self.opts,
-                       "title": IMPORTS[kind][0], "kind": kind, "report": report}
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": IMPORTS[kind][0],
+                "kind": kind,
+                "report": report,
+            }
             return TemplateResponse(request, "admin/inventory/import_preview.html", context)
         messages.success(request, report.summary())
         return HttpResponseRedirect(reverse(done_url))

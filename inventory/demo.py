@@ -58,59 +58,118 @@ class DemoAccount:
 
 # (order id, days ago, {sku: [accounts]} history lines, {sku: quantity} sales from stock)
 ORDERS: list[tuple[str, int, dict[str, list[DemoAccount]], dict[str, int]]] = [
-    ("D1002", 2, {
-        "IG-AGED": [
-            DemoAccount("ig_locked_zero", "locked", "locked_no_interaction → approved"),
-            DemoAccount("ig_locked_one", "locked", "locked_one_interaction → approved",
-                        {**ZERO, "likes": 1}),
-            DemoAccount("ig_locked_three", "locked", "multiple_interactions → rejected",
-                        {**ZERO, "posts": 2, "comments": 1}),
-            DemoAccount("ig_suspended_zero", "suspended", "suspended_no_interaction → review"),
-        ],
-        "X-AGED": [
-            DemoAccount("x_suspended_one", "suspended", "suspended_one_interaction → review",
-                        {**ZERO, "follows": 1}),
-            DemoAccount("x_suspended_unknown", "suspended", "interactions_unknown → review", None),
-        ],
-    }, {}),
-    ("D1005", 5, {
-        "IG-FRESH": [
-            DemoAccount("igf_fewer_followers", "active", "followers_decreased → approved",
-                        followers_now=240),
-            DemoAccount("igf_active", "active", "appears_active → rejected (use it first)"),
-        ],
-        "TT-CREATOR": [
-            DemoAccount("tt_not_found_a", "not_found", "profile_not_found → review",
-                        user_id=False),
-            DemoAccount("tt_locked_zero", "locked", "locked_no_interaction → approved (takes "
-                        "the only TT-CREATOR in stock; approving tt_not_found_a then waits)"),
-        ],
-    }, {}),
-    ("D1010", 10, {
-        "X-AGED": [
-            DemoAccount("x_renamed", "locked", "username_changed → rejected",
-                        renamed_to="New_Name"),
-            DemoAccount("x_fewer_followers_late", "active",
-                        "appears_active → rejected (follower drops count only 7 days)",
-                        followers_now=200),
-        ],
-        "RD-KARMA": [
-            DemoAccount("rd_unavailable", "unavailable",
-                        "status_unavailable → unverified, re-checked later"),
-        ],
-    }, {}),
-    ("D1020", 20, {
-        "RD-KARMA": [
-            DemoAccount("rd_locked_zero", "locked", "locked_no_interaction → approved"),
-            DemoAccount("rd_locked_one", "locked", "locked_one_interaction → approved",
-                        {**ZERO, "messages": 1}),
-        ],
-    }, {"IG-AGED": 1}),
-    ("D1040", 40, {
-        "IG-AGED": [
-            DemoAccount("ig_old_locked", "locked", "outside_window → rejected (40 days)"),
-        ],
-    }, {}),
+    (
+        "D1002",
+        2,
+        {
+            "IG-AGED": [
+                DemoAccount("ig_locked_zero", "locked", "locked_no_interaction → approved"),
+                DemoAccount(
+                    "ig_locked_one",
+                    "locked",
+                    "locked_one_interaction → approved",
+                    {**ZERO, "likes": 1},
+                ),
+                DemoAccount(
+                    "ig_locked_three",
+                    "locked",
+                    "multiple_interactions → rejected",
+                    {**ZERO, "posts": 2, "comments": 1},
+                ),
+                DemoAccount("ig_suspended_zero", "suspended", "suspended_no_interaction → review"),
+            ],
+            "X-AGED": [
+                DemoAccount(
+                    "x_suspended_one",
+                    "suspended",
+                    "suspended_one_interaction → review",
+                    {**ZERO, "follows": 1},
+                ),
+                DemoAccount(
+                    "x_suspended_unknown", "suspended", "interactions_unknown → review", None
+                ),
+            ],
+        },
+        {},
+    ),
+    (
+        "D1005",
+        5,
+        {
+            "IG-FRESH": [
+                DemoAccount(
+                    "igf_fewer_followers",
+                    "active",
+                    "followers_decreased → approved",
+                    followers_now=240,
+                ),
+                DemoAccount("igf_active", "active", "appears_active → rejected (use it first)"),
+            ],
+            "TT-CREATOR": [
+                DemoAccount(
+                    "tt_not_found_a", "not_found", "profile_not_found → review", user_id=False
+                ),
+                DemoAccount(
+                    "tt_locked_zero",
+                    "locked",
+                    "locked_no_interaction → approved (takes "
+                    "the only TT-CREATOR in stock; approving tt_not_found_a then waits)",
+                ),
+            ],
+        },
+        {},
+    ),
+    (
+        "D1010",
+        10,
+        {
+            "X-AGED": [
+                DemoAccount(
+                    "x_renamed", "locked", "username_changed → rejected", renamed_to="New_Name"
+                ),
+                DemoAccount(
+                    "x_fewer_followers_late",
+                    "active",
+                    "appears_active → rejected (follower drops count only 7 days)",
+                    followers_now=200,
+                ),
+            ],
+            "RD-KARMA": [
+                DemoAccount(
+                    "rd_unavailable",
+                    "unavailable",
+                    "status_unavailable → unverified, re-checked later",
+                ),
+            ],
+        },
+        {},
+    ),
+    (
+        "D1020",
+        20,
+        {
+            "RD-KARMA": [
+                DemoAccount("rd_locked_zero", "locked", "locked_no_interaction → approved"),
+                DemoAccount(
+                    "rd_locked_one",
+                    "locked",
+                    "locked_one_interaction → approved",
+                    {**ZERO, "messages": 1},
+                ),
+            ],
+        },
+        {"IG-AGED": 1},
+    ),
+    (
+        "D1040",
+        40,
+        {
+            "IG-AGED": [
+                DemoAccount("ig_old_locked", "locked", "outside_window → rejected (40 days)"),
+            ],
+        },
+        {},
+    ),
 ]
 PLATFORM_OF = {sku: platform for sku, _, platform in PRODUCTS}
 
@@ -141,8 +200,14 @@ def _profile(platform: str, account: DemoAccount, user_id: str) -> dict[str, Any
     if account.state == "unavailable":
         return {"http_status": 503, "retry_after": 30}
     if account.state == "not_found":
-        return {"platform": platform, "user_id": None, "username": account.username,
-                "state": "not_found", "followers": None, "interactions": None}
+        return {
+            "platform": platform,
+            "user_id": None,
+            "username": account.username,
+            "state": "not_found",
+            "followers": None,
+            "interactions": None,
+        }
     return {
         "platform": platform,
         "user_id": user_id or None,
@@ -161,21 +226,44 @@ def demo_load(*, now: datetime, profiles_path: Path | None = None) -> DemoSummar
     reports: list[ImportReport] = []
 
     with transaction.atomic():
-        reports.append(products_import(
-            source=_csv([["sku", "name", "platform"], *[list(p) for p in PRODUCTS]]),
-            filename="demo-products.csv", actor=None, now=now))
-        stock_rows: list[list[Any]] = [["sku", "username", "password", "user_id", "email",
-                                        "followers", *INTERACTION_KINDS, "supplier"]]
+        reports.append(
+            products_import(
+                source=_csv([["sku", "name", "platform"], *[list(p) for p in PRODUCTS]]),
+                filename="demo-products.csv",
+                actor=None,
+                now=now,
+            )
+        )
+        stock_rows: list[list[Any]] = [
+            [
+                "sku",
+                "username",
+                "password",
+                "user_id",
+                "email",
+                "followers",
+                *INTERACTION_KINDS,
+                "supplier",
+            ]
+        ]
         for sku, count in STOCK.items():
             for n in range(1, count + 1):
                 username = f"{sku.lower().replace('-', '_')}_stock_{n:02d}"
-                stock_rows.append([
-                    sku, username, secrets.token_urlsafe(12), _user_id(rng),
-                    f"{username}@mailbox.example", rng.randrange(150, 1200),
-                    *[rng.randrange(0, 6) for _ in INTERACTION_KINDS], rng.choice(SUPPLIERS),
-                ])
-        reports.append(stock_import(source=_csv(stock_rows), filename="demo-stock.csv",
-                                    actor=None, now=now))
+                stock_rows.append(
+                    [
+                        sku,
+                        username,
+                        secrets.token_urlsafe(12),
+                        _user_id(rng),
+                        f"{username}@mailbox.example",
+                        rng.randrange(150, 1200),
+                        *[rng.randrange(0, 6) for _ in INTERACTION_KINDS],
+                        rng.choice(SUPPLIERS),
+                    ]
+                )
+        reports.append(
+            stock_import(source=_csv(stock_rows), filename="demo-stock.csv", actor=None, now=now)
+        )
 
         orders: list[dict[str, Any]] = []
         profiles: dict[str, Any] = {}
@@ -188,28 +276,45 @@ def demo_load(*, now: datetime, profiles_path: Path | None = None) -> DemoSummar
                 items: list[dict[str, Any]] = []
                 for account in accounts:
                     user_id = _user_id(rng) if account.user_id else ""
-                    items.append({
-                        "username": account.username, "user_id": user_id,
-                        "password": secrets.token_urlsafe(12),
-                        "email": f"{account.username}@mailbox.example",
-                        "followers": 250, **ZERO,
-                        "supplier": SUPPLIERS[len(items) % len(SUPPLIERS)],
-                    })
+                    items.append(
+                        {
+                            "username": account.username,
+                            "user_id": user_id,
+                            "password": secrets.token_urlsafe(12),
+                            "email": f"{account.username}@mailbox.example",
+                            "followers": 250,
+                            **ZERO,
+                            "supplier": SUPPLIERS[len(items) % len(SUPPLIERS)],
+                        }
+                    )
                     profiles[f"{platform}/{account.username.lower()}"] = _profile(
-                        platform, account, user_id)
+                        platform, account, user_id
+                    )
                     expected.append((sku, account.username, account.expect))
                 lines.append({"sku": sku, "accounts": items})
             for sku, quantity in sales.items():
                 lines.append({"sku": sku, "quantity": quantity})
                 expected.append((sku, f"{quantity} from stock", "appears_active → rejected"))
             email = f"demo.buyer{number}@example.com"
-            orders.append({"order_id": order_id, "email": email,
-                           "placed_at": (now - timedelta(days=days)).isoformat(),
-                           "lines": lines})
-            guide.append({"order_id": order_id, "email": email, "days_ago": days,
-                          "accounts": expected})
-        reports.append(orders_import(source=io.BytesIO(json.dumps(orders).encode()),
-                                     filename="demo-orders.json", actor=None, now=now))
+            orders.append(
+                {
+                    "order_id": order_id,
+                    "email": email,
+                    "placed_at": (now - timedelta(days=days)).isoformat(),
+                    "lines": lines,
+                }
+            )
+            guide.append(
+                {"order_id": order_id, "email": email, "days_ago": days, "accounts": expected}
+            )
+        reports.append(
+            orders_import(
+                source=io.BytesIO(json.dumps(orders).encode()),
+                filename="demo-orders.json",
+                actor=None,
+                now=now,
+            )
+        )
         failed = [r for r in reports if not r.ok]
         if failed:  # the demo data itself is wrong: a bug, never a user error
             raise RuntimeError("; ".join(f"{r.kind}: {e}" for r in failed for e in r.errors))

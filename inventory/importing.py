@@ -209,10 +209,13 @@ def _rows(
             errors.append(RowError(line, f"expected {width} field(s), found {len(row)}"))
             yield line, None
             continue
-        yield line, {
-            c: v if c in _UNSTRIPPED else v.strip()
-            for c, v in zip(header.columns, row, strict=True)
-        }
+        yield (
+            line,
+            {
+                c: v if c in _UNSTRIPPED else v.strip()
+                for c, v in zip(header.columns, row, strict=True)
+            },
+        )
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -368,9 +371,7 @@ def existing_usernames(
     return found
 
 
-def _import_batch_create(
-    *, kind: str, report: ImportReport, actor: Actor
-) -> ImportBatch:
+def _import_batch_create(*, kind: str, report: ImportReport, actor: Actor) -> ImportBatch:
     return ImportBatch.objects.create(
         kind=kind,
         filename=report.filename[:255],
@@ -457,8 +458,10 @@ def products_import(
         name, file_platform, line = new.pop(sku)
         if platform != file_platform:
             errors.append(
-                RowError(line, f"sku {sku!r} already exists on platform {platform!r}, "
-                         f"not {file_platform!r}")
+                RowError(
+                    line,
+                    f"sku {sku!r} already exists on platform {platform!r}, not {file_platform!r}",
+                )
             )
         else:
             report.skipped += 1
@@ -508,8 +511,7 @@ def _stock_rows(
         counter[0] += 1
         if values is None:
             continue
-        fields, problems = account_fields_parse(values, password_required=True,
-                                                validated=validated)
+        fields, problems = account_fields_parse(values, password_required=True, validated=validated)
         sku = values["sku"]
         if sku not in products:
             products[sku] = Product.objects.filter(sku=sku).first() if sku else None
@@ -554,8 +556,11 @@ def stock_import(
             key = (row.product.platform, row.fields.username.lower())
             if key in seen:
                 errors.append(
-                    RowError(row.line, f"duplicate username {row.fields.username!r} on "
-                             f"{key[0]} (first on line {seen[key]})")
+                    RowError(
+                        row.line,
+                        f"duplicate username {row.fields.username!r} on "
+                        f"{key[0]} (first on line {seen[key]})",
+                    )
                 )
                 continue
             seen[key] = row.line
@@ -587,8 +592,9 @@ def stock_import(
     try:
         with transaction.atomic():
             batch = _import_batch_create(kind=ImportBatch.Kind.STOCK, report=report, actor=actor)
-            rows = _stock_rows(source, write_errors, hasher, products, _NoProgress(), [0],
-                               validated=True)
+            rows = _stock_rows(
+                source, write_errors, hasher, products, _NoProgress(), [0], validated=True
+            )
             for chunk in _chunks(rows, BATCH_SIZE):
                 # Rows present since pass 1 (a concurrent import) hit the unique constraint.
                 accounts = []
@@ -612,8 +618,9 @@ def stock_import(
         report.created = 0
     except IntegrityError:
         report.errors.append(
-            RowError(1, "another import added some of these accounts at the same time; "
-                     "run it again")
+            RowError(
+                1, "another import added some of these accounts at the same time; run it again"
+            )
         )
         report.created = 0
     finally:
@@ -621,9 +628,7 @@ def stock_import(
     return report
 
 
-def _stock_against_db(
-    rows: list[_StockRow], present: set[int]
-) -> tuple[int, int, list[RowError]]:
+def _stock_against_db(rows: list[_StockRow], present: set[int]) -> tuple[int, int, list[RowError]]:
     """(to create, already present, errors) for rows already free of in-file duplicates;
     `present` collects the line numbers of the rows to skip."""
     by_platform: dict[str, list[_StockRow]] = {}
@@ -646,7 +651,10 @@ def _stock_against_db(
                 username, product_id = hit
                 where = "another product" if product_id != row.product.pk else "this product"
                 problems.append(
-                    RowError(row.line, f"username {row.fields.username!r} already exists on "
-                             f"{platform} as {username!r} ({where})")
+                    RowError(
+                        row.line,
+                        f"username {row.fields.username!r} already exists on "
+                        f"{platform} as {username!r} ({where})",
+                    )
                 )
     return created, skipped, problems

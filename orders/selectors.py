@@ -19,6 +19,8 @@ def order_delivered_accounts(*, order_id: int) -> QuerySet[Account]:
 
 
 def order_events(*, order_id: int) -> QuerySet[Event]:
-    return Event.objects.filter(order_id=order_id).select_related("actor", "account").order_by(
-        "at", "id"
+    return (
+        Event.objects.filter(order_id=order_id)
+        .select_related("actor", "account")
+        .order_by("at", "id")
     )

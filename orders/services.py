@@ -165,8 +165,10 @@ def _order_parse(
             bad(f"email {email!r} is not a valid e-mail address")
     placed_at = _parse_time(raw.get("placed_at"))
     if placed_at is None:
-        bad(f"placed_at {raw.get('placed_at')!r} is not an ISO 8601 time "
-            "(e.g. 2026-11-20T10:00:00Z)")
+        bad(
+            f"placed_at {raw.get('placed_at')!r} is not an ISO 8601 time "
+            "(e.g. 2026-11-20T10:00:00Z)"
+        )
     elif placed_at > now + FUTURE_TOLERANCE:
         bad(f"placed_at {raw.get('placed_at')!r} is in the future")
     lines_raw = raw.get("lines")
@@ -232,8 +234,9 @@ def _order_parse(
     if len(errors) != before or placed_at is None or not isinstance(order_id, str):
         return None
     assert isinstance(email, str)
-    return _Order(line=line, order_id=order_id.strip(), email=email.strip(),
-                  placed_at=placed_at, lines=lines)
+    return _Order(
+        line=line, order_id=order_id.strip(), email=email.strip(), placed_at=placed_at, lines=lines
+    )
 
 
 def _read(source: IO[bytes], errors: list[RowError]) -> tuple[str, list[tuple[int, Any]]]:
@@ -246,8 +249,9 @@ def _read(source: IO[bytes], errors: list[RowError]) -> tuple[str, list[tuple[in
     except UnicodeDecodeError as exc:
         bad_line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - data.rfind(b"\n", 0, exc.start)
-        errors.append(RowError(bad_line, f"not valid UTF-8 (byte {column}); "
-                                         "save the file as UTF-8"))
+        errors.append(
+            RowError(bad_line, f"not valid UTF-8 (byte {column}); save the file as UTF-8")
+        )
         return sha, []
     try:
         return sha, _json_items(text)
@@ -270,8 +274,11 @@ def _validate(source: IO[bytes], now: datetime, report: ImportReport) -> list[_O
         raw_id = raw.get("order_id") if isinstance(raw, dict) else None
         key = raw_id.strip() if isinstance(raw_id, str) else None
         if key and key in first_line:
-            errors.append(RowError(line, f"order {key!r}: duplicate order_id "
-                                         f"(first on line {first_line[key]})"))
+            errors.append(
+                RowError(
+                    line, f"order {key!r}: duplicate order_id (first on line {first_line[key]})"
+                )
+            )
             continue
         if key:
             first_line[key] = line
@@ -290,9 +297,14 @@ def _validate(source: IO[bytes], now: datetime, report: ImportReport) -> list[_O
             for fields in order_line.accounts or []:
                 pair = (order_line.product.platform, fields.username.lower())
                 if pair in seen:
-                    errors.append(RowError(order.line, f"order {order.order_id!r}: duplicate "
-                                           f"username {fields.username!r} on {pair[0]} "
-                                           f"(first in the order on line {seen[pair]})"))
+                    errors.append(
+                        RowError(
+                            order.line,
+                            f"order {order.order_id!r}: duplicate "
+                            f"username {fields.username!r} on {pair[0]} "
+                            f"(first in the order on line {seen[pair]})",
+                        )
+                    )
                     continue
                 seen[pair] = order.line
                 wanted.setdefault(pair[0], []).append(pair[1])
@@ -305,9 +317,14 @@ def _validate(source: IO[bytes], now: datetime, report: ImportReport) -> list[_O
         for order_line in order.lines:
             for fields in order_line.accounts or []:
                 if (order_line.product.platform, fields.username.lower()) in taken:
-                    errors.append(RowError(order.line, f"order {order.order_id!r}: username "
-                                           f"{fields.username!r} already exists on "
-                                           f"{order_line.product.platform}"))
+                    errors.append(
+                        RowError(
+                            order.line,
+                            f"order {order.order_id!r}: username "
+                            f"{fields.username!r} already exists on "
+                            f"{order_line.product.platform}",
+                        )
+                    )
 
     # Sales: the file's demand per product, in file order, against free stock.
     demand = [(o, ln) for o in new for ln in o.lines if ln.accounts is None]
@@ -325,9 +342,14 @@ def _validate(source: IO[bytes], now: datetime, report: ImportReport) -> list[_O
         pid = order_line.product.pk
         free = in_stock.get(pid, 0) - used[pid]
         if order_line.quantity > free:
-            errors.append(RowError(order.line, f"order {order.order_id!r}: not enough stock of "
-                                   f"{order_line.product.sku!r}: needs {order_line.quantity}, "
-                                   f"{max(free, 0)} left of {in_stock.get(pid, 0)} in stock"))
+            errors.append(
+                RowError(
+                    order.line,
+                    f"order {order.order_id!r}: not enough stock of "
+                    f"{order_line.product.sku!r}: needs {order_line.quantity}, "
+                    f"{max(free, 0)} left of {in_stock.get(pid, 0)} in stock",
+                )
+            )
         used[pid] += order_line.quantity
     errors.sort(key=lambda e: e.line)
     report.created = 0 if errors else len(new)
@@ -374,8 +396,13 @@ def orders_import(
         report.errors.append(exc.error)
         report.created = 0
     except IntegrityError:
-        report.errors.append(RowError(1, "another import wrote some of these orders or accounts "
-                                         "at the same time; run it again"))
+        report.errors.append(
+            RowError(
+                1,
+                "another import wrote some of these orders or accounts "
+                "at the same time; run it again",
+            )
+        )
         report.created = 0
     finally:
         bar.close()
@@ -384,13 +411,18 @@ def orders_import(
 
 def _orders_write(chunk: list[_Order], *, batch: ImportBatch, actor: Actor, now: datetime) -> None:
     orders = Order.objects.bulk_create(
-        [Order(order_id=o.order_id, email=o.email, placed_at=o.placed_at, import_batch=batch)
-         for o in chunk],
+        [
+            Order(order_id=o.order_id, email=o.email, placed_at=o.placed_at, import_batch=batch)
+            for o in chunk
+        ],
         batch_size=BATCH_SIZE,
     )
     lines = OrderLine.objects.bulk_create(
-        [OrderLine(order=order, product=ln.product, quantity=ln.quantity)
-         for order, parsed in zip(orders, chunk, strict=True) for ln in parsed.lines],
+        [
+            OrderLine(order=order, product=ln.product, quantity=ln.quantity)
+            for order, parsed in zip(orders, chunk, strict=True)
+            for ln in parsed.lines
+        ],
         batch_size=BATCH_SIZE,
     )
     parsed_lines = [(o, ln) for o in chunk for ln in o.lines]
@@ -398,27 +430,43 @@ def _orders_write(chunk: list[_Order], *, batch: ImportBatch, actor: Actor, now:
     for (parsed, parsed_line), line in zip(parsed_lines, lines, strict=True):
         if parsed_line.accounts is None:
             given = accounts_allocate(
-                product_id=parsed_line.product.pk, line_id=line.pk, order_id=line.order_id,
-                quantity=parsed_line.quantity, kind=Account.DeliveryKind.SALE, now=now,
+                product_id=parsed_line.product.pk,
+                line_id=line.pk,
+                order_id=line.order_id,
+                quantity=parsed_line.quantity,
+                kind=Account.DeliveryKind.SALE,
+                now=now,
                 actor=actor,
             )
             if not given:
-                raise ImportAborted(RowError(parsed.line, f"order {parsed.order_id!r}: stock of "
-                                             f"{parsed_line.product.sku!r} was taken meanwhile"))
+                raise ImportAborted(
+                    RowError(
+                        parsed.line,
+                        f"order {parsed.order_id!r}: stock of "
+                        f"{parsed_line.product.sku!r} was taken meanwhile",
+                    )
+                )
             continue
         history.extend(
             fields.to_account(
-                product=parsed_line.product, state=Account.State.DELIVERED, line=line,
-                delivered_at=parsed.placed_at, delivery_kind=Account.DeliveryKind.SALE,
+                product=parsed_line.product,
+                state=Account.State.DELIVERED,
+                line=line,
+                delivered_at=parsed.placed_at,
+                delivery_kind=Account.DeliveryKind.SALE,
                 import_batch=batch,
             )
             for fields in parsed_line.accounts
         )
     Account.objects.bulk_create(history, batch_size=BATCH_SIZE)
     events_record_many(
-        Event(at=now, actor_id=actor.pk if actor is not None and actor.is_authenticated else None,
-              kind=Event.Kind.ORDER_IMPORTED, order=order,
-              message=f"imported from {batch.filename}",
-              data={"import_batch_id": batch.pk, "lines": len(parsed.lines)})
+        Event(
+            at=now,
+            actor_id=actor.pk if actor is not None and actor.is_authenticated else None,
+            kind=Event.Kind.ORDER_IMPORTED,
+            order=order,
+            message=f"imported from {batch.filename}",
+            data={"import_batch_id": batch.pk, "lines": len(parsed.lines)},
+        )
         for order, parsed in zip(orders, chunk, strict=True)
     )

@@ -83,8 +83,10 @@ def review_cases(
     """One request for one delivered line of `n` accounts, every account waiting for review."""
     line = delivered_line(quantity=n, product=product, **line_kwargs)
     now = timezone.now()
-    request = cast(CompensationRequest, CompensationRequestFactory(
-        order=line.order, received_at=now - timedelta(minutes=5)))
+    request = cast(
+        CompensationRequest,
+        CompensationRequestFactory(order=line.order, received_at=now - timedelta(minutes=5)),
+    )
     claim = LineClaim.objects.create(request=request, line=line, uses_compensation=True)
     when = requested_at or now - timedelta(minutes=5)
     return [
@@ -98,13 +100,20 @@ def review_cases(
             review_requested_at=when if decision == Decision.MANUAL_REVIEW else None,
             evidence={
                 "rule": rule,
-                "observation": {"state": "suspended", "username": account.username,
-                                "user_id": account.platform_user_id, "followers": 240,
-                                "interactions": {"posts": 0, "likes": 0}},
-                "baseline": {"username": account.username, "user_id": account.platform_user_id,
-                             "followers": 250, "interactions": {"posts": 0, "likes": 0}},
-                "interactions": {"deltas": {"posts": 0, "likes": 0}, "total": 0,
-                                 "complete": False},
+                "observation": {
+                    "state": "suspended",
+                    "username": account.username,
+                    "user_id": account.platform_user_id,
+                    "followers": 240,
+                    "interactions": {"posts": 0, "likes": 0},
+                },
+                "baseline": {
+                    "username": account.username,
+                    "user_id": account.platform_user_id,
+                    "followers": 250,
+                    "interactions": {"posts": 0, "likes": 0},
+                },
+                "interactions": {"deltas": {"posts": 0, "likes": 0}, "total": 0, "complete": False},
                 "order_age_seconds": 3 * 86400,
             },
         )

@@ -24,7 +24,6 @@ PASSWORD = "Hunter2-very-secret"
 EMAIL = "secret-mailbox@mail.test"
 
 
-
 @pytest.fixture
 def upload_dir(tmp_path: Path, settings: object) -> Path:
     settings.IMPORT_UPLOAD_DIR = tmp_path / "pending"  # type: ignore[attr-defined]
@@ -35,8 +34,9 @@ def staff(*perms: str) -> Client:
     user = User.objects.create_user(f"staff{User.objects.count()}", password="x", is_staff=True)
     for perm in perms:
         app, codename = perm.split(".")
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app,
-                                                         codename=codename))
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app, codename=codename)
+        )
     client = Client()
     client.force_login(user)
     return client
@@ -45,9 +45,14 @@ def staff(*perms: str) -> Client:
 def secret_account(**kwargs: object) -> Account:
     from inventory.crypto import Credentials, credentials_seal
 
-    sealed = credentials_seal(Credentials(password=PASSWORD, email=EMAIL,
-                                          email_password="mailbox-pw-77",
-                                          two_factor_secret="JBSWY3DPEHPK3PXP"))
+    sealed = credentials_seal(
+        Credentials(
+            password=PASSWORD,
+            email=EMAIL,
+            email_password="mailbox-pw-77",
+            two_factor_secret="JBSWY3DPEHPK3PXP",
+        )
+    )
     return make_account(credentials_sealed=sealed, **kwargs)
 
 
@@ -63,8 +68,14 @@ def test_product_list_shows_live_stock_counts(admin_client: Client) -> None:
     make_accounts(3, product=product)
     make_account(product=product, state=Account.State.RETIRED)
     line = make_line(product=product, quantity=2)
-    make_accounts(2, product=product, state="delivered", line=line, delivered_at=timezone.now(),
-                  delivery_kind="sale")
+    make_accounts(
+        2,
+        product=product,
+        state="delivered",
+        line=line,
+        delivered_at=timezone.now(),
+        delivery_kind="sale",
+    )
 
     response = admin_client.get(reverse("admin:inventory_product_changelist"))
 
@@ -78,14 +89,22 @@ def test_product_list_shows_live_stock_counts(admin_client: Client) -> None:
 
 
 @pytest.mark.parametrize("query", ["", "ig_secret", "778899", "A-SEARCH"])
-def test_account_list_and_search_render_without_credentials(admin_client: Client,
-                                                            query: str) -> None:
+def test_account_list_and_search_render_without_credentials(
+    admin_client: Client, query: str
+) -> None:
     product = make_product(sku="IG")
     order = make_order(order_id="A-SEARCH")
     line = make_line(order=order, product=product)
-    account = secret_account(product=product, username="ig_secret", platform_user_id="778899",
-                             state="delivered", line=line, delivered_at=timezone.now(),
-                             delivery_kind="sale", supplier="farm-a")
+    account = secret_account(
+        product=product,
+        username="ig_secret",
+        platform_user_id="778899",
+        state="delivered",
+        line=line,
+        delivered_at=timezone.now(),
+        delivery_kind="sale",
+        supplier="farm-a",
+    )
     make_account(product=product, username="other_one")
 
     response = admin_client.get(reverse("admin:inventory_account_changelist"), {"q": query})
@@ -100,8 +119,13 @@ def test_account_list_and_search_render_without_credentials(admin_client: Client
 def test_account_filters_render(admin_client: Client) -> None:
     account = secret_account(supplier="farm-b")
     url = reverse("admin:inventory_account_changelist")
-    for params in ({"state": "in_stock"}, {"platform": "instagram"}, {"supplier": "farm-b"},
-                   {"product__id__exact": str(account.product_id)}, {"delivery_kind": ""}):
+    for params in (
+        {"state": "in_stock"},
+        {"platform": "instagram"},
+        {"supplier": "farm-b"},
+        {"product__id__exact": str(account.product_id)},
+        {"delivery_kind": ""},
+    ):
         response = admin_client.get(url, params)
         assert response.status_code == 200, params
         assert account.username in response.content.decode()
@@ -132,8 +156,13 @@ def test_reveal_needs_the_permission() -> None:
 
 def test_reveal_needs_a_post_shows_once_and_records_an_event() -> None:
     line = make_line()
-    account = secret_account(product=line.product, state="delivered", line=line,
-                             delivered_at=timezone.now(), delivery_kind="sale")
+    account = secret_account(
+        product=line.product,
+        state="delivered",
+        line=line,
+        delivered_at=timezone.now(),
+        delivery_kind="sale",
+    )
     client = staff("inventory.view_account", "inventory.reveal_credentials")
     url = reverse("admin:inventory_account_reveal", args=[account.pk])
 
@@ -151,7 +180,11 @@ def test_reveal_needs_a_post_shows_once_and_records_an_event() -> None:
     assert revealed["Referrer-Policy"] == "no-referrer"
     event = Event.objects.get()
     assert (event.kind, event.account_id, event.order_id, event.actor_id) == (
-        "credentials_revealed", account.pk, line.order_id, revealed.wsgi_request.user.pk)
+        "credentials_revealed",
+        account.pk,
+        line.order_id,
+        revealed.wsgi_request.user.pk,
+    )
     assert PASSWORD not in str(event.data) + event.message
 
 
@@ -167,29 +200,43 @@ def test_retire_and_restock_actions(admin_client: Client, wakes: list[list[int]]
     product = make_product()
     a, b = make_accounts(2, product=product)
     line = make_line(product=product)
-    delivered = make_account(product=product, state="delivered", line=line,
-                             delivered_at=timezone.now(), delivery_kind="sale")
+    delivered = make_account(
+        product=product,
+        state="delivered",
+        line=line,
+        delivered_at=timezone.now(),
+        delivery_kind="sale",
+    )
     url = reverse("admin:inventory_account_changelist")
 
-    admin_client.post(url, {"action": "retire_selected",
-                            "_selected_action": [a.pk, delivered.pk]})
+    admin_client.post(url, {"action": "retire_selected", "_selected_action": [a.pk, delivered.pk]})
 
     assert dict(Account.objects.values_list("pk", "state")) == {
-        a.pk: "retired", b.pk: "in_stock", delivered.pk: "delivered"}
+        a.pk: "retired",
+        b.pk: "in_stock",
+        delivered.pk: "delivered",
+    }
     assert list(Event.objects.values_list("kind", "account_id")) == [("account_retired", a.pk)]
 
     admin_client.post(url, {"action": "restock_selected", "_selected_action": [a.pk, b.pk]})
 
     assert Account.objects.get(pk=a.pk).state == "in_stock"
     assert list(Event.objects.values_list("kind", "account_id")) == [
-        ("account_retired", a.pk), ("account_restocked", a.pk)]
+        ("account_retired", a.pk),
+        ("account_restocked", a.pk),
+    ]
     assert wakes == [[product.pk]]
 
 
 def test_delivered_account_can_never_be_restocked(wakes: list[list[int]]) -> None:
     line = make_line()
-    account = make_account(product=line.product, state="retired", line=line,
-                           delivered_at=timezone.now(), delivery_kind="sale")
+    account = make_account(
+        product=line.product,
+        state="retired",
+        line=line,
+        delivered_at=timezone.now(),
+        delivery_kind="sale",
+    )
     with pytest.raises(AccountStateError):
         account_restock(account_id=account.pk, actor=None, now=timezone.now())
     with pytest.raises(AccountStateError):
@@ -200,8 +247,10 @@ def test_delivered_account_can_never_be_restocked(wakes: list[list[int]]) -> Non
 
 # --- uploads with preview ----------------------------------------------------------------------
 def upload(client: Client, kind: str, name: str, content: bytes) -> str:
-    response = client.post(reverse("admin:inventory_importbatch_upload", args=[kind]),
-                           {"file": SimpleUploadedFile(name, content)})
+    response = client.post(
+        reverse("admin:inventory_importbatch_upload", args=[kind]),
+        {"file": SimpleUploadedFile(name, content)},
+    )
     assert response.status_code == 200
     return response.content.decode()
 
@@ -211,8 +260,12 @@ def test_upload_preview_then_confirm(admin_client: Client, upload_dir: Path) -> 
     form = admin_client.get(reverse("admin:inventory_importbatch_upload", args=["products"]))
     assert form.status_code == 200
 
-    html = upload(admin_client, "products", "p.csv",
-                  b"sku,name,platform\nOLD,Old,x\nIG,Insta,instagram\nTT,Tok,tiktok\n")
+    html = upload(
+        admin_client,
+        "products",
+        "p.csv",
+        b"sku,name,platform\nOLD,Old,x\nIG,Insta,instagram\nTT,Tok,tiktok\n",
+    )
 
     assert re.search(r'id="rows-created">2<', html) and re.search(r'id="rows-skipped">1<', html)
     assert Product.objects.count() == 1 and not ImportBatch.objects.exists()
@@ -221,27 +274,39 @@ def test_upload_preview_then_confirm(admin_client: Client, upload_dir: Path) -> 
     assert len(list(upload_dir.glob("*.bin"))) == 1
     assert b"Insta" not in next(upload_dir.glob("*.bin")).read_bytes()  # kept encrypted
 
-    done = admin_client.post(reverse("admin:inventory_importbatch_upload", args=["products"]),
-                             {"token": token.group(1)})
+    done = admin_client.post(
+        reverse("admin:inventory_importbatch_upload", args=["products"]), {"token": token.group(1)}
+    )
 
     assert done.status_code == 302
     assert done["Location"] == reverse("admin:inventory_product_changelist")
     assert sorted(Product.objects.values_list("sku", flat=True)) == ["IG", "OLD", "TT"]
     batch = ImportBatch.objects.get()
-    assert (batch.kind, batch.filename, batch.rows_created, batch.rows_skipped,
-            batch.actor_id) == ("products", "p.csv", 2, 1, User.objects.get(username="admin").pk)
+    assert (batch.kind, batch.filename, batch.rows_created, batch.rows_skipped, batch.actor_id) == (
+        "products",
+        "p.csv",
+        2,
+        1,
+        User.objects.get(username="admin").pk,
+    )
     assert list(upload_dir.glob("*.bin")) == []
     # The same token cannot import twice.
-    again = admin_client.post(reverse("admin:inventory_importbatch_upload", args=["products"]),
-                              {"token": token.group(1)})
+    again = admin_client.post(
+        reverse("admin:inventory_importbatch_upload", args=["products"]), {"token": token.group(1)}
+    )
     assert again.status_code == 302 and Product.objects.count() == 3
 
 
-def test_upload_with_errors_shows_every_error_and_offers_no_confirm(admin_client: Client,
-                                                                    upload_dir: Path) -> None:
+def test_upload_with_errors_shows_every_error_and_offers_no_confirm(
+    admin_client: Client, upload_dir: Path
+) -> None:
     make_product(sku="IG")
-    html = upload(admin_client, "stock", "s.csv",
-                  b"sku,username,password,followers\nIG,a,pw,1\nNOPE,b,pw,1\nIG,c,pw,many\n")
+    html = upload(
+        admin_client,
+        "stock",
+        "s.csv",
+        b"sku,username,password,followers\nIG,a,pw,1\nNOPE,b,pw,1\nIG,c,pw,many\n",
+    )
     assert "<td>3</td><td>unknown sku &#x27;NOPE&#x27;" in html
     assert "<td>4</td><td>followers must be a whole number" in html
     assert 'name="token"' not in html
@@ -249,18 +314,22 @@ def test_upload_with_errors_shows_every_error_and_offers_no_confirm(admin_client
     assert not upload_dir.exists() or list(upload_dir.iterdir()) == []
 
 
-def test_upload_orders_through_the_same_service(admin_client: Client, upload_dir: Path,
-                                                wakes: list[list[int]]) -> None:
+def test_upload_orders_through_the_same_service(
+    admin_client: Client, upload_dir: Path, wakes: list[list[int]]
+) -> None:
     product = make_product(sku="IG")
     make_accounts(2, product=product)
-    content = (b'[{"order_id": "W1", "email": "w@example.com", '
-               b'"placed_at": "2026-11-01T10:00:00Z", "lines": [{"sku": "IG", "quantity": 2}]}]')
+    content = (
+        b'[{"order_id": "W1", "email": "w@example.com", '
+        b'"placed_at": "2026-11-01T10:00:00Z", "lines": [{"sku": "IG", "quantity": 2}]}]'
+    )
     html = upload(admin_client, "orders", "o.json", content)
     token = re.search(r'name="token" value="([^"]+)"', html)
     assert token is not None and not Order.objects.exists()
 
-    admin_client.post(reverse("admin:inventory_importbatch_upload", args=["orders"]),
-                      {"token": token.group(1)})
+    admin_client.post(
+        reverse("admin:inventory_importbatch_upload", args=["orders"]), {"token": token.group(1)}
+    )
 
     assert Order.objects.get().order_id == "W1"
     assert Account.objects.filter(state="delivered", line__order__order_id="W1").count() == 2
@@ -282,16 +351,40 @@ def test_order_page_shows_lines_accounts_compensation_label_and_events(
     product = make_product(sku="IG")
     line = make_line(order=order, product=product, quantity=1)
     now = timezone.now()
-    sold = secret_account(product=product, username="sold_one", state="delivered", line=line,
-                          delivered_at=now, delivery_kind="sale")
-    request = CompensationRequest.objects.create(order=order, email=order.email, reason="locked",
-                                                 password_change_warning=False, received_at=now,
-                                                 status="decided")
-    batch = ReplacementBatch.objects.create(line=line, product=product, request=request,
-                                            quantity=1, approved_at=now, state="delivered",
-                                            delivered_at=now)
-    make_account(product=product, username="replacement_one", state="delivered", line=line,
-                 delivered_at=now, delivery_kind="compensation", replacement_batch=batch)
+    sold = secret_account(
+        product=product,
+        username="sold_one",
+        state="delivered",
+        line=line,
+        delivered_at=now,
+        delivery_kind="sale",
+    )
+    request = CompensationRequest.objects.create(
+        order=order,
+        email=order.email,
+        reason="locked",
+        password_change_warning=False,
+        received_at=now,
+        status="decided",
+    )
+    batch = ReplacementBatch.objects.create(
+        line=line,
+        product=product,
+        request=request,
+        quantity=1,
+        approved_at=now,
+        state="delivered",
+        delivered_at=now,
+    )
+    make_account(
+        product=product,
+        username="replacement_one",
+        state="delivered",
+        line=line,
+        delivered_at=now,
+        delivery_kind="compensation",
+        replacement_batch=batch,
+    )
     Event.objects.create(at=now, kind="order_imported", order=order, message="imported from x")
 
     response = admin_client.get(reverse("admin:orders_order_change", args=[order.pk]))
@@ -305,18 +398,24 @@ def test_order_page_shows_lines_accounts_compensation_label_and_events(
     assert_no_credentials(html, sold)
 
 
-@pytest.mark.parametrize(("params", "found"), [
-    ({"q": "A3001"}, ["A3001"]),
-    ({"q": "second@example.com"}, ["A3002"]),
-    ({"placed_at__gte": str(timezone.now() - timedelta(days=7))}, ["A3001"]),
-    ({"placed_at__lt": str(timezone.now() - timedelta(days=7))}, ["A3002"]),
-])
-def test_order_list_search_and_filter(admin_client: Client, params: dict[str, str],
-                                      found: list[str]) -> None:
-    make_order(order_id="A3001", email="first@example.com",
-               placed_at=timezone.now() - timedelta(days=2))
-    make_order(order_id="A3002", email="second@example.com",
-               placed_at=timezone.now() - timedelta(days=20))
+@pytest.mark.parametrize(
+    ("params", "found"),
+    [
+        ({"q": "A3001"}, ["A3001"]),
+        ({"q": "second@example.com"}, ["A3002"]),
+        ({"placed_at__gte": str(timezone.now() - timedelta(days=7))}, ["A3001"]),
+        ({"placed_at__lt": str(timezone.now() - timedelta(days=7))}, ["A3002"]),
+    ],
+)
+def test_order_list_search_and_filter(
+    admin_client: Client, params: dict[str, str], found: list[str]
+) -> None:
+    make_order(
+        order_id="A3001", email="first@example.com", placed_at=timezone.now() - timedelta(days=2)
+    )
+    make_order(
+        order_id="A3002", email="second@example.com", placed_at=timezone.now() - timedelta(days=20)
+    )
     response = admin_client.get(reverse("admin:orders_order_changelist"), params)
     html = response.content.decode()
     assert response.status_code == 200
@@ -329,6 +428,7 @@ def test_events_are_read_only(admin_client: Client) -> None:
     assert admin_client.get(reverse("admin:orders_event_add")).status_code == 403
     page = admin_client.get(reverse("admin:orders_event_change", args=[event.pk]))
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
-    deleted = admin_client.post(reverse("admin:orders_event_delete", args=[event.pk]),
-                                {"post": "yes"})
+    deleted = admin_client.post(
+        reverse("admin:orders_event_delete", args=[event.pk]), {"post": "yes"}
+    )
     assert deleted.status_code == 403 and Event.objects.count() == 1

@@ -26,10 +26,16 @@ def violates(action: Callable[[], Any]) -> None:
 def batch_for(line: OrderLine) -> ReplacementBatch:
     now = timezone.now()
     request = CompensationRequest.objects.create(
-        order=line.order, email=line.order.email, reason="r", password_change_warning=False,
-        received_at=now, status="decided")
-    return ReplacementBatch.objects.create(line=line, product=line.product, request=request,
-                                           quantity=1, approved_at=now)
+        order=line.order,
+        email=line.order.email,
+        reason="r",
+        password_change_warning=False,
+        received_at=now,
+        status="decided",
+    )
+    return ReplacementBatch.objects.create(
+        line=line, product=line.product, request=request, quantity=1, approved_at=now
+    )
 
 
 # --- products ----------------------------------------------------------------------------------
@@ -40,16 +46,23 @@ def test_product_sku_is_unique() -> None:
 
 
 def test_product_claim_window_positive() -> None:
-    violates(lambda: Product.objects.create(sku="A", name="n", platform="x",
-                                            claim_window_days=0, follower_drop_window_days=0))
+    violates(
+        lambda: Product.objects.create(
+            sku="A", name="n", platform="x", claim_window_days=0, follower_drop_window_days=0
+        )
+    )
     assert not Product.objects.exists()
 
 
 def test_product_follower_window_within_claim_window() -> None:
-    violates(lambda: Product.objects.create(sku="A", name="n", platform="x",
-                                            claim_window_days=5, follower_drop_window_days=6))
-    Product.objects.create(sku="B", name="n", platform="x", claim_window_days=5,
-                           follower_drop_window_days=5)
+    violates(
+        lambda: Product.objects.create(
+            sku="A", name="n", platform="x", claim_window_days=5, follower_drop_window_days=6
+        )
+    )
+    Product.objects.create(
+        sku="B", name="n", platform="x", claim_window_days=5, follower_drop_window_days=5
+    )
     assert list(Product.objects.values_list("sku", flat=True)) == ["B"]
 
 
@@ -62,20 +75,33 @@ def test_username_unique_per_platform_case_insensitive() -> None:
     assert Account.objects.count() == 2
 
 
-@pytest.mark.parametrize("fields", [
-    {"state": "in_stock", "with_line": True},
-    {"state": "in_stock", "delivered_at": True},
-    {"state": "in_stock", "delivery_kind": "sale"},
-    {"state": "delivered"},
-    {"state": "delivered", "with_line": True, "delivery_kind": "sale"},
-    {"state": "delivered", "with_line": True, "delivered_at": True},
-    {"state": "lost"},
-], ids=["stock-on-line", "stock-delivered-at", "stock-kind", "delivered-no-line",
-        "delivered-no-time", "delivered-no-kind", "unknown-state"])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"state": "in_stock", "with_line": True},
+        {"state": "in_stock", "delivered_at": True},
+        {"state": "in_stock", "delivery_kind": "sale"},
+        {"state": "delivered"},
+        {"state": "delivered", "with_line": True, "delivery_kind": "sale"},
+        {"state": "delivered", "with_line": True, "delivered_at": True},
+        {"state": "lost"},
+    ],
+    ids=[
+        "stock-on-line",
+        "stock-delivered-at",
+        "stock-kind",
+        "delivered-no-line",
+        "delivered-no-time",
+        "delivered-no-kind",
+        "unknown-state",
+    ],
+)
 def test_account_state_matches_line(fields: dict[str, Any]) -> None:
     line = make_line()
-    kwargs: dict[str, Any] = {"state": fields["state"],
-                              "delivery_kind": fields.get("delivery_kind", "")}
+    kwargs: dict[str, Any] = {
+        "state": fields["state"],
+        "delivery_kind": fields.get("delivery_kind", ""),
+    }
     if fields.get("with_line"):
         kwargs["line"] = line
     if fields.get("delivered_at"):
@@ -87,8 +113,13 @@ def test_account_state_matches_line(fields: dict[str, Any]) -> None:
 def test_account_valid_states_are_accepted() -> None:
     line = make_line()
     make_account(product=line.product)
-    make_account(product=line.product, state="delivered", line=line,
-                 delivered_at=timezone.now(), delivery_kind="sale")
+    make_account(
+        product=line.product,
+        state="delivered",
+        line=line,
+        delivered_at=timezone.now(),
+        delivery_kind="sale",
+    )
     make_account(product=line.product, state="retired")
     assert Account.objects.count() == 3
 
@@ -97,12 +128,33 @@ def test_compensation_delivery_needs_a_batch_and_a_batch_means_compensation() ->
     line = make_line()
     batch = batch_for(line)
     now = timezone.now()
-    violates(lambda: make_account(product=line.product, state="delivered", line=line,
-                                  delivered_at=now, delivery_kind="compensation"))
-    violates(lambda: make_account(product=line.product, state="delivered", line=line,
-                                  delivered_at=now, delivery_kind="sale", replacement_batch=batch))
-    make_account(product=line.product, state="delivered", line=line, delivered_at=now,
-                 delivery_kind="compensation", replacement_batch=batch)
+    violates(
+        lambda: make_account(
+            product=line.product,
+            state="delivered",
+            line=line,
+            delivered_at=now,
+            delivery_kind="compensation",
+        )
+    )
+    violates(
+        lambda: make_account(
+            product=line.product,
+            state="delivered",
+            line=line,
+            delivered_at=now,
+            delivery_kind="sale",
+            replacement_batch=batch,
+        )
+    )
+    make_account(
+        product=line.product,
+        state="delivered",
+        line=line,
+        delivered_at=now,
+        delivery_kind="compensation",
+        replacement_batch=batch,
+    )
     assert Account.objects.count() == 1
 
 
@@ -146,6 +198,9 @@ def test_order_link_token_hash_is_unique() -> None:
     order = make_order()
     now = timezone.now()
     OrderLink.objects.create(order=order, token_hash="h" * 64, created_at=now, expires_at=now)
-    violates(lambda: OrderLink.objects.create(order=order, token_hash="h" * 64, created_at=now,
-                                              expires_at=now))
+    violates(
+        lambda: OrderLink.objects.create(
+            order=order, token_hash="h" * 64, created_at=now, expires_at=now
+        )
+    )
     assert OrderLink.objects.count() == 1

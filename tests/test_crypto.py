@@ -19,8 +19,13 @@ from .factories_inventory import make_account, make_product
 
 pytestmark = pytest.mark.django_db
 
-SECRETS = ("Pa55-word-STOCK", "mbox-Pa55-STOCK", "TOTPSECRETSTOCK", "Pa55-word-HISTORY",
-           "TOTPSECRETHISTORY")
+SECRETS = (
+    "Pa55-word-STOCK",
+    "mbox-Pa55-STOCK",
+    "TOTPSECRETSTOCK",
+    "Pa55-word-HISTORY",
+    "TOTPSECRETHISTORY",
+)
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
@@ -33,15 +38,19 @@ def _no_wake(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def load_secrets() -> None:
     make_product(sku="IG", platform="instagram")
-    stock = ("sku,username,password,email,email_password,two_factor_secret\n"
-             "IG,stock_one,Pa55-word-STOCK,box@mail.test,mbox-Pa55-STOCK,TOTPSECRETSTOCK\n")
-    assert stock_import(source=io.BytesIO(stock.encode()), filename="s.csv", actor=None,
-                        now=NOW).ok
-    orders = ('[{"order_id": "A1", "email": "a@example.com", "placed_at": "2026-11-20T10:00:00Z",'
-              ' "lines": [{"sku": "IG", "accounts": [{"username": "hist_one", '
-              '"password": "Pa55-word-HISTORY", "two_factor_secret": "TOTPSECRETHISTORY"}]}]}]')
-    assert orders_import(source=io.BytesIO(orders.encode()), filename="o.json", actor=None,
-                         now=NOW).ok
+    stock = (
+        "sku,username,password,email,email_password,two_factor_secret\n"
+        "IG,stock_one,Pa55-word-STOCK,box@mail.test,mbox-Pa55-STOCK,TOTPSECRETSTOCK\n"
+    )
+    assert stock_import(source=io.BytesIO(stock.encode()), filename="s.csv", actor=None, now=NOW).ok
+    orders = (
+        '[{"order_id": "A1", "email": "a@example.com", "placed_at": "2026-11-20T10:00:00Z",'
+        ' "lines": [{"sku": "IG", "accounts": [{"username": "hist_one", '
+        '"password": "Pa55-word-HISTORY", "two_factor_secret": "TOTPSECRETHISTORY"}]}]}]'
+    )
+    assert orders_import(
+        source=io.BytesIO(orders.encode()), filename="o.json", actor=None, now=NOW
+    ).ok
 
 
 def test_database_dump_holds_no_plaintext_credentials() -> None:
@@ -57,8 +66,10 @@ def test_database_dump_holds_no_plaintext_credentials() -> None:
     assert "stock_one" in dump  # the dump is real
     raw_values: list[str] = []
     with connection.cursor() as cursor:
-        for model in [*apps.get_app_config("inventory").get_models(),
-                      *apps.get_app_config("orders").get_models()]:
+        for model in [
+            *apps.get_app_config("inventory").get_models(),
+            *apps.get_app_config("orders").get_models(),
+        ]:
             cursor.execute(f"SELECT * FROM {connection.ops.quote_name(model._meta.db_table)}")
             raw_values.extend(str(value) for row in cursor.fetchall() for value in row)
     raw = "\n".join(raw_values)
@@ -77,8 +88,14 @@ def test_credentials_repr_never_shows_secrets() -> None:
 def test_rotate_credentials_key_re_encrypts_every_account_under_the_new_key() -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     with override_settings(CREDENTIALS_ENCRYPTION_KEYS=[old]):
-        accounts = [make_account(credentials_sealed=credentials_seal(
-            Credentials(password=f"pw-{i}", email=f"{i}@mail.test"))) for i in range(5)]
+        accounts = [
+            make_account(
+                credentials_sealed=credentials_seal(
+                    Credentials(password=f"pw-{i}", email=f"{i}@mail.test")
+                )
+            )
+            for i in range(5)
+        ]
         before = dict(Account.objects.values_list("id", "credentials_sealed"))
 
     out = io.StringIO()
@@ -90,6 +107,7 @@ def test_rotate_credentials_key_re_encrypts_every_account_under_the_new_key() ->
     assert all(after[a.pk] != before[a.pk] for a in accounts)
     with override_settings(CREDENTIALS_ENCRYPTION_KEYS=[new]):  # the old key can now be dropped
         assert [credentials_open(after[a.pk]).password for a in accounts] == [
-            f"pw-{i}" for i in range(5)]
+            f"pw-{i}" for i in range(5)
+        ]
     with override_settings(CREDENTIALS_ENCRYPTION_KEYS=[old]), pytest.raises(ValueError):
         credentials_open(after[accounts[0].pk])

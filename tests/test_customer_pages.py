@@ -251,7 +251,10 @@ def test_result_page_and_api_say_the_same(client) -> None:
     assert "http-equiv" not in page  # decided: no more refreshing
     cache_control = client.get(f"/requests/{request.pk}/")["Cache-Control"]
     assert {part.strip() for part in cache_control.split(",")} == {
-        "private", "no-store", "max-age=0"}
+        "private",
+        "no-store",
+        "max-age=0",
+    }
     accounts = [a for line_json in api["lines"] for a in line_json["accounts"]]
     assert len(accounts) == 2
     for account in accounts:

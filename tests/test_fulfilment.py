@@ -24,8 +24,9 @@ def _stock(product: Product, n: int) -> list[Account]:
 
 
 def _given(batch: ReplacementBatch) -> list[int]:
-    return list(Account.objects.filter(replacement_batch=batch).order_by("id")
-                .values_list("id", flat=True))
+    return list(
+        Account.objects.filter(replacement_batch=batch).order_by("id").values_list("id", flat=True)
+    )
 
 
 def test_a_batch_that_fits_is_delivered_on_its_line_as_compensation() -> None:
@@ -38,17 +39,25 @@ def test_a_batch_that_fits_is_delivered_on_its_line_as_compensation() -> None:
 
     batch.refresh_from_db()
     assert (batch.state, batch.delivered_at) == ("delivered", now)
-    assert list(Account.objects.filter(line=batch.line).values_list(
-        "id", "state", "delivery_kind", "replacement_batch_id", "delivered_at")) == [
+    assert list(
+        Account.objects.filter(line=batch.line).values_list(
+            "id", "state", "delivery_kind", "replacement_batch_id", "delivered_at"
+        )
+    ) == [
         (stock[0].id, "delivered", "compensation", batch.id, now),
-        (stock[1].id, "delivered", "compensation", batch.id, now)]
+        (stock[1].id, "delivered", "compensation", batch.id, now),
+    ]
     assert Account.objects.get(id=stock[2].id).state == "in_stock"
     event = Event.objects.get(kind=Event.Kind.BATCH_DELIVERED)
     assert (event.batch_id, event.order_id, event.request_id) == (
-        batch.id, batch.line.order_id, batch.request_id)
+        batch.id,
+        batch.line.order_id,
+        batch.request_id,
+    )
     assert event.data["account_ids"] == [stock[0].id, stock[1].id]
     assert list(Notification.objects.values_list("kind", "key")) == [
-        ("delivered", f"delivered:{batch.id}")]
+        ("delivered", f"delivered:{batch.id}")
+    ]
 
 
 def test_short_stock_waits_takes_nothing_and_emails_once_even_when_drained_twice(
@@ -82,14 +91,16 @@ def test_an_import_of_stock_wakes_fulfilment(django_capture_on_commit_callbacks)
     csv = b"sku,username,password\nIG-AGED,fresh_one,pw1\nIG-AGED,fresh_two,pw2\n"
 
     with django_capture_on_commit_callbacks(execute=True):
-        report = stock_import(source=io.BytesIO(csv), filename="stock.csv", actor=None,
-                              now=timezone.now())
+        report = stock_import(
+            source=io.BytesIO(csv), filename="stock.csv", actor=None, now=timezone.now()
+        )
 
     assert report.created == 2 and not report.errors
     batch.refresh_from_db()
     assert batch.state == "delivered"
-    assert sorted(Account.objects.filter(replacement_batch=batch).values_list(
-        "username", flat=True)) == ["fresh_one", "fresh_two"]
+    assert sorted(
+        Account.objects.filter(replacement_batch=batch).values_list("username", flat=True)
+    ) == ["fresh_one", "fresh_two"]
 
 
 def test_fifo_holds_even_when_a_later_smaller_batch_would_fit() -> None:
@@ -137,8 +148,9 @@ def test_nothing_is_taken_from_another_product() -> None:
     assert batches_sweep(now=timezone.now()) == 0
 
     assert ReplacementBatch.objects.get(id=batch.id).state == "waiting"
-    assert list(Account.objects.filter(product=other, state="in_stock").values_list(
-        "id", flat=True)) == [a.id for a in other_stock]
+    assert list(
+        Account.objects.filter(product=other, state="in_stock").values_list("id", flat=True)
+    ) == [a.id for a in other_stock]
 
 
 def test_drained_twice_a_batch_never_gets_more_than_it_is_owed() -> None:
@@ -162,11 +174,12 @@ def test_the_compare_and_set_refuses_an_account_that_is_not_free() -> None:
     free, taken = _stock(product, 2)
     other_batch = waiting_batch(product=product, quantity=1)
     Account.objects.filter(id=taken.id).update(
-        state="delivered", line=other_batch.line, delivered_at=timezone.now(),
-        delivery_kind="sale")
+        state="delivered", line=other_batch.line, delivered_at=timezone.now(), delivery_kind="sale"
+    )
     batch = waiting_batch(product=product, quantity=2)
-    grant = fulfilment._Grant(batch_id=batch.id, line_id=batch.line_id,
-                              account_ids=[free.id, taken.id])
+    grant = fulfilment._Grant(
+        batch_id=batch.id, line_id=batch.line_id, account_ids=[free.id, taken.id]
+    )
 
     with pytest.raises(AllocationConflict):
         fulfilment.accounts_mark_delivered_many(grants=[grant], now=timezone.now())
@@ -211,13 +224,13 @@ def test_a_crash_in_the_middle_of_a_drain_loses_nothing_and_the_sweep_serves_it(
     monkeypatch.setattr(fulfilment, "accounts_mark_delivered_many", real)
     assert batches_sweep(now=timezone.now()) == 3
     states = dict(ReplacementBatch.objects.values_list("id", "state"))
-    assert states == {b1.id: "delivered", b2.id: "delivered", b3.id: "delivered",
-                      b4.id: "waiting"}
+    assert states == {b1.id: "delivered", b2.id: "delivered", b3.id: "delivered", b4.id: "waiting"}
     assert Account.objects.filter(state="in_stock").count() == 0
 
 
 def test_wake_queues_one_drain_per_product_with_waiting_batches_after_commit(
-    django_capture_on_commit_callbacks, monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[tuple[object, ...]] = []
     monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: calls.append(a))

@@ -70,23 +70,40 @@ def test_drains_imports_and_approvals_at_once_never_share_or_overpay() -> None:
             for round_ in range(5):
                 with transaction.atomic():
                     made = Account.objects.bulk_create(
-                        Account(product=p, platform=p.platform, credentials_sealed=sealed,
-                                username=f"{tag}_{round_}_{p.id}_{i}")
-                        for p in products for i in range(3)
+                        Account(
+                            product=p,
+                            platform=p.platform,
+                            credentials_sealed=sealed,
+                            username=f"{tag}_{round_}_{p.id}_{i}",
+                        )
+                        for p in products
+                        for i in range(3)
                     )
                     stock_arrived(product_ids=[p.id for p in products])
                 added.append(len(made))
+
         return work
 
     def approver(groups: list[list[AccountDecision]]) -> Callable[[], None]:
         def work() -> None:
             for group in groups:
-                decisions_approve(decision_ids=[d.id for d in group], actor=None,
-                                  now=timezone.now())
+                decisions_approve(
+                    decision_ids=[d.id for d in group], actor=None, now=timezone.now()
+                )
+
         return work
 
-    errors = _run_together([drainer, drainer, drainer, importer("a"), importer("b"),
-                            approver(cases[:3]), approver(cases[3:])])
+    errors = _run_together(
+        [
+            drainer,
+            drainer,
+            drainer,
+            importer("a"),
+            importer("b"),
+            approver(cases[:3]),
+            approver(cases[3:]),
+        ]
+    )
     assert errors == []
     batches_sweep(now=timezone.now())  # SKIP LOCKED may have left some for the sweep
 
@@ -99,20 +116,28 @@ def test_drains_imports_and_approvals_at_once_never_share_or_overpay() -> None:
     batches = list(ReplacementBatch.objects.order_by("approved_at", "id"))
     assert len(batches) == 2 * 6 + 6
     for batch in batches:
-        given = list(Account.objects.filter(replacement_batch=batch).values_list(
-            "line_id", "product_id", "state", "delivery_kind"))
+        given = list(
+            Account.objects.filter(replacement_batch=batch).values_list(
+                "line_id", "product_id", "state", "delivery_kind"
+            )
+        )
         if batch.state == "delivered":
             assert given == [(batch.line_id, batch.product_id, "delivered", "compensation")] * (
-                batch.quantity)
+                batch.quantity
+            )
         else:
             assert given == []
     # Every delivered account is on exactly one line (the FK) and compensation only via a batch.
-    assert not Account.objects.filter(delivery_kind="compensation",
-                                      replacement_batch__isnull=True).exists()
+    assert not Account.objects.filter(
+        delivery_kind="compensation", replacement_batch__isnull=True
+    ).exists()
     # After the sweep nothing that fits is left waiting: the head of each queue is too big.
     for product in products:
-        head = ReplacementBatch.objects.filter(product=product, state="waiting").order_by(
-            "approved_at", "id").first()
+        head = (
+            ReplacementBatch.objects.filter(product=product, state="waiting")
+            .order_by("approved_at", "id")
+            .first()
+        )
         free = Account.objects.filter(product=product, state="in_stock").count()
         assert head is None or head.quantity > free
     assert ReplacementBatch.objects.filter(state="delivered").count() >= 1
@@ -123,9 +148,9 @@ def test_the_same_drain_delivered_twice_at_once_pays_each_batch_once() -> None:
     make_stock(12, product=product)
     batches = [waiting_batch(product=product, quantity=q) for q in (2, 3, 1, 4)]
 
-    errors = _run_together([
-        lambda: batches_fulfil(product_id=product.id, now=timezone.now()) for _ in range(6)
-    ])
+    errors = _run_together(
+        [lambda: batches_fulfil(product_id=product.id, now=timezone.now()) for _ in range(6)]
+    )
 
     assert errors == []
     for batch in batches:
@@ -154,26 +179,48 @@ def test_a_task_cluster_killed_in_the_middle_of_a_drain_loses_nothing() -> None:
     first = waiting_batch(product=product, quantity=2)
     second = waiting_batch(product=product, quantity=3)
     settings_dict = connection.settings_dict
-    dsn = (f"postgresql://{settings_dict['USER']}@{settings_dict['HOST']}:"
-           f"{settings_dict['PORT']}/{settings_dict['NAME']}")
+    dsn = (
+        f"postgresql://{settings_dict['USER']}@{settings_dict['HOST']}:"
+        f"{settings_dict['PORT']}/{settings_dict['NAME']}"
+    )
     root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "DATABASE_URL": dsn.replace("postgresql://", "postgres://"),
-           "DJANGO_SETTINGS_MODULE": "config.settings.base", "Q_SYNC": "false",
-           "Q_WORKERS": "1", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn.replace("postgresql://", "postgres://"),
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "Q_SYNC": "false",
+        "Q_WORKERS": "1",
+        "LOG_LEVEL": "WARNING",
+    }
 
     with psycopg.connect(dsn) as blocker:
         # An uncommitted twin of the e-mail row the drain writes after marking the stock.
         blocker.execute(
-            "INSERT INTO compensation_notification (key, kind, \"to\", created_at) "
-            "VALUES (%s, 'delivered', 'x@example.com', now())", [f"delivered:{first.id}"])
+            'INSERT INTO compensation_notification (key, kind, "to", created_at) '
+            "VALUES (%s, 'delivered', 'x@example.com', now())",
+            [f"delivered:{first.id}"],
+        )
         subprocess.run(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-c", "import django; django.setup(); "
-             "from django_q.tasks import async_task; "
-             f"async_task('compensation.tasks.fulfil_product', {product.id})"],
-            cwd=root, env=env, check=True, timeout=60)
+            [
+                sys.executable,
+                "-c",
+                "import django; django.setup(); "
+                "from django_q.tasks import async_task; "
+                f"async_task('compensation.tasks.fulfil_product', {product.id})",
+            ],
+            cwd=root,
+            env=env,
+            check=True,
+            timeout=60,
+        )
         cluster = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"], cwd=root, env=env,
-            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=root,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 60
             waiting = 0
@@ -183,7 +230,8 @@ def test_a_task_cluster_killed_in_the_middle_of_a_drain_loses_nothing() -> None:
                     row = probe.execute(
                         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                         "AND query ILIKE '%%compensation_notification%%' AND pid <> %s",
-                        [blocker.info.backend_pid]).fetchone()
+                        [blocker.info.backend_pid],
+                    ).fetchone()
                     waiting = row[0] if row else 0
             assert waiting == 1, "the drain never reached the notification insert"
             # Mid-drain: the accounts are marked inside the worker's open transaction.

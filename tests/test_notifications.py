@@ -28,9 +28,7 @@ from .factories_customer import (
 
 
 def _request(*, decisions=None):
-    line = delivered_line(
-        quantity=2, order=make_order(order_id="A8000", email="buyer@example.com")
-    )
+    line = delivered_line(quantity=2, order=make_order(order_id="A8000", email="buyer@example.com"))
     return request_with_decisions(
         line=line,
         decisions=decisions

@@ -52,8 +52,13 @@ def _decide_url(decision_id: int) -> str:
 
 
 def _snapshot(*ids: int) -> list[tuple[object, ...]]:
-    return list(AccountDecision.objects.filter(id__in=ids).order_by("id").values_list(
-        "decision", "reviewed", "reviewed_by", "customer_message", "claimed_by", "batch"))
+    return list(
+        AccountDecision.objects.filter(id__in=ids)
+        .order_by("id")
+        .values_list(
+            "decision", "reviewed", "reviewed_by", "customer_message", "claimed_by", "batch"
+        )
+    )
 
 
 # --- roles ---------------------------------------------------------------------------------------
@@ -61,22 +66,37 @@ def _snapshot(*ids: int) -> list[tuple[object, ...]]:
 
 def test_setup_roles_is_idempotent_and_keeps_credentials_from_agents() -> None:
     call_command("setup_roles", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    first = {g.name: sorted(g.permissions.values_list("codename", flat=True))
-             for g in Group.objects.all()}
+    first = {
+        g.name: sorted(g.permissions.values_list("codename", flat=True))
+        for g in Group.objects.all()
+    }
     Group.objects.get(name=SUPPORT_AGENTS).permissions.add(
-        *Group.objects.get(name=MANAGERS).permissions.all())  # drift by hand
+        *Group.objects.get(name=MANAGERS).permissions.all()
+    )  # drift by hand
     call_command("setup_roles", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    second = {g.name: sorted(g.permissions.values_list("codename", flat=True))
-              for g in Group.objects.all()}
+    second = {
+        g.name: sorted(g.permissions.values_list("codename", flat=True))
+        for g in Group.objects.all()
+    }
 
     assert first == second and set(first) == {SUPPORT_AGENTS, MANAGERS}
     staff, boss = agent(), manager()
-    for perm in ("compensation.review_decision", "compensation.view_accountdecision",
-                 "orders.view_order", "orders.view_event", "compensation.view_replacementbatch"):
+    for perm in (
+        "compensation.review_decision",
+        "compensation.view_accountdecision",
+        "orders.view_order",
+        "orders.view_event",
+        "compensation.view_replacementbatch",
+    ):
         assert staff.has_perm(perm) and boss.has_perm(perm)
-    for perm in ("inventory.reveal_credentials", "inventory.change_account",
-                 "inventory.view_account", "compensation.override_decision",
-                 "compensation.add_cannedreason", "inventory.add_account"):
+    for perm in (
+        "inventory.reveal_credentials",
+        "inventory.change_account",
+        "inventory.view_account",
+        "compensation.override_decision",
+        "compensation.add_cannedreason",
+        "inventory.add_account",
+    ):
         assert not staff.has_perm(perm) and boss.has_perm(perm)
 
 
@@ -105,8 +125,9 @@ def test_a_manager_overrides_a_refusal_with_a_mandatory_reason() -> None:
     client.post(_decide_url(case.id), {"action": "override", "reason": "  "})
     assert _snapshot(case.id) == [("rejected", False, None, "", None, None)]
 
-    response = client.post(_decide_url(case.id), {"action": "override",
-                                                  "reason": "Loyal customer, supplier fault"})
+    response = client.post(
+        _decide_url(case.id), {"action": "override", "reason": "Loyal customer, supplier fault"}
+    )
     assert response.status_code == 302
     case.refresh_from_db()
     assert (case.decision, case.reviewed_by_id) == ("approved", boss.id)
@@ -114,7 +135,10 @@ def test_a_manager_overrides_a_refusal_with_a_mandatory_reason() -> None:
     assert (batch.quantity, batch.line_id, batch.approved_by_id) == (1, case.claim.line_id, boss.id)
     event = Event.objects.get(kind=Event.Kind.OVERRIDE_ISSUED)
     assert (event.actor_id, event.message, event.batch_id) == (
-        boss.id, "Loyal customer, supplier fault", batch.id)
+        boss.id,
+        "Loyal customer, supplier fault",
+        batch.id,
+    )
     assert event.data["previous"] == {"decision": "rejected", "rule": "appears_active"}
 
 
@@ -211,8 +235,11 @@ def test_a_claimed_case_cannot_be_claimed_or_decided_by_another_agent_until_it_e
     assert review_claim(decision_id=case.id, actor=bob, now=now + timedelta(minutes=16))
     assert AccountDecision.objects.get(id=case.id).claimed_by_id == bob.id
     kinds = list(Event.objects.filter(account_id=case.account_id).values_list("kind", "actor"))
-    assert kinds == [("review_claimed", alice.id), ("review_released", None),
-                     ("review_claimed", bob.id)]
+    assert kinds == [
+        ("review_claimed", alice.id),
+        ("review_released", None),
+        ("review_claimed", bob.id),
+    ]
 
 
 def test_an_expired_claim_can_be_taken_without_the_sweep_and_released() -> None:
@@ -250,20 +277,28 @@ def test_approve_one_case_creates_a_batch_delivered_after_commit(
     stock = make_stock(1, product=cases[0].account.product)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = _client(me).post(_decide_url(cases[0].id), {"action": "approve",
-                                                               "note": "profile shows a ban"})
+        response = _client(me).post(
+            _decide_url(cases[0].id), {"action": "approve", "note": "profile shows a ban"}
+        )
 
     assert response.status_code == 302
     first, second = AccountDecision.objects.filter(id__in=[c.id for c in cases]).order_by("id")
     assert (first.decision, first.reviewed, first.reviewed_by_id, first.review_note) == (
-        "approved", True, me.id, "profile shows a ban")
+        "approved",
+        True,
+        me.id,
+        "profile shows a ban",
+    )
     assert second.decision == "manual_review"
     batch = ReplacementBatch.objects.get()
     assert (batch.quantity, batch.line_id, batch.state) == (1, first.claim.line_id, "delivered")
     assert list(Account.objects.filter(replacement_batch=batch).values_list("id", flat=True)) == [
-        stock[0].id]
+        stock[0].id
+    ]
     assert sorted(Notification.objects.values_list("kind", flat=True)) == [
-        "delivered", "review_outcome"]
+        "delivered",
+        "review_outcome",
+    ]
     event = Event.objects.get(kind="review_decided")
     assert (event.actor_id, event.account_id) == (me.id, first.account_id)
 
@@ -280,14 +315,24 @@ def test_bulk_approve_with_a_note_makes_one_batch_per_line() -> None:
     assert form.status_code == 200 and b"Approve the selected cases" in form.content
     assert _snapshot(*ids) == [("manual_review", False, None, "", None, None)] * 3
 
-    client.post(QUEUE, {"action": "approve_selected", "_selected_action": ids, "apply": "1",
-                        "note": "bulk: supplier ban wave"})
+    client.post(
+        QUEUE,
+        {
+            "action": "approve_selected",
+            "_selected_action": ids,
+            "apply": "1",
+            "note": "bulk: supplier ban wave",
+        },
+    )
 
-    assert set(AccountDecision.objects.filter(id__in=ids).values_list(
-        "decision", "reviewed_by", "review_note")) == {("approved", me.id,
-                                                        "bulk: supplier ban wave")}
+    assert set(
+        AccountDecision.objects.filter(id__in=ids).values_list(
+            "decision", "reviewed_by", "review_note"
+        )
+    ) == {("approved", me.id, "bulk: supplier ban wave")}
     assert sorted(ReplacementBatch.objects.values_list("line_id", "quantity")) == sorted(
-        [(line_a[0].claim.line_id, 2), (line_b[0].claim.line_id, 1)])
+        [(line_a[0].claim.line_id, 2), (line_b[0].claim.line_id, 1)]
+    )
     assert AccountDecision.objects.get(id=untouched.id).decision == "manual_review"
     assert Notification.objects.filter(kind="review_outcome").count() == 2
 
@@ -299,20 +344,31 @@ def test_bulk_reject_needs_a_reason_for_the_customer() -> None:
     me = agent()
     client = _client(me)
 
-    response = client.post(QUEUE, {"action": "reject_selected", "_selected_action": ids,
-                                   "apply": "1", "note": "x"})
+    response = client.post(
+        QUEUE, {"action": "reject_selected", "_selected_action": ids, "apply": "1", "note": "x"}
+    )
     assert b"A rejection needs a reason the customer will read." in response.content
     assert _snapshot(*ids) == [("manual_review", False, None, "", None, None)] * 2
     with pytest.raises(ValueError):
         review_reject(decision_ids=ids, actor=me, now=timezone.now(), customer_message=" ")
 
-    client.post(QUEUE, {"action": "reject_selected", "_selected_action": ids, "apply": "1",
-                        "canned_reason": canned.id, "note": "checked both"})
+    client.post(
+        QUEUE,
+        {
+            "action": "reject_selected",
+            "_selected_action": ids,
+            "apply": "1",
+            "canned_reason": canned.id,
+            "note": "checked both",
+        },
+    )
 
     assert _snapshot(*ids) == [("rejected", True, me.id, canned.text, None, None)] * 2
     assert not ReplacementBatch.objects.exists()
-    assert list(Event.objects.filter(kind="review_decided").values_list("actor", "message")) == [
-        (me.id, f"rejected — {canned.text}")] * 2
+    assert (
+        list(Event.objects.filter(kind="review_decided").values_list("actor", "message"))
+        == [(me.id, f"rejected — {canned.text}")] * 2
+    )
     assert Notification.objects.filter(kind="review_outcome").count() == 1
     # Nothing of the line qualified: its compensation is not used up.
     assert cases[0].claim.__class__.objects.get(id=cases[0].claim_id).uses_compensation is False
@@ -324,8 +380,11 @@ def test_bulk_decision_is_all_or_nothing_when_one_case_is_not_open() -> None:
     review_claim(decision_id=held.id, actor=agent("alice"), now=timezone.now())
     bob = agent("bob")
 
-    response = _client(bob).post(QUEUE, {"action": "approve_selected", "apply": "1",
-                                         "_selected_action": [free.id, held.id]}, follow=True)
+    response = _client(bob).post(
+        QUEUE,
+        {"action": "approve_selected", "apply": "1", "_selected_action": [free.id, held.id]},
+        follow=True,
+    )
 
     assert "Nothing approved" in response.content.decode()
     assert AccountDecision.objects.get(id=free.id).decision == "manual_review"
@@ -335,8 +394,9 @@ def test_bulk_decision_is_all_or_nothing_when_one_case_is_not_open() -> None:
 def test_decided_cases_are_read_only() -> None:
     case = review_cases(1)[0]
     me = agent()
-    review_reject(decision_ids=[case.id], actor=me, now=timezone.now(),
-                  customer_message="Used after delivery")
+    review_reject(
+        decision_ids=[case.id], actor=me, now=timezone.now(), customer_message="Used after delivery"
+    )
     before = _snapshot(case.id)
     client = _client(me)
 
@@ -365,12 +425,20 @@ def test_recheck_stores_the_new_observation_and_leaves_the_decision(
         def fetch(self, query):
             seen.append(query)
             return status_client.FetchResult(
-                observation=rules.Observation(state="locked", username=query.username,
-                                              user_id=query.user_id, followers=250,
-                                              interactions={k: 0 for k in (
-                                                  "posts", "reposts", "comments", "likes",
-                                                  "follows", "messages")}),
-                raw={"state": "locked"}, error=None, attempts=1)
+                observation=rules.Observation(
+                    state="locked",
+                    username=query.username,
+                    user_id=query.user_id,
+                    followers=250,
+                    interactions={
+                        k: 0
+                        for k in ("posts", "reposts", "comments", "likes", "follows", "messages")
+                    },
+                ),
+                raw={"state": "locked"},
+                error=None,
+                attempts=1,
+            )
 
     monkeypatch.setattr(status_client, "get_status_client", lambda: FakeClient())
     response = _client(me).post(_decide_url(case.id), {"action": "recheck"}, follow=True)
@@ -398,16 +466,18 @@ def test_request_page_shows_claims_decisions_and_the_audit_trail() -> None:
     me = agent("carol")
     review_claim(decision_id=case.id, actor=me, now=timezone.now())
 
-    response = _client(me).get(
-        f"/admin/compensation/compensationrequest/{case.request_id}/change/")
+    response = _client(me).get(f"/admin/compensation/compensationrequest/{case.request_id}/change/")
 
     html = response.content.decode()
     assert response.status_code == 200
     assert 'id="audit-trail"' in html and "review_claimed" in html and "carol" in html
     assert "suspended_no_interaction" in html
-    assert _client(me).post(
-        f"/admin/compensation/compensationrequest/{case.request_id}/change/", {}
-    ).status_code == 403
+    assert (
+        _client(me)
+        .post(f"/admin/compensation/compensationrequest/{case.request_id}/change/", {})
+        .status_code
+        == 403
+    )
 
 
 def test_batch_list_shows_the_queue_per_product() -> None:
@@ -422,7 +492,13 @@ def test_batch_list_shows_the_queue_per_product() -> None:
     rows = response.context["product_queue"]
     assert len(rows) == 1
     q = rows[0]["q"]
-    assert (q.sku, q.batches_waiting, q.accounts_needed, q.next_batch_quantity, q.in_stock,
-            q.shortfall, q.oldest_approved_at) == ("IG-AGED", 2, 5, 3, 2, 3, t0)
+    assert (
+        q.sku,
+        q.batches_waiting,
+        q.accounts_needed,
+        q.next_batch_quantity,
+        q.in_stock,
+        q.shortfall,
+        q.oldest_approved_at,
+    ) == ("IG-AGED", 2, 5, 3, 2, 3, t0)
     assert rows[0]["waiting_for"] == "2d 0h"
-

@@ -40,8 +40,9 @@ def _client(user: User, *, csrf: bool) -> Client:
 
 
 def _preview_token(client: Client, content: bytes) -> str:
-    response = client.post(reverse(UPLOAD, args=["products"]),
-                           {"file": SimpleUploadedFile("p.csv", content)})
+    response = client.post(
+        reverse(UPLOAD, args=["products"]), {"file": SimpleUploadedFile("p.csv", content)}
+    )
     assert response.status_code == 200
     match = re.search(r'name="token" value="([^"]+)"', response.content.decode())
     assert match is not None
@@ -56,7 +57,8 @@ def _decision_state(decision: AccountDecision) -> tuple[Any, ...]:
 # --- CSRF ----------------------------------------------------------------------------------------
 def test_reveal_without_csrf_token_is_refused_and_reveals_nothing() -> None:
     account = AccountFactory.create(
-        credentials_sealed=credentials_seal(Credentials(password="csrf-S3CRET-1")))
+        credentials_sealed=credentials_seal(Credentials(password="csrf-S3CRET-1"))
+    )
     client = _client(manager("m-csrf"), csrf=True)
     response = client.post(reverse("admin:inventory_account_reveal", args=[account.pk]))
     assert response.status_code == 403
@@ -73,8 +75,11 @@ def test_decide_view_without_csrf_token_changes_nothing(action: str) -> None:
     client = _client(manager("m-decide"), csrf=True)
     response = client.post(
         reverse("admin:compensation_accountdecision_decide", args=[decision.pk]),
-        {"action": action, "message": "Your account was used after delivery.",
-         "reason": "goodwill"},
+        {
+            "action": action,
+            "message": "Your account was used after delivery.",
+            "reason": "goodwill",
+        },
     )
     assert response.status_code == 403
     assert _decision_state(decision) == before
@@ -85,15 +90,18 @@ def test_bulk_actions_without_csrf_token_change_nothing() -> None:
     decision = review_cases(1)[0]
     before = _decision_state(decision)
     client = _client(manager("m-bulk"), csrf=True)
-    response = client.post(reverse("admin:compensation_accountdecision_changelist"),
-                           {"action": "approve_selected", "_selected_action": [decision.pk],
-                            "apply": "1"})
+    response = client.post(
+        reverse("admin:compensation_accountdecision_changelist"),
+        {"action": "approve_selected", "_selected_action": [decision.pk], "apply": "1"},
+    )
     assert response.status_code == 403
     assert _decision_state(decision) == before
 
     account = AccountFactory.create()
-    response = client.post(reverse("admin:inventory_account_changelist"),
-                           {"action": "retire_selected", "_selected_action": [account.pk]})
+    response = client.post(
+        reverse("admin:inventory_account_changelist"),
+        {"action": "retire_selected", "_selected_action": [account.pk]},
+    )
     assert response.status_code == 403
     assert Account.objects.get(pk=account.pk).state == Account.State.IN_STOCK
 
@@ -105,8 +113,10 @@ def test_link_revocation_without_csrf_token_changes_nothing() -> None:
     order_link_issue(order=line.order, now=timezone.now())
     link = OrderLink.objects.get()
     client = _client(manager("m-links"), csrf=True)
-    response = client.post(reverse("admin:orders_orderlink_changelist"),
-                           {"action": "revoke_links", "_selected_action": [link.pk]})
+    response = client.post(
+        reverse("admin:orders_orderlink_changelist"),
+        {"action": "revoke_links", "_selected_action": [link.pk]},
+    )
     assert response.status_code == 403
     assert OrderLink.objects.get(pk=link.pk).revoked_at is None
 
@@ -117,8 +127,10 @@ def test_import_upload_and_confirm_without_csrf_token_import_nothing(upload_dir:
     strict = _client(boss, csrf=True)
     confirm = strict.post(reverse(UPLOAD, args=["products"]), {"token": token})
     assert confirm.status_code == 403
-    upload = strict.post(reverse(UPLOAD, args=["products"]),
-                         {"file": SimpleUploadedFile("p.csv", b"sku,name,platform\nB,B,x\n")})
+    upload = strict.post(
+        reverse(UPLOAD, args=["products"]),
+        {"file": SimpleUploadedFile("p.csv", b"sku,name,platform\nB,B,x\n")},
+    )
     assert upload.status_code == 403
     assert not Product.objects.exists() and not ImportBatch.objects.exists()
     assert len(list(upload_dir.glob("*.bin"))) == 1  # the preview is still there to confirm
@@ -132,7 +144,8 @@ def test_agent_cannot_override_nor_import_nor_reveal() -> None:
     client = _client(agent("a-perm"), csrf=False)
     override = client.post(
         reverse("admin:compensation_accountdecision_decide", args=[decision.pk]),
-        {"action": "override", "reason": "goodwill"})
+        {"action": "override", "reason": "goodwill"},
+    )
     assert override.status_code == 403
     assert _decision_state(decision) == before
     for kind in ("products", "stock", "orders"):
@@ -149,10 +162,12 @@ def test_staff_without_review_permission_cannot_decide() -> None:
     for action in ("claim", "approve", "reject", "override", "recheck", "release"):
         response = client.post(
             reverse("admin:compensation_accountdecision_decide", args=[decision.pk]),
-            {"action": action, "message": "x" * 30, "reason": "r"})
+            {"action": action, "message": "x" * 30, "reason": "r"},
+        )
         assert response.status_code == 403, action
-    assert client.get(reverse("admin:compensation_accountdecision_decide", args=[decision.pk])
-                      ).status_code in (403, 405)
+    assert client.get(
+        reverse("admin:compensation_accountdecision_decide", args=[decision.pk])
+    ).status_code in (403, 405)
     assert _decision_state(decision) == before
     assert not Event.objects.exists()
 
@@ -161,9 +176,11 @@ def test_custom_admin_views_need_a_staff_login() -> None:
     account = AccountFactory.create()
     decision = review_cases(1)[0]
     anonymous = Client()
-    for url in (reverse("admin:inventory_account_reveal", args=[account.pk]),
-                reverse("admin:compensation_accountdecision_decide", args=[decision.pk]),
-                reverse(UPLOAD, args=["stock"])):
+    for url in (
+        reverse("admin:inventory_account_reveal", args=[account.pk]),
+        reverse("admin:compensation_accountdecision_decide", args=[decision.pk]),
+        reverse(UPLOAD, args=["stock"]),
+    ):
         for response in (anonymous.get(url), anonymous.post(url, {"action": "claim"})):
             assert response.status_code == 302
             assert response["Location"].startswith(reverse("admin:login"))
@@ -197,8 +214,9 @@ def test_a_preview_token_cannot_be_confirmed_as_another_kind(upload_dir: Path) -
     assert not Product.objects.exists() and not Account.objects.exists()
 
 
-def test_a_forged_token_cannot_reach_outside_the_upload_directory(upload_dir: Path,
-                                                                  tmp_path: Path) -> None:
+def test_a_forged_token_cannot_reach_outside_the_upload_directory(
+    upload_dir: Path, tmp_path: Path
+) -> None:
     outside = tmp_path / "victim.bin"
     outside.write_bytes(b"keep me")
     client = _client(manager("m-forge"), csrf=False)

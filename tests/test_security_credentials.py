@@ -40,17 +40,30 @@ from .factories_backoffice import agent, manager, review_cases
 pytestmark = pytest.mark.django_db
 
 # The imported account's secrets and the delivered account's secrets (all distinct, all unusual).
-IMPORTED = Credentials(password="Imp0rt-pw-S3CRET-41", email="imported.box.q7@mail.test",
-                       email_password="imp-mbx-S3CRET-8", two_factor_secret="IMPT2FAS3CRETQQQ",
-                       notes="imp-note-S3CRET-recovery-55")
-DELIVERED = Credentials(password="D3liv-pw-S3CRET-92", email="delivered.box.z3@mail.test",
-                        email_password="dlv-mbx-S3CRET-6", two_factor_secret="DLVR2FAS3CRETZZZ",
-                        notes="dlv-note-S3CRET-recovery-77")
+IMPORTED = Credentials(
+    password="Imp0rt-pw-S3CRET-41",
+    email="imported.box.q7@mail.test",
+    email_password="imp-mbx-S3CRET-8",
+    two_factor_secret="IMPT2FAS3CRETQQQ",
+    notes="imp-note-S3CRET-recovery-55",
+)
+DELIVERED = Credentials(
+    password="D3liv-pw-S3CRET-92",
+    email="delivered.box.z3@mail.test",
+    email_password="dlv-mbx-S3CRET-6",
+    two_factor_secret="DLVR2FAS3CRETZZZ",
+    notes="dlv-note-S3CRET-recovery-77",
+)
 SECRETS = tuple(
     value
     for creds in (IMPORTED, DELIVERED)
-    for value in (creds.password, creds.email, creds.email_password, creds.two_factor_secret,
-                  creds.notes)
+    for value in (
+        creds.password,
+        creds.email,
+        creds.email_password,
+        creds.two_factor_secret,
+        creds.notes,
+    )
 )
 
 
@@ -80,8 +93,10 @@ def _stock_csv(product_sku: str) -> bytes:
 
 
 def _preview(client: Client, kind: str, content: bytes, name: str = "stock.csv") -> str:
-    response = client.post(reverse("admin:inventory_importbatch_upload", args=[kind]),
-                           {"file": SimpleUploadedFile(name, content)})
+    response = client.post(
+        reverse("admin:inventory_importbatch_upload", args=[kind]),
+        {"file": SimpleUploadedFile(name, content)},
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert _leaks(html) == []
@@ -99,8 +114,9 @@ def _world(django_capture_on_commit_callbacks: Any, upload_dir: Path) -> dict[st
     # 1. A stock import through the admin: preview, then confirm.
     token = _preview(boss_client, "stock", _stock_csv(product.sku))
     with django_capture_on_commit_callbacks(execute=True):
-        done = boss_client.post(reverse("admin:inventory_importbatch_upload", args=["stock"]),
-                                {"token": token})
+        done = boss_client.post(
+            reverse("admin:inventory_importbatch_upload", args=["stock"]), {"token": token}
+        )
     assert done.status_code == 302
     imported = Account.objects.get(username="imported_one")
     assert credentials_open(imported.credentials_sealed) == IMPORTED
@@ -109,8 +125,12 @@ def _world(django_capture_on_commit_callbacks: Any, upload_dir: Path) -> dict[st
     order = OrderFactory.create()
     line = OrderLineFactory.create(order=order, product=product)
     delivered = AccountFactory.create(
-        product=product, username="delivered_one", state=Account.State.DELIVERED, line=line,
-        delivered_at=order.placed_at, delivery_kind=Account.DeliveryKind.SALE,
+        product=product,
+        username="delivered_one",
+        state=Account.State.DELIVERED,
+        line=line,
+        delivered_at=order.placed_at,
+        delivery_kind=Account.DeliveryKind.SALE,
         credentials_sealed=credentials_seal(DELIVERED),
     )
     case = review_cases(1, decision=Decision.MANUAL_REVIEW)[0]
@@ -137,8 +157,14 @@ def _world(django_capture_on_commit_callbacks: Any, upload_dir: Path) -> dict[st
     shown = boss_client.post(reveal_url).content.decode()
     assert {IMPORTED.password, IMPORTED.email_password} <= set(_leaks(shown))
 
-    return {"order": order, "delivered": delivered, "imported": imported, "case": case,
-            "page": page, "boss": boss}
+    return {
+        "order": order,
+        "delivered": delivered,
+        "imported": imported,
+        "case": case,
+        "page": page,
+        "boss": boss,
+    }
 
 
 def _admin_urls(objects_per_model: int = 3) -> list[str]:
@@ -206,8 +232,11 @@ def test_no_credentials_on_any_admin_page_nor_in_any_row_mail_or_log(
 
     # Every e-mail and every log line.
     for message in mail.outbox:
-        parts = [str(message.subject), str(message.body),
-                 *(str(content) for content, _mime in getattr(message, "alternatives", []))]
+        parts = [
+            str(message.subject),
+            str(message.body),
+            *(str(content) for content, _mime in getattr(message, "alternatives", [])),
+        ]
         assert _leaks("\n".join(parts)) == []
     assert caplog.records, "the scenario logged nothing at all: the check would be empty"
     for record in caplog.records:
@@ -224,8 +253,10 @@ def test_a_support_agent_gets_403_on_every_credentials_path() -> None:
         client.get(reverse("admin:inventory_account_changelist")),
         client.get(reverse("admin:inventory_account_change", args=[account.pk])),
         client.get(reverse("admin:inventory_importbatch_upload", args=["stock"])),
-        client.post(reverse("admin:inventory_importbatch_upload", args=["stock"]),
-                    {"file": SimpleUploadedFile("s.csv", b"sku,username,password\n")}),
+        client.post(
+            reverse("admin:inventory_importbatch_upload", args=["stock"]),
+            {"file": SimpleUploadedFile("s.csv", b"sku,username,password\n")},
+        ),
     ):
         assert response.status_code == 403
         assert _leaks(response.content.decode()) == []
@@ -238,11 +269,15 @@ def test_reveal_view_checks_the_permission_not_only_the_changelist() -> None:
     user = User.objects.create_user("viewer", password="x", is_staff=True)
     from django.contrib.auth.models import Permission
 
-    user.user_permissions.set(Permission.objects.filter(
-        content_type__app_label="inventory", codename__in=["view_account", "change_account"]))
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="inventory", codename__in=["view_account", "change_account"]
+        )
+    )
     client = _client(User.objects.get(pk=user.pk))
-    assert client.get(reverse("admin:inventory_account_change", args=[account.pk])
-                      ).status_code == 200
+    assert (
+        client.get(reverse("admin:inventory_account_change", args=[account.pk])).status_code == 200
+    )
     response = client.post(reverse("admin:inventory_account_reveal", args=[account.pk]))
     assert response.status_code == 403
     assert _leaks(response.content.decode()) == []
@@ -253,8 +288,11 @@ def test_credentials_repr_and_an_error_report_never_show_the_plaintext(settings:
     settings.DEBUG = False
     assert _leaks(repr(DELIVERED) + str(DELIVERED) + repr([DELIVERED])) == []
     # A sealed value in an unexpected shape (e.g. written by a newer version with another field).
-    token = _current().encrypt(
-        b'{"password": "' + DELIVERED.password.encode() + b'", "unexpected": 1}').decode()
+    token = (
+        _current()
+        .encrypt(b'{"password": "' + DELIVERED.password.encode() + b'", "unexpected": 1}')
+        .decode()
+    )
     try:
         credentials_open(token)
     except ValueError:
@@ -273,8 +311,10 @@ def test_import_errors_do_not_echo_the_account_email(upload_dir: Path) -> None:
     ProductFactory.create(sku="IG-SEC")
     client = _client(manager("boss2"))
     bad = b"sku,username,password,email\nIG-SEC,one,pw-1,not-an-address-S3CRET\n"
-    response = client.post(reverse("admin:inventory_importbatch_upload", args=["stock"]),
-                           {"file": SimpleUploadedFile("s.csv", bad)})
+    response = client.post(
+        reverse("admin:inventory_importbatch_upload", args=["stock"]),
+        {"file": SimpleUploadedFile("s.csv", bad)},
+    )
     html = response.content.decode()
     assert "<td>2</td><td>email is not a valid e-mail address</td>" in html
     assert "not-an-address-S3CRET" not in html

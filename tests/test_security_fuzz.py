@@ -74,29 +74,71 @@ ODD_BODIES: list[tuple[str, bytes, int]] = [
     ("body just over the cap", b'{"reason": "' + b"x" * (64 * 1024) + b'"}', 413),
     ("NaN", b'{"email": NaN, "order_id": Infinity, "reason": -Infinity}', 400),
     ("nested objects", json.dumps({k: {"a": {"b": [k]}} for k in KEYS}).encode(), 400),
-    ("numbers as strings", json.dumps(
-        {"email": 5, "order_id": "1001", "reason": 7, "password_change_warning": "false",
-         "lines": "1"}).encode(), 400),
+    (
+        "numbers as strings",
+        json.dumps(
+            {
+                "email": 5,
+                "order_id": "1001",
+                "reason": 7,
+                "password_change_warning": "false",
+                "lines": "1",
+            }
+        ).encode(),
+        400,
+    ),
     ("booleans everywhere", json.dumps({k: True for k in KEYS}).encode(), 400),
     ("nulls everywhere", json.dumps({k: None for k in KEYS}).encode(), 400),
-    ("very long e-mail", json.dumps(
-        {"email": "a" * 64 + "@" + "b" * 250 + ".com", "order_id": "A1", "reason": "x"}).encode(),
-     400),
-    ("unicode domain too long", json.dumps(
-        {"email": "a@" + "é" * 80 + ".com", "order_id": "A1", "reason": "x"}).encode(), 400),
-    ("very long order id", json.dumps(
-        {"email": "a@b.co", "order_id": "A" * 10_000, "reason": "x"}).encode(), 400),
-    ("lines with 10k entries", json.dumps(
-        {"email": "a@b.co", "order_id": "A1", "reason": "x", "lines": ["S"] * 10_000}).encode(),
-     400),
-    ("lines with 10k distinct skus", json.dumps(
-        {"email": "a@b.co", "order_id": "A1", "reason": "x",
-         "lines": [f"SKU-{i}" for i in range(10_000)]}).encode(), 413),
-    ("lines with a long sku", json.dumps(
-        {"email": "a@b.co", "order_id": "A1", "reason": "x", "lines": ["S" * 65]}).encode(), 400),
-    ("lines of objects", json.dumps(
-        {"email": "a@b.co", "order_id": "A1", "reason": "x", "lines": [{"sku": "S"}]}).encode(),
-     400),
+    (
+        "very long e-mail",
+        json.dumps(
+            {"email": "a" * 64 + "@" + "b" * 250 + ".com", "order_id": "A1", "reason": "x"}
+        ).encode(),
+        400,
+    ),
+    (
+        "unicode domain too long",
+        json.dumps({"email": "a@" + "é" * 80 + ".com", "order_id": "A1", "reason": "x"}).encode(),
+        400,
+    ),
+    (
+        "very long order id",
+        json.dumps({"email": "a@b.co", "order_id": "A" * 10_000, "reason": "x"}).encode(),
+        400,
+    ),
+    (
+        "lines with 10k entries",
+        json.dumps(
+            {"email": "a@b.co", "order_id": "A1", "reason": "x", "lines": ["S"] * 10_000}
+        ).encode(),
+        400,
+    ),
+    (
+        "lines with 10k distinct skus",
+        json.dumps(
+            {
+                "email": "a@b.co",
+                "order_id": "A1",
+                "reason": "x",
+                "lines": [f"SKU-{i}" for i in range(10_000)],
+            }
+        ).encode(),
+        413,
+    ),
+    (
+        "lines with a long sku",
+        json.dumps(
+            {"email": "a@b.co", "order_id": "A1", "reason": "x", "lines": ["S" * 65]}
+        ).encode(),
+        400,
+    ),
+    (
+        "lines of objects",
+        json.dumps(
+            {"email": "a@b.co", "order_id": "A1", "reason": "x", "lines": [{"sku": "S"}]}
+        ).encode(),
+        400,
+    ),
     ("unknown keys", json.dumps({"email": "a@b.co", "__proto__": 1}).encode(), 400),
 ]
 
@@ -114,7 +156,8 @@ def test_odd_bodies_get_a_clear_4xx_and_write_nothing(
 
 
 @pytest.mark.parametrize(
-    "field", ["order_id", "reason", "lines"],
+    "field",
+    ["order_id", "reason", "lines"],
 )
 def test_null_bytes_on_a_matching_order_are_a_field_error(client: Client, field: str) -> None:
     """PostgreSQL cannot store NUL in text: before the fix this was a 500 there (and a stored
@@ -126,8 +169,11 @@ def test_null_bytes_on_a_matching_order_are_a_field_error(client: Client, field:
         "reason": "Locked",
         "lines": [line.product.sku],
     }
-    body[field] = {"order_id": line.order.order_id + "\x00", "reason": "Locked\x00 out",
-                   "lines": [line.product.sku + "\x00"]}[field]
+    body[field] = {
+        "order_id": line.order.order_id + "\x00",
+        "reason": "Locked\x00 out",
+        "lines": [line.product.sku + "\x00"],
+    }[field]
     before = _written()
     response = _post(client, json.dumps(body))
     assert response.status_code == 400
@@ -158,8 +204,13 @@ def test_fifty_lines_are_accepted_but_fifty_one_are_refused(client: Client) -> N
 
 @pytest.mark.parametrize(
     "content_type",
-    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-     "application/xml", ""],
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+        "",
+    ],
 )
 def test_wrong_content_type_with_a_non_json_body(client: Client, content_type: str) -> None:
     delivered_line()
@@ -173,12 +224,28 @@ def test_wrong_content_type_with_a_non_json_body(client: Client, content_type: s
 _odd_text = st.one_of(
     st.text(max_size=80),
     st.text(alphabet=st.characters(codec="utf-8"), max_size=300),
-    st.sampled_from(["\x00", "a\x00@b.co", "‮", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "' OR 1=1 --", "<script>",
-                     "%00", "../../etc/passwd", " " * 100, "\ud7ff", "A" * 70]),
+    st.sampled_from(
+        [
+            "\x00",
+            "a\x00@b.co",
+            "‮",
+            "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+            "' OR 1=1 --",
+            "<script>",
+            "%00",
+            "../../etc/passwd",
+            " " * 100,
+            "\ud7ff",
+            "A" * 70,
+        ]
+    ),
 )
 _json_scalar = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=False), _odd_text,
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False),
+    _odd_text,
 )
 _json_value = st.recursive(
     _json_scalar,
@@ -200,8 +267,9 @@ _bodies = st.dictionaries(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(body=_bodies)
-def test_fuzzed_json_objects_never_500_and_write_nothing(client: Client, body: dict[str, Any]
-                                                         ) -> None:
+def test_fuzzed_json_objects_never_500_and_write_nothing(
+    client: Client, body: dict[str, Any]
+) -> None:
     before = _written()
     response = _post(client, json.dumps(body))
     _assert_clear_4xx(response)
@@ -224,10 +292,20 @@ def test_fuzzed_raw_bytes_never_500(client: Client, raw: bytes) -> None:
 
 # --- the GET detail endpoint with odd ids --------------------------------------------------------
 ODD_IDS = [
-    "0", "-1", "not-a-uuid", "%00", "a%00b", "%ff%fe", "x" * 5_000, "%F0%9F%98%80",
-    "00000000-0000-0000-0000-000000000000", "{12345678-1234-5678-1234-567812345678}",
-    "urn:uuid:12345678-1234-5678-1234-567812345678", "12345678123456781234567812345678",
-    "..%252F..%252Fadmin", "' OR '1'='1",
+    "0",
+    "-1",
+    "not-a-uuid",
+    "%00",
+    "a%00b",
+    "%ff%fe",
+    "x" * 5_000,
+    "%F0%9F%98%80",
+    "00000000-0000-0000-0000-000000000000",
+    "{12345678-1234-5678-1234-567812345678}",
+    "urn:uuid:12345678-1234-5678-1234-567812345678",
+    "12345678123456781234567812345678",
+    "..%252F..%252Fadmin",
+    "' OR '1'='1",
 ]
 
 
@@ -252,31 +330,66 @@ FORM_CASES: list[dict[str, str]] = [
     {},
     {"email": "a\x00@b.co", "order_id": "A1", "reason": "other", "password_change_warning": "no"},
     {"email": "a@b.co", "order_id": "A1\x00", "reason": "other", "password_change_warning": "no"},
-    {"email": "a@b.co", "order_id": "A1", "reason": "other", "password_change_warning": "no",
-     "details": "x\x00"},
-    {"email": "a@b.co", "order_id": "A1", "reason": "other", "password_change_warning": "no",
-     "skus": "S\x00"},
-    {"email": "a@b.co", "order_id": "A" * 10_000, "reason": "other",
-     "password_change_warning": "no"},
-    {"email": "a" * 300 + "@b.co", "order_id": "A1", "reason": "other",
-     "password_change_warning": "no"},
+    {
+        "email": "a@b.co",
+        "order_id": "A1",
+        "reason": "other",
+        "password_change_warning": "no",
+        "details": "x\x00",
+    },
+    {
+        "email": "a@b.co",
+        "order_id": "A1",
+        "reason": "other",
+        "password_change_warning": "no",
+        "skus": "S\x00",
+    },
+    {
+        "email": "a@b.co",
+        "order_id": "A" * 10_000,
+        "reason": "other",
+        "password_change_warning": "no",
+    },
+    {
+        "email": "a" * 300 + "@b.co",
+        "order_id": "A1",
+        "reason": "other",
+        "password_change_warning": "no",
+    },
     {"email": "a@b.co", "order_id": "A1", "reason": "\x00", "password_change_warning": "maybe"},
-    {"email": "a@b.co", "order_id": "A1", "reason": "other", "password_change_warning": "no",
-     "skus": ",".join(f"S{i}" for i in range(10_000))},
-    {"email": "a@b.co", "order_id": "A1", "reason": "other", "password_change_warning": "no",
-     "details": "x" * 5_000},
+    {
+        "email": "a@b.co",
+        "order_id": "A1",
+        "reason": "other",
+        "password_change_warning": "no",
+        "skus": ",".join(f"S{i}" for i in range(10_000)),
+    },
+    {
+        "email": "a@b.co",
+        "order_id": "A1",
+        "reason": "other",
+        "password_change_warning": "no",
+        "details": "x" * 5_000,
+    },
 ]
 
 
 @pytest.mark.parametrize("data", FORM_CASES)
-def test_form_with_odd_input_is_a_4xx_and_writes_nothing(client: Client,
-                                                        data: dict[str, str]) -> None:
+def test_form_with_odd_input_is_a_4xx_and_writes_nothing(
+    client: Client, data: dict[str, str]
+) -> None:
     line = delivered_line()
     # The real order and e-mail where the case does not replace them, so only the odd field
     # stands between the input and a stored request.
     real = {"email": line.order.email, "order_id": line.order.order_id}
-    posted = {**data, **{k: v for k, v in real.items() if k in data and "\x00" not in data[k]
-                         and len(data[k]) < 100}}
+    posted = {
+        **data,
+        **{
+            k: v
+            for k, v in real.items()
+            if k in data and "\x00" not in data[k] and len(data[k]) < 100
+        },
+    }
     before = _written()
     response = client.post("/", posted)
     assert response.status_code in (400, 404), response.status_code
@@ -287,7 +400,8 @@ def test_form_with_non_utf8_bytes_is_a_4xx(client: Client) -> None:
     delivered_line()
     before = _written()
     response = client.post(
-        "/", data=b"email=%ff%fe&order_id=\xff\xfe&reason=other&password_change_warning=no",
+        "/",
+        data=b"email=%ff%fe&order_id=\xff\xfe&reason=other&password_change_warning=no",
         content_type="application/x-www-form-urlencoded",
     )
     assert response.status_code in (400, 404)
@@ -305,13 +419,16 @@ def test_fresh_link_form_with_odd_order_ids_writes_nothing(client: Client, order
 
 
 @pytest.mark.parametrize(
-    "token", ["x", "%00", "a" * 5_000, "%F0%9F%98%80", "..%252F..", "e30:1abc:xyz", "null"],
+    "token",
+    ["x", "%00", "a" * 5_000, "%F0%9F%98%80", "..%252F..", "e30:1abc:xyz", "null"],
 )
 def test_order_page_with_odd_tokens_is_a_private_404(client: Client, token: str) -> None:
     strict = Client(enforce_csrf_checks=True)
-    for response in (client.get(f"/orders/link/{token}/"),
-                     client.post(f"/orders/link/{token}/"),
-                     strict.post(f"/orders/link/{token}/")):
+    for response in (
+        client.get(f"/orders/link/{token}/"),
+        client.post(f"/orders/link/{token}/"),
+        strict.post(f"/orders/link/{token}/"),
+    ):
         assert response.status_code in (403, 404)
         assert "no-store" in response["Cache-Control"]
         assert response["Referrer-Policy"] == "no-referrer"

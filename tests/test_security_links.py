@@ -52,7 +52,13 @@ def test_every_answer_of_a_valid_link_is_private() -> None:
         "delete": client.delete(path),
     }
     assert {k: r.status_code for k, r in responses.items()} == {
-        "get": 200, "head": 405, "post": 200, "csrf failure": 403, "put": 405, "delete": 405}
+        "get": 200,
+        "head": 405,
+        "post": 200,
+        "csrf failure": 403,
+        "put": 405,
+        "delete": 405,
+    }
     for response in responses.values():
         _assert_private(response)
 
@@ -93,25 +99,34 @@ def test_order_link_tokens_never_reach_the_logs(caplog: pytest.LogCaptureFixture
     path, token = _live_link()
     Client(enforce_csrf_checks=True).post(path)  # 403 on a valid link: logged with its path
     Client().put(path)  # 405: logged with its path
-    expired = order_link_issue(order=OrderLink.objects.get().order,
-                               now=timezone.now() - timedelta(days=30))
+    expired = order_link_issue(
+        order=OrderLink.objects.get().order, now=timezone.now() - timedelta(days=30)
+    )
     Client().get("/orders/link/" + expired.rstrip("/").rsplit("/", 1)[1] + "/")  # 404
     messages = [record.getMessage() for record in caplog.records]
-    assert any("Forbidden (CSRF cookie not set.): /orders/link/<redacted>/" in m
-               for m in messages), messages
+    assert any(
+        "Forbidden (CSRF cookie not set.): /orders/link/<redacted>/" in m for m in messages
+    ), messages
     assert any("/orders/link/<redacted>/" in m and "Method Not Allowed" in m for m in messages)
     assert all(token not in m for m in messages)
     assert all("/orders/link/" not in m or "/orders/link/<redacted>/" in m for m in messages)
 
 
 def test_the_redaction_filter_rewrites_formatted_messages() -> None:
-    record = logging.LogRecord("django.server", logging.INFO, __file__, 1,
-                               '"%s" %s %s', ("GET /orders/link/eyJv:1t:abc/ HTTP/1.1", 200, 5),
-                               None)
+    record = logging.LogRecord(
+        "django.server",
+        logging.INFO,
+        __file__,
+        1,
+        '"%s" %s %s',
+        ("GET /orders/link/eyJv:1t:abc/ HTTP/1.1", 200, 5),
+        None,
+    )
     assert RedactOrderLinkTokens().filter(record) is True
     assert record.getMessage() == '"GET /orders/link/<redacted>/ HTTP/1.1" 200 5'
     assert redact_order_link_tokens("see /orders/new-link/ and /orders/link/x/") == (
-        "see /orders/new-link/ and /orders/link/<redacted>/")
+        "see /orders/new-link/ and /orders/link/<redacted>/"
+    )
 
 
 def test_the_fresh_link_form_answers_the_same_for_known_and_unknown_orders(

@@ -56,14 +56,16 @@ def _production_env(**extra: str) -> dict[str, str]:
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own interpreter and arguments
-        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-        check=False)
+        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 @pytest.mark.timeout(180)
 def test_deploy_check_passes_at_warning_level_even_with_debug_requested() -> None:
-    result = _run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                  _production_env(DEBUG="true"))
+    result = _run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        _production_env(DEBUG="true"),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
@@ -89,9 +91,11 @@ def test_production_forces_debug_off_and_sends_the_hardening_headers() -> None:
 
 @pytest.mark.parametrize(
     ("missing", "message"),
-    [("SECRET_KEY", "Set SECRET_KEY"), ("CREDENTIALS_ENCRYPTION_KEYS",
-                                         "Set CREDENTIALS_ENCRYPTION_KEYS"),
-     ("STATUS_API_URL", "Set STATUS_API_URL")],
+    [
+        ("SECRET_KEY", "Set SECRET_KEY"),
+        ("CREDENTIALS_ENCRYPTION_KEYS", "Set CREDENTIALS_ENCRYPTION_KEYS"),
+        ("STATUS_API_URL", "Set STATUS_API_URL"),
+    ],
 )
 @pytest.mark.skipif((ROOT / ".env").exists(), reason="a local .env would supply the setting")
 @pytest.mark.timeout(180)

@@ -151,8 +151,11 @@ def batches_fulfil(*, product_id: int, now: datetime) -> int:
                         request_id=batch.request_id,
                         batch_id=batch.id,
                         message=f"{batch.quantity} replacement account(s) delivered",
-                        data={"line_id": batch.line_id, "account_ids": grant.account_ids,
-                              "product_id": product_id},
+                        data={
+                            "line_id": batch.line_id,
+                            "account_ids": grant.account_ids,
+                            "product_id": product_id,
+                        },
                     )
                 )
 
@@ -175,8 +178,11 @@ def batches_fulfil(*, product_id: int, now: datetime) -> int:
                         batch_id=batch.id,
                         message=f"waiting for stock: {batch.quantity} account(s) of product "
                         f"{product_id}",
-                        data={"line_id": batch.line_id, "product_id": product_id,
-                              "free_after_drain": len(free) - position},
+                        data={
+                            "line_id": batch.line_id,
+                            "product_id": product_id,
+                            "free_after_drain": len(free) - position,
+                        },
                     )
                 )
         events_record_many(events)

@@ -46,7 +46,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         created, updated, deleted = schedules_upsert()
-        self.stdout.write(self.style.SUCCESS(
-            f"schedules: {created} created, {updated} updated, {deleted} duplicate(s) removed, "
-            f"{len(SCHEDULES)} in total"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"schedules: {created} created, {updated} updated, {deleted} duplicate(s) removed, "
+                f"{len(SCHEDULES)} in total"
+            )
+        )

@@ -38,8 +38,14 @@ class ImportCommand(BaseCommand):
         show = not options["no_progress"] and os.path.getsize(path) >= PROGRESS_MIN_BYTES
 
         def progress(desc: str, total: int | None) -> Progress:
-            return tqdm(desc=desc, total=total, unit="rows", file=self.stderr, disable=not show,
-                        mininterval=0.5)
+            return tqdm(
+                desc=desc,
+                total=total,
+                unit="rows",
+                file=self.stderr,
+                disable=not show,
+                mininterval=0.5,
+            )
 
         with path.open("rb") as source:
             report = type(self).service(
@@ -53,8 +59,7 @@ class ImportCommand(BaseCommand):
         for error in report.errors:
             self.stderr.write(f"{path.name}: {error}")
         line = (
-            f"{report.summary()}"
-            f"{f' (import batch #{report.batch_id})' if report.batch_id else ''}"
+            f"{report.summary()}{f' (import batch #{report.batch_id})' if report.batch_id else ''}"
         )
         if report.errors:
             raise CommandError(line)

@@ -18,10 +18,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--if-empty", action="store_true",
-                            help="do nothing when any product exists already")
-        parser.add_argument("--profiles", default=None,
-                            help="profiles file (default var/demo_profiles.json)")
+        parser.add_argument(
+            "--if-empty", action="store_true", help="do nothing when any product exists already"
+        )
+        parser.add_argument(
+            "--profiles", default=None, help="profiles file (default var/demo_profiles.json)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         password = demo_admin_ensure()
@@ -47,10 +49,12 @@ class Command(BaseCommand):
                 for sku, username, expect in order["accounts"]:
                     self.stdout.write(f"      {sku:<11} {username:<24} {expect}")
         if password:
-            self.stdout.write(self.style.SUCCESS(
-                f"\nCreated the superuser. Log in at {LOGIN_URL}\n"
-                f"    username: admin\n    password: {password}\n"
-                "(shown once; change it with `manage.py changepassword admin`)"
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"\nCreated the superuser. Log in at {LOGIN_URL}\n"
+                    f"    username: admin\n    password: {password}\n"
+                    "(shown once; change it with `manage.py changepassword admin`)"
+                )
+            )
         else:
             self.stdout.write(f"\nAdmin: {LOGIN_URL} (log in with your existing staff user)")
