@@ -41,8 +41,16 @@ def throwaway_database(name: str) -> Iterator[None]:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     try:
         import django
+        from django.apps import apps
 
-        django.setup()
+        if apps.ready:
+            # A second throwaway database in the same process: point the connection at it.
+            from django.db import connections
+
+            connections.close_all()
+            connections["default"].settings_dict["NAME"] = name
+        else:
+            django.setup()
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
