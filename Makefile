@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEMO_STATUS_PORT ?= 8001
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck check bench bench-import bench-decide bench-drain screenshots clean
+.PHONY: install run test lint typecheck check bench bench-import bench-decide bench-drain bench-scale bench-http bench-cluster screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-bench: bench-import bench-decide bench-drain
+bench: bench-import bench-decide bench-drain bench-scale bench-http bench-cluster
 
 bench-import: install
 	$(PY) bench/bench_import_stock.py
@@ -52,6 +52,19 @@ bench-decide: install
 
 bench-drain: install
 	$(PY) bench/bench_drain.py
+
+# Every admin page on a shop-sized database (SCALE=1.0: 100k orders, 451k accounts, 434k events).
+SCALE ?= 1.0
+bench-scale: install
+	$(PY) bench/bench_scale.py --scale $(SCALE)
+
+# Public GETs under gunicorn (2 workers) with wrk, beside a minimal one-query view.
+bench-http: install
+	$(PY) bench/bench_http.py
+
+# The task cluster end to end (Redis broker db BENCH_REDIS_DB, default 6; 20 ms status double).
+bench-cluster: install
+	$(PY) bench/bench_cluster.py
 
 screenshots: install
 	$(PY) bench/take_screenshots.py

@@ -1,0 +1,226 @@
+"""Benchmark: the task cluster end to end (django-q2, Redis broker, 2 workers) against a status
+double that takes 20 ms per call, PostgreSQL.
+
+1. Throughput: N one-account requests submitted at once; how many per second are decided end to
+   end — decided, replacement delivered, and every e-mail they cause sent (check, fulfilment and
+   e-mail tasks all counted). Anchor of the same run: N tasks through the same cluster that make
+   only the status call (the floor of per-task cost).
+2. A 1,000-account order seen from outside: POST to the API (gunicorn, 2 workers), the cluster
+   checks it, the client polls the API until every account is decided; compared with the
+   sequential time (1,000 x 20 ms).
+
+Targets (issue 12): >= 60 one-account requests/s; the 1,000-account order <= 0.10x sequential.
+Run: `make bench-cluster` (needs PostgreSQL and Redis on 127.0.0.1; uses Redis db BENCH_REDIS_DB,
+default 6, which it empties, and a throwaway database)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import PG_ADMIN_URL, throwaway_database
+from bench.servers import bench_env, gunicorn, qcluster
+
+DATABASE = "bench_cluster"
+LATENCY = 0.020
+BIG = 1000
+THROUGHPUT_TARGET = 60.0
+RATIO_TARGET = 0.10
+
+
+def _wait(condition, *, timeout: float, poll: float = 0.05) -> float:
+    """Seconds until `condition()` is true (raises after `timeout`)."""
+    started = time.perf_counter()
+    while not condition():
+        if time.perf_counter() - started > timeout:
+            raise TimeoutError("the cluster did not finish in time")
+        time.sleep(poll)
+    return time.perf_counter() - started
+
+
+def _throughput(requests_n: int, double, product, tag: str) -> tuple[float, float, int]:
+    """(seconds until all decided, seconds until also delivered and every e-mail sent, tasks)."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from bench.bench_decide_order import locked_profile, order_with_accounts
+    from compensation.models import AccountDecision, Notification, ReplacementBatch
+    from compensation.services.requests import request_submit
+
+    orders = []
+    for i in range(requests_n):
+        orders.append(
+            order_with_accounts(
+                order_ref=f"{tag}{i}", tag=f"{tag}{i}", count=1, product=product, now=timezone.now()
+            )
+        )
+        double.set("instagram", f"{tag}{i}_0", locked_profile(f"{tag}{i}_0", f"{tag}{i}-0"))
+    _stock(product, requests_n, f"{tag}stock")
+    started = time.perf_counter()
+    with transaction.atomic():  # every check queued at the commit, all at once
+        for order in orders:
+            request_submit(
+                email=order.email,
+                order_id=order.order_id,
+                reason="bench",
+                password_change_warning=False,
+                skus=None,
+                now=timezone.now(),
+            )
+    submitted = time.perf_counter() - started
+    decisions = AccountDecision.objects.filter(request__order__order_id__startswith=tag)
+    decided = submitted + _wait(
+        lambda: not decisions.filter(decision="pending").exists(), timeout=600
+    )
+    batches = ReplacementBatch.objects.filter(line__order__order_id__startswith=tag)
+    mails = Notification.objects.filter(order__order_id__startswith=tag)
+    _wait(
+        lambda: (
+            batches.filter(state="delivered").count() == requests_n
+            and mails.count() == 2 * requests_n  # received + delivered
+            and not mails.filter(sent_at__isnull=True).exists()
+        ),
+        timeout=600,
+    )
+    everything = time.perf_counter() - started
+    tasks = requests_n + mails.count() + 1  # checks, e-mails, at least one drain
+    return decided, everything, tasks
+
+
+def _stock(product, count: int, tag: str) -> None:
+    from inventory.crypto import Credentials, credentials_seal
+    from inventory.models import Account
+
+    sealed = credentials_seal(Credentials(password="x"))
+    Account.objects.bulk_create(
+        Account(
+            product=product, platform="instagram", username=f"{tag}_{i}", credentials_sealed=sealed
+        )
+        for i in range(count)
+    )
+
+
+def _anchor(tasks_n: int, base_url: str) -> float:
+    """Seconds for `tasks_n` status-call-only tasks through the same cluster."""
+    from django_q.models import Success
+    from django_q.tasks import async_task
+
+    before = Success.objects.filter(func="bench.cluster_tasks.status_call_only").count()
+    started = time.perf_counter()
+    for i in range(tasks_n):
+        async_task("bench.cluster_tasks.status_call_only", base_url, f"T{i}_0", save=True)
+    _wait(
+        lambda: (
+            Success.objects.filter(func="bench.cluster_tasks.status_call_only").count()
+            >= before + tasks_n
+        ),
+        timeout=600,
+    )
+    return time.perf_counter() - started
+
+
+def _end_to_end(base: str, double, product) -> float:
+    """POST a 1,000-account request, poll the API until no account is pending."""
+    from django.utils import timezone
+
+    from bench.bench_decide_order import locked_profile, order_with_accounts
+
+    order = order_with_accounts(
+        order_ref="E1", tag="e", count=BIG, product=product, now=timezone.now()
+    )
+    for i in range(BIG):
+        double.set("instagram", f"e_{i}", locked_profile(f"e_{i}", f"e-{i}"))
+    body = json.dumps(
+        {"email": order.email, "order_id": order.order_id, "reason": "All locked."}
+    ).encode()
+    started = time.perf_counter()
+    post = urllib.request.Request(  # noqa: S310 - 127.0.0.1
+        f"{base}/api/v1/compensation-requests",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(post, timeout=30) as response:  # noqa: S310
+        request_id = json.load(response)["id"]
+
+    def decided() -> bool:
+        with urllib.request.urlopen(  # noqa: S310
+            f"{base}/api/v1/compensation-requests/{request_id}", timeout=30
+        ) as response:
+            view = json.load(response)
+        accounts = [a for line in view["lines"] for a in line["accounts"]]
+        return len(accounts) == BIG and all(a["decision"] != "pending" for a in accounts)
+
+    _wait(decided, timeout=600, poll=0.1)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    redis_db = os.environ.get("BENCH_REDIS_DB", "6")
+    redis_url = f"redis://127.0.0.1:6379/{redis_db}"
+    os.environ["REDIS_URL"] = redis_url
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    with throwaway_database(DATABASE):
+        from django.conf import settings
+
+        from compensation.status_double import StatusDouble
+        from inventory.models import Product
+
+        product = Product.objects.create(sku="CL", name="Cluster bench", platform="instagram")
+        with StatusDouble() as double:
+            double.latency = LATENCY
+            env = bench_env(
+                DJANGO_SETTINGS_MODULE="bench.http_settings",
+                DATABASE_URL=f"{PG_ADMIN_URL}/{DATABASE}",
+                REDIS_URL=redis_url,
+                Q_WORKERS="2",
+                STATUS_API_URL=double.url,
+                EMAIL_URL="dummymail://",
+                DEBUG="false",
+            )
+            settings.STATUS_API_URL = double.url
+            with qcluster(env=env), gunicorn(workers=2, env=env) as base:
+                _throughput(1, double, product, "W")  # warm-up: the cluster is up
+                decided, everything, tasks = _throughput(args.requests, double, product, "T")
+                anchor = _anchor(args.requests, double.url)
+                e2e = _end_to_end(base, double, product)
+    rate = args.requests / everything
+    anchor_rate = args.requests / anchor
+    print(f"cluster: 2 workers, Redis broker, status double at {LATENCY * 1000:.0f} ms per call")
+    print(
+        f"  {args.requests} one-account requests: all decided after {decided:.2f} s; decided, "
+        f"delivered and every e-mail sent after {everything:.2f} s ({tasks} tasks)"
+    )
+    print(
+        f"  end to end: {rate:.1f} requests/s (decided only: {args.requests / decided:.1f}/s)"
+        f" — target >= {THROUGHPUT_TARGET:.0f}/s: "
+        + ("met" if rate >= THROUGHPUT_TARGET else "NOT met")
+    )
+    print(
+        f"  anchor, {args.requests} status-call-only tasks through the same cluster: "
+        f"{anchor:.2f} s = {anchor_rate:.1f} tasks/s (requests/s is {rate / anchor_rate:.2f}x it)"
+    )
+    sequential = BIG * LATENCY
+    ratio = e2e / sequential
+    print(
+        f"  1,000-account order end to end (POST, cluster, polling the API): {e2e:.2f} s = "
+        f"{ratio:.3f}x sequential ({sequential:.0f} s) — target <= {RATIO_TARGET}: "
+        f"{'met' if ratio <= RATIO_TARGET else 'NOT met'}"
+    )
+    return 0 if rate >= THROUGHPUT_TARGET and ratio <= RATIO_TARGET else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
