@@ -24,11 +24,11 @@ def main() -> int:
         from django.conf import settings
         from django.utils import timezone
 
-        from compensation import status_client
         from compensation.models import AccountDecision
         from compensation.services import requests as requests_service
         from compensation.services.requests import request_run_checks, request_submit
-        from compensation.status_double import StatusDouble
+        from compensation.status import reset_status_client
+        from compensation.status.double import StatusDouble
         from inventory.crypto import Credentials, credentials_seal
         from inventory.models import Account, Product
         from orders.models import Order, OrderLine
@@ -87,7 +87,7 @@ def main() -> int:
                     },
                 )
             settings.STATUS_API_URL = double.url
-            status_client.reset_status_client()
+            reset_status_client()
             request = request_submit(
                 email=order.email,
                 order_id=order.order_id,

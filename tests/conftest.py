@@ -7,6 +7,10 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from compensation.status import reset_status_client
+from compensation.status.double import StatusDouble, profile
+from compensation.status.double import status as answer
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     from django.conf import settings
@@ -28,7 +32,7 @@ def is_postgres() -> bool:
 
 
 class ProgrammableStatus:
-    """Test-facing wrapper of compensation.status_double.StatusDouble (a real HTTP server)."""
+    """Test-facing wrapper of compensation.status.double.StatusDouble (a real HTTP server)."""
 
     def __init__(self, double: Any) -> None:
         self.double = double
@@ -44,8 +48,6 @@ class ProgrammableStatus:
         interactions: object = "zero",
         observed_username: str | None = None,
     ) -> None:
-        from compensation.status_double import profile
-
         counters: dict[str, int] = {}
         shown: Any = interactions
         if isinstance(interactions, dict):
@@ -62,8 +64,6 @@ class ProgrammableStatus:
         self.double.set(platform, username, body)
 
     def fail(self, platform: str, username: str, *, status: int) -> None:
-        from compensation.status_double import status as answer
-
         self.double.set(platform, username, answer(status))
 
     def __getattr__(self, name: str) -> object:
@@ -74,9 +74,6 @@ class ProgrammableStatus:
 def status_double(settings: Any) -> Iterator[ProgrammableStatus]:
     """A real status-service double on 127.0.0.1 with the client pointed at it and short
     back-offs so failure paths stay fast."""
-    from compensation.status_client import reset_status_client
-    from compensation.status_double import StatusDouble
-
     with StatusDouble() as double:
         settings.STATUS_API_URL = double.url
         settings.STATUS_API_MAX_ATTEMPTS = 2

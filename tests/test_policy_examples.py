@@ -12,7 +12,7 @@ from django.utils import timezone
 from compensation.models import CompensationRequest, LineClaim
 from compensation.selectors import request_view, request_view_json
 from compensation.services.requests import request_run_checks, request_submit
-from compensation.status_double import hang
+from compensation.status.double import hang
 
 from .factories import OrderFactory, delivered_line
 

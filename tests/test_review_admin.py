@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
@@ -10,7 +11,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from compensation import rules
 from compensation.models import AccountDecision, CannedReason, Notification, ReplacementBatch
 from compensation.services.review import (
     ReviewConflict,
@@ -412,39 +412,18 @@ def test_decided_cases_are_read_only() -> None:
     assert Event.objects.filter(kind="review_decided").count() == 1
 
 
-def test_recheck_stores_the_new_observation_and_leaves_the_decision(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from compensation import status_client
-
+def test_recheck_stores_the_new_observation_and_leaves_the_decision(status_double: Any) -> None:
     case = review_cases(1)[0]
     me = agent()
-    seen = []
-
-    class FakeClient:
-        def fetch(self, query):
-            seen.append(query)
-            return status_client.FetchResult(
-                observation=rules.Observation(
-                    state="locked",
-                    username=query.username,
-                    user_id=query.user_id,
-                    followers=250,
-                    interactions={
-                        k: 0
-                        for k in ("posts", "reposts", "comments", "likes", "follows", "messages")
-                    },
-                ),
-                raw={"state": "locked"},
-                error=None,
-                attempts=1,
-            )
-
-    monkeypatch.setattr(status_client, "get_status_client", lambda: FakeClient())
+    account = case.account
+    status_double.set_profile(
+        account.platform, account.username, state="locked", user_id=account.platform_user_id
+    )
     response = _client(me).post(_decide_url(case.id), {"action": "recheck"}, follow=True)
 
     assert "Status re-checked: locked" in response.content.decode()
-    assert [q.username for q in seen] == [case.account.username]
+    assert status_double.count(account.platform, account.username) == 1
+    assert status_double.total_requests == 1
     case.refresh_from_db()
     assert case.decision == "manual_review"
     entry = case.evidence["rechecks"][0]
@@ -455,7 +434,7 @@ def test_recheck_stores_the_new_observation_and_leaves_the_decision(
     review_reject(decision_ids=[case.id], actor=me, now=timezone.now(), customer_message="n")
     with pytest.raises(ReviewConflict):  # decided: no more re-checks
         review_recheck(decision_id=case.id, actor=me, now=timezone.now())
-    assert seen == seen[:1]
+    assert status_double.total_requests == 1
 
 
 # --- requests and batches ------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 
 from compensation import rules
 from compensation.models import StatusServiceBreaker
-from compensation.status_client import (
+from compensation.status import (
     DbBreaker,
     FetchResult,
     ProfileQuery,
@@ -24,7 +24,7 @@ from compensation.status_client import (
     parse_profile,
     reset_status_client,
 )
-from compensation.status_double import (
+from compensation.status.double import (
     StatusDouble,
     garbage,
     hang,

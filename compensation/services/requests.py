@@ -286,7 +286,7 @@ def requests_resume_stalled(*, now: datetime) -> int:
 
 
 def _decisions_check(*, decisions: list[AccountDecision], now: datetime) -> int:
-    from compensation.status_client import ProfileQuery, get_status_client
+    from compensation.status import ProfileQuery, get_status_client
 
     # Network first, with no transaction or lock held.
     results = get_status_client().fetch_many(

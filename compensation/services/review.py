@@ -312,7 +312,7 @@ def review_recheck(*, decision_id: int, actor: Actor, now: datetime) -> dict[str
     itself stays with the agent). Returns the stored entry."""
     from compensation import rules
     from compensation.services.requests import account_baseline
-    from compensation.status_client import ProfileQuery, get_status_client
+    from compensation.status import ProfileQuery, get_status_client
 
     _require(actor, "compensation.review_decision")
     row = AccountDecision.objects.select_related(

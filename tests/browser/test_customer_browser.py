@@ -21,8 +21,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from compensation.models import AccountDecision, Decision, RequestStatus
-from compensation.status_client import reset_status_client
-from compensation.status_double import StatusDouble, profile
+from compensation.status import reset_status_client
+from compensation.status.double import StatusDouble, profile
 from inventory.crypto import credentials_open
 from inventory.models import Account
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
-from compensation.status_double import Status, StatusDouble
+from compensation.status.double import Status, StatusDouble
 
 logger = logging.getLogger(__name__)
 
