@@ -45,8 +45,8 @@ from compensation.services.review import (
     review_reject,
     review_release,
 )
+from inventory.admin_mixins import ReadOnlyAdminMixin
 from inventory.models import INTERACTION_KINDS
-from orders.admin import ReadOnlyAdminMixin
 from orders.models import Event
 
 REVIEW_PERM = "compensation.review_decision"
@@ -294,19 +294,10 @@ def evidence_view(decision: AccountDecision) -> dict[str, Any]:
 # --- inlines ----------------------------------------------------------------------------------
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class LineClaimInline(ReadOnlyInline):
@@ -693,7 +684,7 @@ class AccountDecisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(CompensationRequest)
-class CompensationRequestAdmin(admin.ModelAdmin):
+class CompensationRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/compensation/compensationrequest/change_form.html"
     list_display = (
         "id",
@@ -721,15 +712,6 @@ class CompensationRequestAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
     inlines = [LineClaimInline, DecisionInline, BatchInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def change_view(
         self,

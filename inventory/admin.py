@@ -35,6 +35,7 @@ from django.utils.html import format_html
 
 from orders.services import orders_import
 
+from .admin_mixins import ReadOnlyAdminMixin
 from .importing import ImportReport, products_import, stock_import
 from .models import Account, ImportBatch, Product
 from .selectors import products_with_stock_counts
@@ -249,7 +250,7 @@ def _pending_cleanup(directory: Path) -> None:
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
+class ImportBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "kind",
@@ -272,15 +273,6 @@ class ImportBatchAdmin(admin.ModelAdmin):
         "created_at",
     )
     change_list_template = "admin/inventory/importbatch/change_list.html"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         return [
