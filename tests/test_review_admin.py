@@ -13,9 +13,12 @@ from django.utils import timezone
 
 from compensation.models import AccountDecision, CannedReason, Notification, ReplacementBatch
 from compensation.services.review import (
+    CaseAccess,
     ReviewConflict,
+    claim_holder,
     decision_override,
     review_approve,
+    review_case_access,
     review_claim,
     review_claims_expire,
     review_recheck,
@@ -252,6 +255,37 @@ def test_an_expired_claim_can_be_taken_without_the_sweep_and_released() -> None:
     assert review_release(decision_id=case.id, actor=alice, now=now) is False
     assert review_release(decision_id=case.id, actor=bob, now=now) is True
     assert _snapshot(case.id) == [("manual_review", False, None, "", None, None)]
+
+
+def test_the_case_page_offers_only_what_the_claim_rule_of_the_service_accepts() -> None:
+    case = review_cases(1)[0]
+    alice, bob, boss = agent("alice"), agent("bob"), manager("boss")
+    now = timezone.now()
+    review_claim(decision_id=case.id, actor=alice, now=now)
+    case.refresh_from_db()
+    expired = now + timedelta(minutes=16)  # run out, not yet swept
+
+    assert review_case_access(decision=case, actor=alice, now=now) == CaseAccess(
+        claimed_by_me=True, claimed_by_other=False, can_decide=True, can_override=False
+    )
+    assert review_case_access(decision=case, actor=bob, now=now) == CaseAccess(
+        claimed_by_me=False, claimed_by_other=True, can_decide=False, can_override=False
+    )
+    assert review_case_access(decision=case, actor=bob, now=expired) == CaseAccess(
+        claimed_by_me=False, claimed_by_other=False, can_decide=True, can_override=False
+    )
+    assert claim_holder(case, now=now) == alice.id
+    assert claim_holder(case, now=expired) is None
+    bob_page = _client(bob).get(f"{QUEUE}{case.id}/change/").content.decode()
+    assert "Claimed by alice until" in bob_page and 'value="approve"' not in bob_page
+    listing = _client(bob).get(QUEUE).content.decode()
+    assert f"alice until {timezone.localtime(case.claimed_until):%H:%M}" in listing
+
+    review_reject(decision_ids=[case.id], actor=alice, now=now, customer_message="no")
+    case.refresh_from_db()
+    assert review_case_access(decision=case, actor=boss, now=now).can_override is True
+    assert review_case_access(decision=case, actor=alice, now=now).can_override is False
+    assert 'value="override"' in _client(boss).get(f"{QUEUE}{case.id}/change/").content.decode()
 
 
 def test_claim_and_release_buttons() -> None:

@@ -29,12 +29,16 @@ class ReviewConflict(Exception):
     action. Nothing was changed."""
 
 
+def _may(actor: Actor, perm: str) -> bool:
+    return (
+        actor is not None
+        and actor.is_authenticated
+        and getattr(actor, "has_perm", lambda _p: False)(perm)
+    )
+
+
 def _require(actor: Actor, perm: str) -> None:
-    if (
-        actor is None
-        or not actor.is_authenticated
-        or not getattr(actor, "has_perm", lambda _p: False)(perm)
-    ):
+    if not _may(actor, perm):
         raise PermissionDenied(perm)
 
 
@@ -49,6 +53,40 @@ def _claim_free_for(actor: Actor, now: datetime) -> Q:
 
 
 # --- claims ------------------------------------------------------------------------------------
+
+
+def claim_holder(decision: AccountDecision, *, now: datetime) -> int | None:
+    """Who holds the case at `now`: the claimant's id while the claim runs (an expired claim frees
+    the case even before `review_claims_expire` clears it), else None."""
+    if decision.claimed_until is not None and decision.claimed_until > now:
+        return decision.claimed_by_id
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseAccess:
+    """What one agent may do with a case now: the checks the writes below enforce, for the page
+    to offer only what will be accepted."""
+
+    claimed_by_me: bool
+    claimed_by_other: bool
+    can_decide: bool
+    can_override: bool
+
+
+def review_case_access(*, decision: AccountDecision, actor: Actor, now: datetime) -> CaseAccess:
+    holder = claim_holder(decision, now=now)
+    by_me = holder is not None and holder == actor_pk(actor)
+    by_other = holder is not None and not by_me
+    return CaseAccess(
+        claimed_by_me=by_me,
+        claimed_by_other=by_other,
+        can_decide=decision.decision == Decision.MANUAL_REVIEW
+        and not by_other
+        and _may(actor, "compensation.review_decision"),
+        can_override=decision.decision == Decision.REJECTED
+        and _may(actor, "compensation.override_decision"),
+    )
 
 
 def review_claim(*, decision_id: int, actor: Actor, now: datetime) -> datetime:
@@ -156,12 +194,7 @@ def _lock_open_cases(
     for r in rows:
         if r.decision != Decision.MANUAL_REVIEW:
             problems.append(f"#{r.id}: already decided ({r.decision})")
-        elif (
-            r.claimed_by_id is not None
-            and r.claimed_by_id != actor_id
-            and r.claimed_until is not None
-            and r.claimed_until > now
-        ):
+        elif claim_holder(r, now=now) not in (None, actor_id):
             problems.append(f"#{r.id}: claimed by another agent")
     if problems:
         raise ReviewConflict("; ".join(problems))
