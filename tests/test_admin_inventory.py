@@ -16,7 +16,8 @@ from inventory.models import Account, ImportBatch, Product
 from inventory.services import AccountStateError, account_restock, account_retire
 from orders.models import Event, Order
 
-from .factories_inventory import make_account, make_accounts, make_line, make_order, make_product
+from .factories.inventory import make_account, make_accounts, make_product
+from .factories.orders import make_line, make_order
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from compensation.services.roles import MANAGERS, SUPPORT_AGENTS, roles_ensure
 from orders.links import order_link_issue, order_link_resolve
 from orders.models import Event, OrderLink
 
-from .factories import delivered_line
+from .factories.orders import delivered_line
 
 pytestmark = pytest.mark.django_db
 

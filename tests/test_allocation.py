@@ -10,7 +10,8 @@ from inventory.models import Account
 from inventory.services import accounts_allocate
 from orders.models import Event
 
-from .factories import AccountFactory, OrderLineFactory, ProductFactory
+from .factories.inventory import AccountFactory, ProductFactory
+from .factories.orders import OrderLineFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,8 @@ from django.utils import timezone
 from compensation.models import AccountDecision, CompensationRequest, LineClaim
 from orders.models import Event
 
-from .factories import OrderFactory, ProductFactory, delivered_line
+from .factories.inventory import ProductFactory
+from .factories.orders import OrderFactory, delivered_line
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/compensation-requests"

@@ -24,7 +24,8 @@ from compensation.services.requests import (
 )
 from orders.models import Event
 
-from .factories import OrderFactory, ProductFactory, delivered_line
+from .factories.inventory import ProductFactory
+from .factories.orders import OrderFactory, delivered_line
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from inventory.importing import stock_import
 from inventory.models import Account
 from orders.services import orders_import
 
-from .factories_inventory import make_account, make_product
+from .factories.inventory import make_account, make_product
 
 pytestmark = pytest.mark.django_db
 

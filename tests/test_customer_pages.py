@@ -17,14 +17,10 @@ from inventory.models import Account
 from orders.links import order_link_issue, order_link_resolve, order_link_revoke
 from orders.models import Event, OrderLink
 
-from .factories import delivered_line
-from .factories_customer import (
-    deliver_replacement,
-    link_in,
-    make_order,
-    make_product,
-    request_with_decisions,
-)
+from .emails import link_in
+from .factories.compensation import deliver_replacement, request_with_decisions
+from .factories.inventory import make_product
+from .factories.orders import delivered_line, make_order
 
 pytestmark = pytest.mark.django_db
 

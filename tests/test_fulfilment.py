@@ -14,13 +14,14 @@ from inventory.models import Account, Product
 from inventory.services import AllocationConflict
 from orders.models import Event
 
-from .factories_backoffice import make_product, make_stock, waiting_batch
+from .factories.compensation import waiting_batch
+from .factories.inventory import make_accounts, make_product
 
 pytestmark = pytest.mark.django_db
 
 
 def _stock(product: Product, n: int) -> list[Account]:
-    return make_stock(n, product=product)
+    return make_accounts(n, product=product)
 
 
 def _given(batch: ReplacementBatch) -> list[int]:

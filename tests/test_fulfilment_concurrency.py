@@ -17,12 +17,8 @@ from inventory.crypto import Credentials, credentials_seal
 from inventory.models import Account
 from inventory.services import stock_arrived
 
-from .factories_backoffice import (
-    make_product,
-    make_stock,
-    review_cases,
-    waiting_batch,
-)
+from .factories.compensation import review_cases, waiting_batch
+from .factories.inventory import make_accounts, make_product
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -52,7 +48,7 @@ def test_drains_imports_and_approvals_at_once_never_share_or_overpay() -> None:
     products = [make_product(), make_product()]
     sealed = credentials_seal(Credentials(password="pw"))
     for product in products:
-        make_stock(5, product=product)
+        make_accounts(5, product=product)
         for quantity in (3, 1, 4, 2, 2, 1):
             waiting_batch(product=product, quantity=quantity)
     # Cases waiting for a person, approved by staff while everything else runs.
@@ -145,7 +141,7 @@ def test_drains_imports_and_approvals_at_once_never_share_or_overpay() -> None:
 
 def test_the_same_drain_delivered_twice_at_once_pays_each_batch_once() -> None:
     product = make_product()
-    make_stock(12, product=product)
+    make_accounts(12, product=product)
     batches = [waiting_batch(product=product, quantity=q) for q in (2, 3, 1, 4)]
 
     errors = _run_together(
@@ -175,7 +171,7 @@ def test_a_task_cluster_killed_in_the_middle_of_a_drain_loses_nothing() -> None:
     from django.db import connection
 
     product = make_product()
-    make_stock(5, product=product)
+    make_accounts(5, product=product)
     first = waiting_batch(product=product, quantity=2)
     second = waiting_batch(product=product, quantity=3)
     settings_dict = connection.settings_dict

@@ -16,7 +16,8 @@ from inventory.models import Account, ImportBatch, Product
 from orders.models import Event, Order, OrderLine
 from orders.services import orders_import
 
-from .factories_inventory import make_account, make_accounts, make_order, make_product
+from .factories.inventory import make_account, make_accounts, make_product
+from .factories.orders import make_line, make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -638,8 +639,6 @@ def test_stock_import_serves_a_waiting_batch_after_commit(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     from compensation.models import CompensationRequest, ReplacementBatch
-
-    from .factories_inventory import make_line
 
     product = make_product(sku="IG")
     line = make_line(product=product)

@@ -18,13 +18,9 @@ from inventory.models import Account
 from orders.links import order_link_resolve
 from orders.models import Event
 
-from .factories import delivered_line
-from .factories_customer import (
-    deliver_replacement,
-    link_in,
-    make_order,
-    request_with_decisions,
-)
+from .emails import link_in
+from .factories.compensation import deliver_replacement, request_with_decisions
+from .factories.orders import delivered_line, make_order
 
 
 def _request(*, decisions=None):

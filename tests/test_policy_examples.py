@@ -14,7 +14,7 @@ from compensation.selectors import request_view, request_view_json
 from compensation.services.requests import request_run_checks, request_submit
 from compensation.status.double import hang
 
-from .factories import OrderFactory, delivered_line
+from .factories.orders import OrderFactory, delivered_line
 
 pytestmark = pytest.mark.django_db
 

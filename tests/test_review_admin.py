@@ -29,15 +29,8 @@ from compensation.services.roles import MANAGERS, SUPPORT_AGENTS
 from inventory.models import Account
 from orders.models import Event
 
-from .factories_backoffice import (
-    agent,
-    make_account,
-    make_product,
-    make_stock,
-    manager,
-    review_cases,
-    waiting_batch,
-)
+from .factories.compensation import agent, manager, review_cases, waiting_batch
+from .factories.inventory import make_account, make_accounts, make_product
 
 pytestmark = pytest.mark.django_db
 
@@ -308,7 +301,7 @@ def test_approve_one_case_creates_a_batch_delivered_after_commit(
 ) -> None:
     cases = review_cases(2)
     me = agent()
-    stock = make_stock(1, product=cases[0].account.product)
+    stock = make_accounts(1, product=cases[0].account.product)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = _client(me).post(
@@ -495,7 +488,7 @@ def test_request_page_shows_claims_decisions_and_the_audit_trail() -> None:
 
 def test_batch_list_shows_the_queue_per_product() -> None:
     product = make_product(sku="IG-AGED", name="Instagram aged")
-    make_stock(2, product=product)
+    make_accounts(2, product=product)
     t0 = timezone.now() - timedelta(days=2)
     waiting_batch(product=product, quantity=3, approved_at=t0)
     waiting_batch(product=product, quantity=2, approved_at=t0 + timedelta(hours=1))

@@ -20,8 +20,9 @@ from inventory.models import Account, ImportBatch, Product
 from orders.links import order_link_issue
 from orders.models import Event, OrderLink
 
-from .factories import AccountFactory, delivered_line
-from .factories_backoffice import agent, manager, review_cases
+from .factories.compensation import agent, manager, review_cases
+from .factories.inventory import AccountFactory
+from .factories.orders import delivered_line
 
 pytestmark = pytest.mark.django_db
 UPLOAD = "admin:inventory_importbatch_upload"

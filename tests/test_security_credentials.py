@@ -34,8 +34,9 @@ from inventory.models import Account, ImportBatch
 from orders.links import order_link_resend
 from orders.models import Event
 
-from .factories import AccountFactory, OrderFactory, OrderLineFactory, ProductFactory
-from .factories_backoffice import agent, manager, review_cases
+from .factories.compensation import agent, manager, review_cases
+from .factories.inventory import AccountFactory, ProductFactory
+from .factories.orders import OrderFactory, OrderLineFactory
 
 pytestmark = pytest.mark.django_db
 

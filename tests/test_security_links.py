@@ -17,7 +17,7 @@ from orders.links import order_link_issue, order_link_revoke
 from orders.log_redaction import RedactOrderLinkTokens, redact_order_link_tokens
 from orders.models import Event, OrderLink
 
-from .factories import delivered_line
+from .factories.orders import delivered_line
 
 pytestmark = pytest.mark.django_db
 

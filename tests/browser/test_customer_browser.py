@@ -26,8 +26,10 @@ from compensation.status.double import StatusDouble, profile
 from inventory.crypto import credentials_open
 from inventory.models import Account
 
-from ..factories import AccountFactory, delivered_line
-from ..factories_customer import link_in, make_order, make_product, request_with_decisions
+from ..emails import link_in
+from ..factories.compensation import request_with_decisions
+from ..factories.inventory import AccountFactory, make_product
+from ..factories.orders import delivered_line, make_order
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
