@@ -214,16 +214,18 @@ def test_password_warning_rejects_every_account(status_double: Any) -> None:
 def test_stalled_requests_are_requeued(
     django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
-    queued: list[str] = []
+    queued: list[tuple[str, str]] = []
     monkeypatch.setattr(
-        "django_q.tasks.async_task", lambda func, *args, **kw: queued.append(args[0])
+        "compensation.queueing.async_task",
+        lambda func, *args, **kw: queued.append((func, args[0])),
     )
     line = delivered_line()
     received = timezone.now()
     request = submit(line, now=received)
-    assert requests_resume_stalled(now=received + timedelta(minutes=1)) == 0
-    assert requests_resume_stalled(now=received + timedelta(minutes=6)) == 1
-    assert queued == [str(request.id)]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert requests_resume_stalled(now=received + timedelta(minutes=1)) == 0
+        assert requests_resume_stalled(now=received + timedelta(minutes=6)) == 1
+    assert queued == [("compensation.tasks.check_request", str(request.id))]
 
 
 def _queries_to_decide(double: Any, quantity: int) -> int:

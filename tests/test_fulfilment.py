@@ -233,7 +233,7 @@ def test_wake_queues_one_drain_per_product_with_waiting_batches_after_commit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[tuple[object, ...]] = []
-    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr("compensation.queueing.async_task", lambda *a, **k: calls.append(a))
     with_batch, without = make_product(), make_product()
     waiting_batch(product=with_batch, quantity=1)
 

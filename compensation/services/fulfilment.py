@@ -24,7 +24,9 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
+from compensation import tasks
 from compensation.models import ReplacementBatch
+from compensation.queueing import enqueue_on_commit
 from inventory.models import Account
 from inventory.services import AllocationConflict, accounts_mark_delivered, stock_claim_ids
 from orders.events import events_record_many
@@ -206,25 +208,14 @@ def batches_sweep(*, now: datetime) -> int:
 
 
 def fulfilment_wake(*, product_ids: Iterable[int]) -> None:
-    """After the current transaction commits, queue one drain per product that has waiting
-    batches. Called by stock imports, admin uploads, restocks and approvals."""
+    """Queue, after the current transaction commits, one drain per product that has waiting
+    batches. Called on stock arrival (imports, uploads, restocks) and by approvals."""
     ids = sorted({int(pid) for pid in product_ids})
     if not ids:
         return
-
-    def _queue() -> None:
-        from django_q.tasks import async_task
-
-        with_waiting = sorted(
-            set(
-                ReplacementBatch.objects.filter(
-                    product_id__in=ids, state=ReplacementBatch.State.WAITING
-                )
-                .order_by()
-                .values_list("product_id", flat=True)
-            )
-        )
-        for pid in with_waiting:
-            async_task("compensation.tasks.fulfil_product", pid, task_name=f"fulfil-{pid}")
-
-    transaction.on_commit(_queue)
+    waiting = ReplacementBatch.objects.filter(
+        product_id__in=ids, state=ReplacementBatch.State.WAITING
+    )
+    with_waiting = sorted(set(waiting.order_by().values_list("product_id", flat=True)))
+    for pid in with_waiting:
+        enqueue_on_commit(tasks.fulfil_product, pid, task_name=f"fulfil-{pid}")

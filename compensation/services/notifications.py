@@ -28,12 +28,14 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from compensation import tasks
 from compensation.models import (
     AccountDecision,
     CompensationRequest,
     Notification,
     ReplacementBatch,
 )
+from compensation.queueing import enqueue_on_commit
 from orders.events import event_record
 from orders.models import Event, Order
 
@@ -69,15 +71,8 @@ def notify(
             )
     except IntegrityError:
         return None
-    notification_id = notification.pk
-    transaction.on_commit(lambda: _queue_send(notification_id))
+    enqueue_on_commit(tasks.send_notification, notification.pk)
     return notification
-
-
-def _queue_send(notification_id: int) -> None:
-    from django_q.tasks import async_task
-
-    async_task("compensation.tasks.send_notification", notification_id)
 
 
 # --- the events the other services report ------------------------------------------------------
@@ -263,5 +258,5 @@ def notifications_send_unsent(*, now: datetime, older_than_seconds: int = 300) -
         ).values_list("id", flat=True)[:500]
     )
     for notification_id in ids:
-        _queue_send(notification_id)
+        enqueue_on_commit(tasks.send_notification, notification_id)
     return len(ids)

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
-from compensation import rules
+from compensation import rules, tasks
 from compensation.bulk import rows_update
 from compensation.models import (
     AccountDecision,
@@ -30,6 +30,7 @@ from compensation.models import (
     ReplacementBatch,
     RequestStatus,
 )
+from compensation.queueing import enqueue_on_commit
 from inventory.models import INTERACTION_KINDS, Account
 from orders.events import Actor, actor_pk, event_record, events_record_many
 from orders.models import Event, Order, OrderLine
@@ -221,16 +222,14 @@ def _request_create(
                     at=now,
                 )
         if any(d.decision == Decision.PENDING for d in decisions):
-            transaction.on_commit(lambda: _queue_check(request.id))
+            _queue_check(request.id)
         else:
             _request_mark_decided(request=request, now=now)
     return request
 
 
 def _queue_check(request_id: uuid.UUID) -> None:
-    from django_q.tasks import async_task
-
-    async_task("compensation.tasks.check_request", str(request_id), task_name=f"check-{request_id}")
+    enqueue_on_commit(tasks.check_request, str(request_id), task_name=f"check-{request_id}")
 
 
 # --- checking ----------------------------------------------------------------------------------
