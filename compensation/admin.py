@@ -45,9 +45,8 @@ from compensation.services.review import (
     review_reject,
     review_release,
 )
-from inventory.models import INTERACTION_KINDS
+from inventory.models import INTERACTION_KINDS, Event
 from orders.admin import ReadOnlyAdminMixin
-from orders.models import Event
 
 REVIEW_PERM = "compensation.review_decision"
 OVERRIDE_PERM = "compensation.override_decision"

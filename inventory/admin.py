@@ -36,7 +36,7 @@ from django.utils.html import format_html
 from orders.services import orders_import
 
 from .importing import ImportReport, products_import, stock_import
-from .models import Account, ImportBatch, Product
+from .models import Account, Event, ImportBatch, Product
 from .selectors import products_with_stock_counts
 from .services import (
     AccountStateError,
@@ -72,6 +72,20 @@ IMPORTS: dict[str, tuple[str, Callable[..., ImportReport], str, str, str]] = {
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 PENDING_MAX_AGE_SECONDS = 24 * 3600
 _SESSION_KEY = "inventory_pending_imports"
+
+
+# --- Shared -----------------------------------------------------------------------------------
+class ReadOnlyAdminMixin:
+    """Nobody adds, changes or deletes these rows here (services write them)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 # --- Products ----------------------------------------------------------------------------------
@@ -396,3 +410,25 @@ class ImportBatchAdmin(admin.ModelAdmin):
             return TemplateResponse(request, "admin/inventory/import_preview.html", context)
         messages.success(request, report.summary())
         return HttpResponseRedirect(reverse(done_url))
+
+
+# --- Audit trail ---------------------------------------------------------------------------
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("at", "kind", "actor", "order", "account", "message")
+    list_filter = ("kind", "at")
+    search_fields = ("=order__order_id", "account__username", "message")
+    list_select_related = ("actor", "order", "account")
+    date_hierarchy = "at"
+    show_full_result_count = False
+    readonly_fields = (
+        "at",
+        "kind",
+        "actor",
+        "order",
+        "account",
+        "request_id",
+        "batch_id",
+        "message",
+        "data",
+    )

@@ -25,8 +25,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
-from orders.events import Actor
-
+from .audit import Actor
 from .crypto import Credentials, credentials_seal
 from .models import INTERACTION_KINDS, Account, ImportBatch, Platform, Product
 from .services import stock_arrived

@@ -1,5 +1,6 @@
-"""Back office for orders and the audit trail. Both are read-only here: orders come from the
-import (or the admin upload) and events are written by services only."""
+"""Back office for orders and their order-page links. Orders are read-only here: they come from
+the import (or the admin upload); the order page shows its audit trail (events are written by
+services only)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,11 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from .models import Event, Order, OrderLine, OrderLink
+from inventory.admin import ReadOnlyAdminMixin
+from inventory.models import Event
+
+from .models import Order, OrderLine, OrderLink
 from .selectors import order_delivered_accounts
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -167,24 +160,3 @@ class OrderLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             for pk in queryset.order_by("pk").values_list("pk", flat=True)
         )
         self.message_user(request, f"{revoked} link(s) revoked.")
-
-
-@admin.register(Event)
-class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("at", "kind", "actor", "order", "account", "message")
-    list_filter = ("kind", "at")
-    search_fields = ("=order__order_id", "account__username", "message")
-    list_select_related = ("actor", "order", "account")
-    date_hierarchy = "at"
-    show_full_result_count = False
-    readonly_fields = (
-        "at",
-        "kind",
-        "actor",
-        "order",
-        "account",
-        "request_id",
-        "batch_id",
-        "message",
-        "data",
-    )

@@ -21,11 +21,13 @@ from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 
+from inventory.audit import Actor
 from inventory.crypto import Credentials, credentials_open
+from inventory.events import order_credentials_revealed_event
 from inventory.models import Account
 
-from .events import Actor, event_record
-from .models import Event, Order, OrderLink
+from .events import order_link_issued_event, order_link_revoked_event
+from .models import Order, OrderLink
 
 _SALT = "orders.link.v1"
 
@@ -48,12 +50,7 @@ def order_link_issue(*, order: Order, now: datetime) -> str:
             created_at=now,
             expires_at=now + timedelta(days=settings.ORDER_LINK_MAX_AGE_DAYS),
         )
-        event_record(
-            kind=Event.Kind.LINK_ISSUED,
-            order_id=order.pk,
-            data={"link_id": link.pk, "expires_at": link.expires_at.isoformat()},
-            at=now,
-        )
+        order_link_issued_event(link=link, now=now)
     return order_link_url(token)
 
 
@@ -81,13 +78,7 @@ def order_link_revoke(*, link_id: int, actor: Actor, now: datetime) -> bool:
             return False
         link.revoked_at = now
         link.save(update_fields=["revoked_at"])
-        event_record(
-            kind=Event.Kind.LINK_REVOKED,
-            actor=actor,
-            order_id=link.order_id,
-            data={"link_id": link.pk},
-            at=now,
-        )
+        order_link_revoked_event(link=link, actor=actor, now=now)
     return True
 
 
@@ -213,11 +204,7 @@ def order_credentials_reveal(*, link: OrderLink, now: datetime) -> dict[int, Cre
         .only("id", "credentials_sealed")
     )
     opened = {account.pk: credentials_open(account.credentials_sealed) for account in accounts}
-    event_record(
-        kind=Event.Kind.CREDENTIALS_REVEALED,
-        actor=None,
-        order_id=link.order_id,
-        data={"link_id": link.pk, "account_ids": [a.pk for a in accounts], "via": "order_link"},
-        at=now,
+    order_credentials_revealed_event(
+        order_id=link.order_id, link_id=link.pk, account_ids=[a.pk for a in accounts], now=now
     )
     return opened

@@ -25,6 +25,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 
+from inventory.audit import Actor
 from inventory.importing import (
     BATCH_SIZE,
     COUNTER_FIELDS,
@@ -43,8 +44,8 @@ from inventory.importing import (
 from inventory.models import Account, ImportBatch, Product
 from inventory.services import accounts_allocate
 
-from .events import Actor, events_record_many
-from .models import Event, Order, OrderLine
+from .events import orders_imported_events
+from .models import Order, OrderLine
 
 ORDER_KEYS = {"order_id", "email", "placed_at", "lines"}
 LINE_KEYS = {"sku", "quantity", "accounts"}
@@ -459,14 +460,9 @@ def _orders_write(chunk: list[_Order], *, batch: ImportBatch, actor: Actor, now:
             for fields in parsed_line.accounts
         )
     Account.objects.bulk_create(history, batch_size=BATCH_SIZE)
-    events_record_many(
-        Event(
-            at=now,
-            actor_id=actor.pk if actor is not None and actor.is_authenticated else None,
-            kind=Event.Kind.ORDER_IMPORTED,
-            order=order,
-            message=f"imported from {batch.filename}",
-            data={"import_batch_id": batch.pk, "lines": len(parsed.lines)},
-        )
-        for order, parsed in zip(orders, chunk, strict=True)
+    orders_imported_events(
+        orders=[(order, len(parsed.lines)) for order, parsed in zip(orders, chunk, strict=True)],
+        import_batch=batch,
+        actor=actor,
+        now=now,
     )

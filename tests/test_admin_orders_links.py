@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from compensation.models import CompensationRequest
 from compensation.services.roles import MANAGERS, SUPPORT_AGENTS, roles_ensure
+from inventory.models import Event
 from orders.links import order_link_issue, order_link_resolve
-from orders.models import Event, OrderLink
+from orders.models import OrderLink
 
 from .factories import delivered_line
 

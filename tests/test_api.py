@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from compensation.models import AccountDecision, CompensationRequest, LineClaim
-from orders.models import Event
+from inventory.models import Event
 
 from .factories import OrderFactory, ProductFactory, delivered_line
 

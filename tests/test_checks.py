@@ -22,7 +22,7 @@ from compensation.services.requests import (
     request_submit,
     requests_resume_stalled,
 )
-from orders.models import Event
+from inventory.models import Event
 
 from .factories import OrderFactory, ProductFactory, delivered_line
 

@@ -12,10 +12,13 @@ from django.core import mail
 from django.core.cache import cache
 from django.utils import timezone
 
+from compensation.events import CompensationEvent
 from compensation.models import CompensationRequest, Decision, Notification, RequestStatus
-from inventory.models import Account
+from inventory.events import InventoryEvent
+from inventory.models import Account, Event
+from orders.events import OrderEvent
 from orders.links import order_link_issue, order_link_resolve, order_link_revoke
-from orders.models import Event, OrderLink
+from orders.models import OrderLink
 
 from .factories import delivered_line
 from .factories_customer import (
@@ -145,7 +148,7 @@ def test_wrong_email_and_unknown_order_look_exactly_the_same(client) -> None:
 
     assert normalised(wrong_email) == normalised(unknown_order)
     assert CompensationRequest.objects.count() == 0
-    assert Event.objects.filter(kind=Event.Kind.REQUEST_RECEIVED).count() == 0
+    assert Event.objects.filter(kind=CompensationEvent.REQUEST_RECEIVED).count() == 0
 
 
 def test_unknown_product_code_is_named_on_the_form(client) -> None:
@@ -311,7 +314,7 @@ def test_order_page_shows_lines_and_compensate_product_but_no_credentials_on_get
     )
     assert "The compensation for this product was used by your request of" in body
     assert 'method="post"' in body and "Show login details" in body
-    assert not Event.objects.filter(kind=Event.Kind.CREDENTIALS_REVEALED).exists()
+    assert not Event.objects.filter(kind=InventoryEvent.CREDENTIALS_REVEALED).exists()
 
 
 def test_credentials_appear_only_after_the_post_and_the_reveal_is_recorded(client) -> None:
@@ -327,7 +330,7 @@ def test_credentials_appear_only_after_the_post_and_the_reveal_is_recorded(clien
     assert len(accounts) == 3
     for account in accounts:
         assert f"pw-{account.username}" in body
-    event = Event.objects.get(kind=Event.Kind.CREDENTIALS_REVEALED)
+    event = Event.objects.get(kind=InventoryEvent.CREDENTIALS_REVEALED)
     assert event.actor_id is None and event.order_id == order.pk
     assert event.data["account_ids"] == [a.pk for a in accounts]
     assert "pw-" not in str(event.data) and "pw-" not in event.message
@@ -379,7 +382,7 @@ def test_a_bad_link_reveals_nothing_and_offers_a_fresh_link(client, how) -> None
         for account in Account.objects.filter(line=line):
             assert account.username not in body
             assert f"pw-{account.username}" not in body
-    assert not Event.objects.filter(kind=Event.Kind.CREDENTIALS_REVEALED).exists()
+    assert not Event.objects.filter(kind=InventoryEvent.CREDENTIALS_REVEALED).exists()
 
 
 def test_link_service_resolves_only_live_links() -> None:
@@ -396,8 +399,8 @@ def test_link_service_resolves_only_live_links() -> None:
     assert order_link_revoke(link_id=link.pk, actor=None, now=now) is False  # nothing twice
     assert order_link_resolve(token=token, now=now) is None
     assert list(Event.objects.filter(order=order).values_list("kind", flat=True)) == [
-        Event.Kind.LINK_ISSUED,
-        Event.Kind.LINK_REVOKED,
+        OrderEvent.LINK_ISSUED,
+        OrderEvent.LINK_REVOKED,
     ]
 
 
@@ -458,7 +461,7 @@ def test_no_referrer_pages_keep_csrf_but_accept_the_null_origin_they_cause(
 
     assert without_token.status_code == 403
     assert with_token.status_code == expected
-    revealed = Event.objects.filter(kind=Event.Kind.CREDENTIALS_REVEALED).count()
+    revealed = Event.objects.filter(kind=InventoryEvent.CREDENTIALS_REVEALED).count()
     assert revealed == (1 if expected == 200 else 0)
     fresh = browser.post(
         "/orders/new-link/", {"order_id": "X", "csrfmiddlewaretoken": token.group(1)}, **headers

@@ -11,8 +11,8 @@ from django.core.management import call_command
 
 from compensation import rules
 from inventory.demo import demo_load
-from inventory.models import INTERACTION_KINDS, Account, ImportBatch, Product
-from orders.models import Event, Order
+from inventory.models import INTERACTION_KINDS, Account, Event, ImportBatch, Product
+from orders.models import Order
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 
 from inventory.crypto import credentials_open
 from inventory.importing import ImportReport, products_import, stock_import
-from inventory.models import Account, ImportBatch, Product
-from orders.models import Event, Order, OrderLine
+from inventory.models import Account, Event, ImportBatch, Product
+from orders.models import Order, OrderLine
 from orders.services import orders_import
 
 from .factories_inventory import make_account, make_accounts, make_order, make_product

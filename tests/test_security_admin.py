@@ -16,9 +16,9 @@ from django.urls import reverse
 
 from compensation.models import AccountDecision, Decision
 from inventory.crypto import Credentials, credentials_seal
-from inventory.models import Account, ImportBatch, Product
+from inventory.models import Account, Event, ImportBatch, Product
 from orders.links import order_link_issue
-from orders.models import Event, OrderLink
+from orders.models import OrderLink
 
 from .factories import AccountFactory, delivered_line
 from .factories_backoffice import agent, manager, review_cases

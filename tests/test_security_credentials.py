@@ -30,9 +30,9 @@ from django.views.debug import ExceptionReporter
 
 from compensation.models import Decision
 from inventory.crypto import Credentials, _current, credentials_open, credentials_seal
-from inventory.models import Account, ImportBatch
+from inventory.events import InventoryEvent
+from inventory.models import Account, Event, ImportBatch
 from orders.links import order_link_resend
-from orders.models import Event
 
 from .factories import AccountFactory, OrderFactory, OrderLineFactory, ProductFactory
 from .factories_backoffice import agent, manager, review_cases
@@ -227,7 +227,7 @@ def test_no_credentials_on_any_admin_page_nor_in_any_row_mail_or_log(
     for model in apps.get_models():
         for row in model._default_manager.all().values():
             assert _leaks(repr(row)) == [], (model, row)
-    reveals = Event.objects.filter(kind=Event.Kind.CREDENTIALS_REVEALED)
+    reveals = Event.objects.filter(kind=InventoryEvent.CREDENTIALS_REVEALED)
     assert reveals.count() == 2
 
     # Every e-mail and every log line.

@@ -13,9 +13,11 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
+from inventory.events import InventoryEvent
+from inventory.models import Event
 from orders.links import order_link_issue, order_link_revoke
 from orders.log_redaction import RedactOrderLinkTokens, redact_order_link_tokens
-from orders.models import Event, OrderLink
+from orders.models import OrderLink
 
 from .factories import delivered_line
 
@@ -68,7 +70,7 @@ def test_a_csrf_failure_on_a_valid_link_reveals_nothing() -> None:
     response = Client(enforce_csrf_checks=True).post(path)
     assert response.status_code == 403
     assert b"pw-user_" not in response.content
-    assert not Event.objects.filter(kind=Event.Kind.CREDENTIALS_REVEALED).exists()
+    assert not Event.objects.filter(kind=InventoryEvent.CREDENTIALS_REVEALED).exists()
 
 
 def test_a_revoked_link_stays_dead_after_a_new_one_is_issued() -> None:
@@ -80,7 +82,7 @@ def test_a_revoked_link_stays_dead_after_a_new_one_is_issued() -> None:
     for response in (Client().get(path), Client().post(path)):
         assert response.status_code == 404
         _assert_private(response)
-    assert not Event.objects.filter(kind=Event.Kind.CREDENTIALS_REVEALED).exists()
+    assert not Event.objects.filter(kind=InventoryEvent.CREDENTIALS_REVEALED).exists()
 
 
 def test_a_link_for_one_order_cannot_be_moved_to_another() -> None:

@@ -29,6 +29,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from compensation import tasks
+from compensation.events import email_sent_event
 from compensation.models import (
     AccountDecision,
     CompensationRequest,
@@ -36,8 +37,7 @@ from compensation.models import (
     ReplacementBatch,
 )
 from compensation.queueing import enqueue_on_commit
-from orders.events import event_record
-from orders.models import Event, Order
+from orders.models import Order
 
 log = logging.getLogger(__name__)
 
@@ -235,18 +235,7 @@ def notification_send(*, notification_id: int, now: datetime | None = None) -> b
     batch_id = (
         _batch_id(notification) if notification.kind in ("unavailable", "delivered") else None
     )
-    event_record(
-        kind=Event.Kind.EMAIL_SENT,
-        order_id=notification.order_id,
-        request_id=notification.request_id,
-        batch_id=batch_id,
-        data={
-            "notification_id": notification.pk,
-            "kind": notification.kind,
-            "key": notification.key,
-        },
-        at=now,
-    )
+    email_sent_event(notification=notification, batch_id=batch_id, now=now)
     return True
 
 

@@ -22,6 +22,14 @@ from django.db.models import Exists, OuterRef, Q
 
 from compensation import rules, tasks
 from compensation.bulk import rows_update
+from compensation.events import (
+    accounts_decided_events,
+    batch_created_event,
+    line_refused_event,
+    request_decided_event,
+    request_received_event,
+    review_approved_events,
+)
 from compensation.models import (
     AccountDecision,
     CompensationRequest,
@@ -31,9 +39,9 @@ from compensation.models import (
     RequestStatus,
 )
 from compensation.queueing import enqueue_on_commit
+from inventory.audit import Actor, actor_pk
 from inventory.models import INTERACTION_KINDS, Account
-from orders.events import Actor, actor_pk, event_record, events_record_many
-from orders.models import Event, Order, OrderLine
+from orders.models import Order, OrderLine
 
 # Requests whose check task has not finished this long after it was queued are re-queued.
 STALLED_AFTER = timedelta(minutes=5)
@@ -200,27 +208,15 @@ def _request_create(
                 )
         AccountDecision.objects.bulk_create(decisions, batch_size=1000)
 
-        event_record(
-            kind=Event.Kind.REQUEST_RECEIVED,
-            order_id=order.id,
-            request_id=request.id,
-            message=f"{len(decisions)} account(s) on {len(lines)} line(s)",
-            data={
-                "skus": [line.product.sku for line in lines],
-                "password_change_warning": password_change_warning,
-            },
-            at=now,
+        request_received_event(
+            request=request,
+            skus=[line.product.sku for line in lines],
+            accounts=len(decisions),
+            now=now,
         )
         for claim in claims:
             if claim.refusal:
-                event_record(
-                    kind=Event.Kind.LINE_REFUSED,
-                    order_id=order.id,
-                    request_id=request.id,
-                    message=claim.refusal,
-                    data={"line_id": claim.line_id, **claim.refusal_detail},
-                    at=now,
-                )
+                line_refused_event(claim=claim, order_id=order.id, now=now)
         if any(d.decision == Decision.PENDING for d in decisions):
             _queue_check(request.id)
         else:
@@ -333,7 +329,6 @@ def _decisions_store(
         # Compare-and-set: a twin task (at-least-once delivery) may have decided some already.
         rows = [d for d in decisions if current.get(d.id) == snapshot[d.id]]
         approved_by_claim: dict[int, list[AccountDecision]] = defaultdict(list)
-        events: list[Event] = []
         for row in rows:
             verdict, result = verdicts[row.id]
             row.check_attempts += 1
@@ -365,27 +360,9 @@ def _decisions_store(
             row.decision = decision
             if decision == Decision.APPROVED:
                 approved_by_claim[row.claim_id].append(row)
-            events.append(
-                Event(
-                    at=now,
-                    kind=Event.Kind.ACCOUNT_DECIDED,
-                    order_id=row.request.order_id,
-                    account_id=row.account_id,
-                    request_id=row.request_id,
-                    message=f"{decision} ({verdict.rule})",
-                    data={
-                        "decision": decision,
-                        "rule": verdict.rule,
-                        "interactions": verdict.interactions,
-                        "next_check_at": row.next_check_at.isoformat()
-                        if row.next_check_at
-                        else None,
-                    },
-                )
-            )
         batches = _batches_create(approved_by_claim=approved_by_claim, actor=None, now=now)
         rows_update(AccountDecision, rows, DECIDED_FIELDS)
-        events_record_many(events)
+        accounts_decided_events(rows=rows, now=now)
         claims_refresh_usage(claim_ids={r.claim_id for r in rows})
         request_ids = sorted({r.request_id for r in rows})
         for request_id in request_ids:
@@ -424,15 +401,8 @@ def _batches_create(
         )
         for row in rows:
             row.batch = batch
-        event_record(
-            kind=Event.Kind.BATCH_CREATED,
-            actor=actor,
-            order_id=line.order_id,
-            request_id=rows[0].request_id,
-            batch_id=batch.id,
-            message=f"{batch.quantity} replacement(s) of product {line.product_id}",
-            data={"decision_ids": [r.id for r in rows], "line_id": line.id},
-            at=now,
+        batch_created_event(
+            batch=batch, line=line, decision_ids=[r.id for r in rows], actor=actor, now=now
         )
         batches.append(batch)
     return batches
@@ -497,19 +467,7 @@ def decisions_approve(
                 "claimed_until",
             ],
         )
-        events_record_many(
-            Event(
-                at=now,
-                actor_id=actor_pk(actor),
-                kind=Event.Kind.REVIEW_DECIDED,
-                order_id=row.request.order_id,
-                account_id=row.account_id,
-                request_id=row.request_id,
-                message=f"approved{' — ' + note if note else ''}",
-                data={"decision": Decision.APPROVED, "rule": row.rule, "note": note},
-            )
-            for row in rows
-        )
+        review_approved_events(rows=rows, actor=actor, note=note, now=now)
         claims_refresh_usage(claim_ids=set(by_claim))
         for request_id in sorted({r.request_id for r in rows}):
             request_refresh_status(request_id=request_id, now=now)
@@ -546,14 +504,7 @@ def _request_mark_decided(*, request: CompensationRequest, now: datetime) -> boo
         "decision", flat=True
     ):
         counts[decision] += 1
-    event_record(
-        kind=Event.Kind.REQUEST_DECIDED,
-        order_id=request.order_id,
-        request_id=request.id,
-        message=", ".join(f"{k}: {v}" for k, v in sorted(counts.items())),
-        data=dict(counts),
-        at=now,
-    )
+    request_decided_event(request=request, counts=counts, now=now)
     from compensation.services import notifications
 
     notifications.notify_request_received(request=request)

@@ -19,9 +19,16 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from compensation.events import (
+    override_issued_event,
+    review_claimed_event,
+    review_claims_expired_events,
+    review_rechecked_event,
+    review_rejected_events,
+    review_released_event,
+)
 from compensation.models import AccountDecision, CompensationRequest, Decision
-from orders.events import Actor, actor_pk, event_record, events_record_many
-from orders.models import Event
+from inventory.audit import Actor, actor_pk
 
 
 class ReviewConflict(Exception):
@@ -65,16 +72,7 @@ def review_claim(*, decision_id: int, actor: Actor, now: datetime) -> datetime:
         if updated != 1:
             raise ReviewConflict("this case is claimed by another agent or no longer waiting")
         row = AccountDecision.objects.select_related("request").get(id=decision_id)
-        event_record(
-            kind=Event.Kind.REVIEW_CLAIMED,
-            actor=actor,
-            order_id=row.request.order_id,
-            account_id=row.account_id,
-            request_id=row.request_id,
-            message=f"claimed until {until:%Y-%m-%d %H:%M} UTC",
-            data={"decision_id": decision_id, "claimed_until": until.isoformat()},
-            at=now,
-        )
+        review_claimed_event(row=row, actor=actor, until=until, now=now)
     return until
 
 
@@ -87,16 +85,7 @@ def review_release(*, decision_id: int, actor: Actor, now: datetime) -> bool:
         if not updated:
             return False
         row = AccountDecision.objects.select_related("request").get(id=decision_id)
-        event_record(
-            kind=Event.Kind.REVIEW_RELEASED,
-            actor=actor,
-            order_id=row.request.order_id,
-            account_id=row.account_id,
-            request_id=row.request_id,
-            message="claim released",
-            data={"decision_id": decision_id},
-            at=now,
-        )
+        review_released_event(row=row, actor=actor, now=now)
     return True
 
 
@@ -114,22 +103,7 @@ def review_claims_expire(*, now: datetime) -> int:
         AccountDecision.objects.filter(id__in=[r.id for r in rows], claimed_until__lte=now).update(
             claimed_by=None, claimed_until=None
         )
-        events_record_many(
-            Event(
-                at=now,
-                kind=Event.Kind.REVIEW_RELEASED,
-                order_id=r.request.order_id,
-                account_id=r.account_id,
-                request_id=r.request_id,
-                message="claim expired",
-                data={
-                    "decision_id": r.id,
-                    "claimed_by": r.claimed_by_id,
-                    "claimed_until": r.claimed_until.isoformat() if r.claimed_until else None,
-                },
-            )
-            for r in rows
-        )
+        review_claims_expired_events(rows=rows, now=now)
     return len(rows)
 
 
@@ -233,24 +207,8 @@ def review_reject(
             claimed_by=None,
             claimed_until=None,
         )
-        events_record_many(
-            Event(
-                at=now,
-                actor_id=actor_pk(actor),
-                kind=Event.Kind.REVIEW_DECIDED,
-                order_id=r.request.order_id,
-                account_id=r.account_id,
-                request_id=r.request_id,
-                message=f"rejected — {customer_message}",
-                data={
-                    "decision": Decision.REJECTED,
-                    "rule": r.rule,
-                    "note": note,
-                    "customer_message": customer_message,
-                    "decision_id": r.id,
-                },
-            )
-            for r in rows
+        review_rejected_events(
+            rows=rows, actor=actor, customer_message=customer_message, note=note, now=now
         )
         _after_decision(rows=rows, now=now)
     return len(rows)
@@ -283,16 +241,13 @@ def decision_override(*, decision_id: int, actor: Actor, now: datetime, reason: 
         except IntegrityError as exc:
             # e.g. the same account was already replaced through another request.
             raise ReviewConflict("this account was already replaced") from exc
-        event_record(
-            kind=Event.Kind.OVERRIDE_ISSUED,
+        override_issued_event(
+            row=row,
             actor=actor,
-            order_id=row.request.order_id,
-            account_id=row.account_id,
-            request_id=row.request_id,
             batch_id=batches[0].id if batches else None,
-            message=reason,
-            data={"decision_id": row.id, "previous": previous},
-            at=now,
+            reason=reason,
+            previous=previous,
+            now=now,
         )
         _after_decision(rows=[row], now=now)
     return batches
@@ -367,19 +322,5 @@ def review_recheck(*, decision_id: int, actor: Actor, now: datetime) -> dict[str
         evidence = dict(locked.evidence or {})
         evidence["rechecks"] = [*evidence.get("rechecks", []), entry]
         AccountDecision.objects.filter(id=decision_id).update(evidence=evidence)
-        event_record(
-            kind=Event.Kind.REVIEW_RECHECKED,
-            actor=actor,
-            order_id=row.request.order_id,
-            account_id=row.account_id,
-            request_id=row.request_id,
-            message="status re-checked by staff"
-            + (f" — {entry['error']}" if entry["error"] else ""),
-            data={
-                "decision_id": decision_id,
-                "observation": entry["observation"],
-                "error": entry["error"],
-            },
-            at=now,
-        )
+        review_rechecked_event(row=row, actor=actor, entry=entry, now=now)
     return entry
