@@ -28,7 +28,7 @@ from django.db.models.functions import Lower
 from .audit import Actor
 from .crypto import Credentials, credentials_seal
 from .models import INTERACTION_KINDS, Account, ImportBatch, Platform, Product
-from .services import stock_arrived
+from .services import stock_arrival_announce
 
 BATCH_SIZE = 1000
 MAX_COUNTER = 2_147_483_647  # PositiveIntegerField on PostgreSQL
@@ -611,7 +611,7 @@ def stock_import(
             _import_batch_finish(batch, report)
             report.product_ids = sorted(product_ids)
             if product_ids:
-                stock_arrived(product_ids=report.product_ids)
+                stock_arrival_announce(product_ids=report.product_ids)
     except ImportAborted as exc:
         report.errors.append(exc.error)
         report.created = 0

@@ -19,6 +19,7 @@ from .events import (
     credentials_rotated_event,
 )
 from .models import Account
+from .signals import stock_arrived
 
 
 class AllocationConflict(Exception):
@@ -106,12 +107,10 @@ class AccountStateError(Exception):
     """The account is not in the state the operation needs (nothing was changed)."""
 
 
-def stock_arrived(*, product_ids: Sequence[int]) -> None:
-    """New stock of these products: wake the fulfilment of waiting batches after commit (the
-    fulfilment service registers a `transaction.on_commit`). Call inside the writing transaction."""
-    from compensation.services.fulfilment import fulfilment_wake
-
-    fulfilment_wake(product_ids=sorted(set(product_ids)))
+def stock_arrival_announce(*, product_ids: Sequence[int]) -> None:
+    """New free stock of these products: send `inventory.signals.stock_arrived` (the compensation
+    desk wakes its waiting batches after commit). Call inside the writing transaction."""
+    stock_arrived.send(sender=Account, product_ids=sorted(set(product_ids)))
 
 
 def _actor_has(actor: Actor, perm: str) -> bool:
@@ -157,7 +156,7 @@ def account_restock(*, account_id: int, actor: Actor, now: datetime, reason: str
             state=Account.State.IN_STOCK, delivered_at=None, delivery_kind=""
         )
         account_restocked_event(account_id=account_id, reason=reason, actor=actor, now=now)
-        stock_arrived(product_ids=[account.product_id])
+        stock_arrival_announce(product_ids=[account.product_id])
 
 
 def credentials_rotate_all(*, batch_size: int = 1000, actor: Actor = None) -> int:

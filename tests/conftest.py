@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from inventory.signals import stock_arrived
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     from django.conf import settings
@@ -90,12 +92,27 @@ def status_double(settings: Any) -> Iterator[ProgrammableStatus]:
 
 
 @pytest.fixture
-def wakes(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
-    """Record fulfilment wake-ups instead of queueing tasks."""
-    import compensation.services.fulfilment as fulfilment
-
-    calls: list[list[int]] = []
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
+    """Record the tasks services queue after commit (dotted path, arguments) instead of queueing
+    them: `compensation.queueing` is the one place tasks leave the process."""
+    calls: list[tuple[str, tuple[Any, ...]]] = []
     monkeypatch.setattr(
-        fulfilment, "fulfilment_wake", lambda *, product_ids: calls.append(list(product_ids))
+        "compensation.queueing.async_task", lambda path, *args, **kw: calls.append((path, args))
     )
     return calls
+
+
+@pytest.fixture
+def wakes(queued: list[tuple[str, tuple[Any, ...]]]) -> Iterator[list[list[int]]]:
+    """Record the stock arrivals inventory announces (`inventory.signals.stock_arrived`, which
+    wakes fulfilment); nothing is queued."""
+    calls: list[list[int]] = []
+
+    def record(sender: Any, *, product_ids: list[int], **kwargs: Any) -> None:
+        calls.append(list(product_ids))
+
+    stock_arrived.connect(record, dispatch_uid="tests.wakes")
+    try:
+        yield calls
+    finally:
+        stock_arrived.disconnect(dispatch_uid="tests.wakes")

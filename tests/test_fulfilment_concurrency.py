@@ -15,7 +15,7 @@ from compensation.services.fulfilment import batches_fulfil, batches_sweep
 from compensation.services.requests import decisions_approve
 from inventory.crypto import Credentials, credentials_seal
 from inventory.models import Account
-from inventory.services import stock_arrived
+from inventory.services import stock_arrival_announce
 
 from .factories_backoffice import (
     make_product,
@@ -79,7 +79,7 @@ def test_drains_imports_and_approvals_at_once_never_share_or_overpay() -> None:
                         for p in products
                         for i in range(3)
                     )
-                    stock_arrived(product_ids=[p.id for p in products])
+                    stock_arrival_announce(product_ids=[p.id for p in products])
                 added.append(len(made))
 
         return work
