@@ -25,15 +25,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from compensation.forms import CompensationRequestForm, FreshLinkForm
+from compensation.order_page import order_credentials_reveal, order_page_read
 from compensation.ratelimit import rate_limit_hit
 from compensation.selectors import request_view
+from compensation.services.notifications import order_link_resend
 from compensation.services.requests import OrderNotFound, UnknownLines, request_submit
-from orders.links import (
-    order_credentials_reveal,
-    order_link_resend,
-    order_link_resolve,
-    order_page_read,
-)
+from orders.links import order_link_resolve
 
 RESULT_REFRESH_SECONDS = 3
 RECHECK_REFRESH_SECONDS = 30

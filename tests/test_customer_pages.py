@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from compensation.events import CompensationEvent
 from compensation.models import CompensationRequest, Decision, Notification, RequestStatus
+from compensation.order_page import order_page_link_issue
 from inventory.events import InventoryEvent
 from inventory.models import Account, Event
 from orders.events import OrderEvent
@@ -296,7 +297,7 @@ def _assert_private(response) -> None:
 
 def test_order_page_shows_lines_and_compensate_product_but_no_credentials_on_get(client) -> None:
     order, line, replacement = _order_with_replacement()
-    url = order_link_issue(order=order, now=timezone.now())
+    url = order_page_link_issue(order=order, now=timezone.now())
 
     response = client.get(url)
 
@@ -319,7 +320,7 @@ def test_order_page_shows_lines_and_compensate_product_but_no_credentials_on_get
 
 def test_credentials_appear_only_after_the_post_and_the_reveal_is_recorded(client) -> None:
     order, line, _replacement = _order_with_replacement()
-    url = order_link_issue(order=order, now=timezone.now())
+    url = order_page_link_issue(order=order, now=timezone.now())
 
     response = client.post(url)
 
@@ -345,7 +346,7 @@ def test_window_left_and_closed_are_shown_per_line(client) -> None:
     closed.product.follower_drop_window_days = 7
     closed.product.save()
 
-    body = client.get(order_link_issue(order=order, now=now)).content.decode()
+    body = client.get(order_page_link_issue(order=order, now=now)).content.decode()
 
     open_part = body[body.index("Open product") : body.index("Short warranty")]
     closed_part = body[body.index("Short warranty") :]
@@ -359,9 +360,9 @@ def test_a_bad_link_reveals_nothing_and_offers_a_fresh_link(client, how) -> None
     order, line, _replacement = _order_with_replacement()
     now = timezone.now()
     if how == "expired":
-        url = order_link_issue(order=order, now=now - timedelta(days=15))
+        url = order_page_link_issue(order=order, now=now - timedelta(days=15))
     else:
-        url = order_link_issue(order=order, now=now)
+        url = order_page_link_issue(order=order, now=now)
     token = _token(url)
     if how == "tampered":
         token = token[:-1] + ("A" if token[-1] != "A" else "B")
@@ -388,7 +389,7 @@ def test_a_bad_link_reveals_nothing_and_offers_a_fresh_link(client, how) -> None
 def test_link_service_resolves_only_live_links() -> None:
     order = make_order()
     now = timezone.now()
-    token = _token(order_link_issue(order=order, now=now))
+    token = order_link_issue(order=order, now=now)
     link = OrderLink.objects.get()
 
     assert order_link_resolve(token=token, now=now) == link
@@ -448,7 +449,7 @@ def test_no_referrer_pages_keep_csrf_but_accept_the_null_origin_they_cause(
     from django.test import Client
 
     order, _line, _replacement = _order_with_replacement()
-    url = order_link_issue(order=order, now=timezone.now())
+    url = order_page_link_issue(order=order, now=timezone.now())
     browser = Client(enforce_csrf_checks=True)
     token = re.search(
         r'name="csrfmiddlewaretoken" value="([^"]+)"', browser.get(url).content.decode()

@@ -29,10 +29,10 @@ from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
 from compensation.models import Decision
+from compensation.services.notifications import order_link_resend
 from inventory.crypto import Credentials, _current, credentials_open, credentials_seal
 from inventory.events import InventoryEvent
 from inventory.models import Account, Event, ImportBatch
-from orders.links import order_link_resend
 
 from .factories import AccountFactory, OrderFactory, OrderLineFactory, ProductFactory
 from .factories_backoffice import agent, manager, review_cases

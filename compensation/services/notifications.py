@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,7 +37,9 @@ from compensation.models import (
     Notification,
     ReplacementBatch,
 )
+from compensation.order_page import order_page_link_issue
 from compensation.queueing import enqueue_on_commit
+from compensation.selectors import request_view
 from orders.models import Order
 
 log = logging.getLogger(__name__)
@@ -138,13 +141,24 @@ def notify_review_outcome(
 
 def notify_order_link(*, order: Order, now: datetime) -> Notification | None:
     """A fresh order-page link the customer asked for (each ask is its own event)."""
-    import secrets
-
     return notify(
         kind="order_link",
         key=f"order_link:{order.pk}:{now:%Y%m%dT%H%M%S}:{secrets.token_hex(6)}",
         order=order,
     )
+
+
+def order_link_resend(*, order_id: str, now: datetime) -> None:
+    """E-mail a fresh link to the address stored on the order, if the order exists.
+
+    Returns nothing either way: the caller must answer the same whether the order exists or not.
+    The link itself is issued when the e-mail is sent (the token never sits in a task argument).
+    """
+    order = Order.objects.filter(order_id=order_id.strip()).first()
+    if order is None:
+        return
+    with transaction.atomic():
+        notify_order_link(order=order, now=now)
 
 
 # --- sending ----------------------------------------------------------------------------------
@@ -173,9 +187,6 @@ def _subject(kind: str, order_id: str) -> str:
 
 
 def _context(notification: Notification, *, now: datetime) -> dict[str, Any]:
-    from compensation.selectors import request_view
-    from orders.links import order_link_issue
-
     order = notification.order
     assert order is not None
     context: dict[str, Any] = {
@@ -193,7 +204,7 @@ def _context(notification: Notification, *, now: datetime) -> dict[str, Any]:
         context["batch"] = batch
         context["product_name"] = batch.product.name
     if notification.kind in ("delivered", "order_link"):
-        context["order_link"] = order_link_issue(order=order, now=now)
+        context["order_link"] = order_page_link_issue(order=order, now=now)
     return context
 
 
