@@ -1,21 +1,36 @@
 """Back office for orders and their order-page links. Orders are read-only here: they come from
 the import (or the admin upload); the order page shows its audit trail (events are written by
-services only)."""
+services only). The compensation desk adds the order's requests
+(compensation/admin_order_links.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin
+from django.contrib.admin.options import InlineModelAdmin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from inventory.admin import ReadOnlyAdminMixin
+from inventory.admin_uploads import ImportUpload, import_upload_register
 from inventory.models import Event
 
 from .models import Order, OrderLine, OrderLink
 from .selectors import order_delivered_accounts
+from .services import orders_import
+
+import_upload_register(
+    "orders",
+    ImportUpload(
+        title="Import orders (JSON)",
+        service=orders_import,
+        permission="orders.add_order",
+        suffix=".json",
+        done_url="admin:orders_order_changelist",
+    ),
+)
 
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -54,11 +69,11 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "import_batch",
         "created_at",
         "delivered_accounts",
-        "compensation_requests",
         "access_links",
     )
     readonly_fields = fields
-    inlines = (OrderLineInline, EventInline)
+    # Apps above orders extend it (compensation/admin_order_links.py adds the requests).
+    inlines: ClassVar[tuple[type[InlineModelAdmin[Any, Any]], ...]] = (OrderLineInline, EventInline)
     change_list_template = "admin/orders/order/change_list.html"
 
     @admin.display(description="delivered accounts")
@@ -88,27 +103,6 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "<th>delivered as</th><th>delivered at</th><th>state</th></tr></thead>"
             "<tbody>{}</tbody></table>",
             rows,
-        )
-
-    @admin.display(description="compensation requests")
-    def compensation_requests(self, obj: Order) -> str:
-        from compensation.models import CompensationRequest
-
-        requests = CompensationRequest.objects.filter(order=obj).order_by("received_at")
-        if not requests:
-            return "—"
-        return format_html_join(
-            "",
-            "<div><a href='{}'>{}</a> — {} — received {}</div>",
-            (
-                (
-                    reverse("admin:compensation_compensationrequest_change", args=[r.pk]),
-                    r.pk,
-                    r.get_status_display(),
-                    r.received_at.strftime("%Y-%m-%d %H:%M UTC"),
-                )
-                for r in requests
-            ),
         )
 
     @admin.display(description="order-page links")

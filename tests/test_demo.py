@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from compensation import rules
-from inventory.demo import demo_load
+from compensation.demo import demo_load
 from inventory.models import INTERACTION_KINDS, Account, Event, ImportBatch, Product
 from orders.models import Order
 
