@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.core.validators import validate_email
 from django.http import HttpRequest, JsonResponse
@@ -162,8 +163,6 @@ def submit(request: HttpRequest) -> JsonResponse:
 
 
 def parse_rate_window() -> int:
-    from django.conf import settings
-
     parsed = parse_rate(settings.COMPENSATION_RATE_LIMIT)
     return parsed[1] if parsed else 60
 

@@ -11,12 +11,14 @@ from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from inventory.admin import ReadOnlyAdminMixin
 from inventory.admin_uploads import ImportUpload, import_upload_register
 from inventory.models import Event
 
+from .links import order_link_revoke
 from .models import Order, OrderLine, OrderLink
 from .selectors import order_delivered_accounts
 from .services import orders_import
@@ -145,10 +147,6 @@ class OrderLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected links", permissions=["revoke"])
     def revoke_links(self, request: HttpRequest, queryset: Any) -> None:
-        from django.utils import timezone
-
-        from .links import order_link_revoke
-
         revoked = sum(
             order_link_revoke(link_id=pk, actor=request.user, now=timezone.now())
             for pk in queryset.order_by("pk").values_list("pk", flat=True)

@@ -5,13 +5,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
+from compensation.status_client import reset_status_client
+from compensation.status_double import StatusDouble, profile
+from compensation.status_double import status as answer
 from inventory.signals import stock_arrived
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    from django.conf import settings
 
     vendor_is_pg = "postgresql" in settings.DATABASES["default"]["ENGINE"]
     if os.environ.get("CI") and not vendor_is_pg:
@@ -46,7 +49,6 @@ class ProgrammableStatus:
         interactions: object = "zero",
         observed_username: str | None = None,
     ) -> None:
-        from compensation.status_double import profile
 
         counters: dict[str, int] = {}
         shown: Any = interactions
@@ -64,7 +66,6 @@ class ProgrammableStatus:
         self.double.set(platform, username, body)
 
     def fail(self, platform: str, username: str, *, status: int) -> None:
-        from compensation.status_double import status as answer
 
         self.double.set(platform, username, answer(status))
 
@@ -76,8 +77,6 @@ class ProgrammableStatus:
 def status_double(settings: Any) -> Iterator[ProgrammableStatus]:
     """A real status-service double on 127.0.0.1 with the client pointed at it and short
     back-offs so failure paths stay fast."""
-    from compensation.status_client import reset_status_client
-    from compensation.status_double import StatusDouble
 
     with StatusDouble() as double:
         settings.STATUS_API_URL = double.url

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compensation.models import CompensationRequest, ReplacementBatch
+from inventory.crypto import Credentials, credentials_seal
 from inventory.models import Account, Event, ImportBatch, Product
 from inventory.services import AccountStateError, account_restock, account_retire
 from orders.models import Order
@@ -43,7 +44,6 @@ def staff(*perms: str) -> Client:
 
 
 def secret_account(**kwargs: object) -> Account:
-    from inventory.crypto import Credentials, credentials_seal
 
     sealed = credentials_seal(
         Credentials(

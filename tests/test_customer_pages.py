@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 
 from compensation.events import CompensationEvent
@@ -86,7 +87,6 @@ def test_form_explains_the_conditions_and_is_csrf_protected(client) -> None:
 
 
 def test_form_rejects_a_post_without_csrf_token() -> None:
-    from django.test import Client
 
     response = Client(enforce_csrf_checks=True).post(FORM_URL, {"email": "x@example.com"})
 
@@ -446,7 +446,6 @@ def test_no_referrer_pages_keep_csrf_but_accept_the_null_origin_they_cause(
 ) -> None:
     """A `Referrer-Policy: no-referrer` page posts with `Origin: null` (Chromium does): the reveal
     must still work, and still needs the CSRF token."""
-    from django.test import Client
 
     order, _line, _replacement = _order_with_replacement()
     url = order_page_link_issue(order=order, now=timezone.now())

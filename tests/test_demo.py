@@ -4,6 +4,7 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -20,10 +21,8 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def _no_wake(monkeypatch: pytest.MonkeyPatch) -> None:
-    import compensation.services.fulfilment as fulfilment
-
-    monkeypatch.setattr(fulfilment, "fulfilment_wake", lambda *, product_ids: None)
+def _no_tasks(queued: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """Nothing these imports wake up is queued."""
 
 
 def counts() -> tuple[int, int, int, int, int]:

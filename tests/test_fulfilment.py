@@ -11,6 +11,7 @@ from compensation.events import CompensationEvent
 from compensation.models import Notification, ReplacementBatch
 from compensation.services import fulfilment
 from compensation.services.fulfilment import batches_fulfil, batches_sweep, fulfilment_wake
+from inventory.importing import stock_import
 from inventory.models import Account, Event, Product
 from inventory.services import AllocationConflict
 
@@ -86,7 +87,6 @@ def test_short_stock_waits_takes_nothing_and_emails_once_even_when_drained_twice
 
 
 def test_an_import_of_stock_wakes_fulfilment(django_capture_on_commit_callbacks) -> None:
-    from inventory.importing import stock_import
 
     product = make_product(sku="IG-AGED")
     batch = waiting_batch(product=product, quantity=2)

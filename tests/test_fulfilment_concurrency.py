@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
+import psycopg
 import pytest
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -164,15 +171,6 @@ def test_a_task_cluster_killed_in_the_middle_of_a_drain_loses_nothing() -> None:
     """A real `qcluster` drains a product; it is blocked after it has claimed and marked the
     stock (on the 'delivered' notification insert, held by an uncommitted twin) and SIGKILLed.
     PostgreSQL rolls its transaction back: nothing is lost, and the sweep then serves all."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    import psycopg
-    from django.db import connection
 
     product = make_product()
     make_stock(5, product=product)

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from compensation import rules
+from compensation import rules, status_client
 from compensation.events import CompensationEvent
 from compensation.models import AccountDecision, CannedReason, Notification, ReplacementBatch
 from compensation.services.review import (
@@ -415,7 +415,6 @@ def test_decided_cases_are_read_only() -> None:
 def test_recheck_stores_the_new_observation_and_leaves_the_decision(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from compensation import status_client
 
     case = review_cases(1)[0]
     me = agent()

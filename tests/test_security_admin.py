@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from compensation.models import AccountDecision, Decision
 from inventory.crypto import Credentials, credentials_seal
@@ -108,7 +109,6 @@ def test_bulk_actions_without_csrf_token_change_nothing() -> None:
 
 def test_link_revocation_without_csrf_token_changes_nothing() -> None:
     line = delivered_line()
-    from django.utils import timezone
 
     order_link_issue(order=line.order, now=timezone.now())
     link = OrderLink.objects.get()

@@ -20,7 +20,7 @@ from typing import Any, cast
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -267,7 +267,6 @@ def test_reveal_view_checks_the_permission_not_only_the_changelist() -> None:
     """A staff user who may view and change accounts but lacks reveal_credentials is refused."""
     account = AccountFactory.create(credentials_sealed=credentials_seal(DELIVERED))
     user = User.objects.create_user("viewer", password="x", is_staff=True)
-    from django.contrib.auth.models import Permission
 
     user.user_permissions.set(
         Permission.objects.filter(

@@ -28,6 +28,7 @@ from compensation import tasks
 from compensation.events import batches_delivered_events, batches_waiting_events
 from compensation.models import ReplacementBatch
 from compensation.queueing import enqueue_on_commit
+from compensation.services import notifications
 from inventory.models import Account
 from inventory.services import AllocationConflict, accounts_mark_delivered, stock_claim_ids
 
@@ -105,8 +106,6 @@ def accounts_mark_delivered_many(*, grants: Sequence[_Grant], now: datetime) -> 
 def batches_fulfil(*, product_id: int, now: datetime) -> int:
     """Deliver the waiting batches of one product, first come first served. Returns how many
     batches were delivered. Idempotent: running it twice never gives a batch more than owed."""
-    from compensation.services import notifications
-
     with transaction.atomic():
         _product_lock(product_id)
         # Lock in primary-key order (deadlock-free with every other locker), walk in FIFO order.

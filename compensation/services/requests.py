@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
-from compensation import rules, tasks
+from compensation import rules, status_client, tasks
 from compensation.bulk import rows_update
 from compensation.events import (
     accounts_decided_events,
@@ -39,6 +39,8 @@ from compensation.models import (
     RequestStatus,
 )
 from compensation.queueing import enqueue_on_commit
+from compensation.services import notifications
+from compensation.services.fulfilment import fulfilment_wake
 from inventory.audit import Actor, actor_pk
 from inventory.models import INTERACTION_KINDS, Account
 from orders.models import Order, OrderLine
@@ -281,12 +283,10 @@ def requests_resume_stalled(*, now: datetime) -> int:
 
 
 def _decisions_check(*, decisions: list[AccountDecision], now: datetime) -> int:
-    from compensation.status_client import ProfileQuery, get_status_client
-
     # Network first, with no transaction or lock held.
-    results = get_status_client().fetch_many(
+    results = status_client.get_status_client().fetch_many(
         [
-            ProfileQuery(
+            status_client.ProfileQuery(
                 key=d.id,
                 platform=d.account.platform,
                 username=d.account.username,
@@ -410,8 +410,6 @@ def _batches_create(
 
 def _wake_fulfilment(batches: list[ReplacementBatch]) -> None:
     if batches:
-        from compensation.services.fulfilment import fulfilment_wake
-
         fulfilment_wake(product_ids=sorted({b.product_id for b in batches}))
 
 
@@ -505,8 +503,6 @@ def _request_mark_decided(*, request: CompensationRequest, now: datetime) -> boo
     ):
         counts[decision] += 1
     request_decided_event(request=request, counts=counts, now=now)
-    from compensation.services import notifications
-
     notifications.notify_request_received(request=request)
     if counts.get(Decision.MANUAL_REVIEW):
         notifications.notify_sent_to_review(request=request)

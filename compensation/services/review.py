@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from compensation import rules, status_client
 from compensation.events import (
     override_issued_event,
     review_claimed_event,
@@ -28,6 +29,13 @@ from compensation.events import (
     review_released_event,
 )
 from compensation.models import AccountDecision, CompensationRequest, Decision
+from compensation.services import notifications
+from compensation.services.requests import (
+    account_baseline,
+    claims_refresh_usage,
+    decisions_approve,
+    request_refresh_status,
+)
 from inventory.audit import Actor, actor_pk
 
 
@@ -145,9 +153,6 @@ def _lock_open_cases(
 def _after_decision(*, rows: list[AccountDecision], now: datetime) -> None:
     """Re-evaluate each request touched and tell its customer the outcome (one e-mail per
     request and staff decision; sent on commit by the notifications service)."""
-    from compensation.services import notifications
-    from compensation.services.requests import claims_refresh_usage, request_refresh_status
-
     claims_refresh_usage(claim_ids={r.claim_id for r in rows})
     by_request: dict[Any, list[int]] = defaultdict(list)
     for r in rows:
@@ -163,8 +168,6 @@ def review_approve(
 ) -> list[Any]:
     """Approve waiting cases: one replacement batch per line for the accounts approved together.
     Returns the batches created."""
-    from compensation.services.requests import decisions_approve
-
     _require(actor, "compensation.review_decision")
     with transaction.atomic():
         rows = _lock_open_cases(decision_ids=decision_ids, actor=actor, now=now)
@@ -217,8 +220,6 @@ def review_reject(
 def decision_override(*, decision_id: int, actor: Actor, now: datetime, reason: str) -> list[Any]:
     """A manager issues a replacement for an account the rules (or a reviewer) refused, with a
     mandatory reason. Returns the batch created."""
-    from compensation.services.requests import decisions_approve
-
     _require(actor, "compensation.override_decision")
     reason = reason.strip()
     if not reason:
@@ -265,10 +266,6 @@ def _jsonable(value: Any) -> Any:
 def review_recheck(*, decision_id: int, actor: Actor, now: datetime) -> dict[str, Any]:
     """Read the account's public profile again and store it in the case's evidence (the decision
     itself stays with the agent). Returns the stored entry."""
-    from compensation import rules
-    from compensation.services.requests import account_baseline
-    from compensation.status_client import ProfileQuery, get_status_client
-
     _require(actor, "compensation.review_decision")
     row = AccountDecision.objects.select_related(
         "account", "request__order", "claim__line__product"
@@ -277,8 +274,8 @@ def review_recheck(*, decision_id: int, actor: Actor, now: datetime) -> dict[str
         raise ReviewConflict("only a case waiting for review can be re-checked")
     account = row.account
     # Network call: no lock, no transaction held.
-    result = get_status_client().fetch(
-        ProfileQuery(
+    result = status_client.get_status_client().fetch(
+        status_client.ProfileQuery(
             key=row.id,
             platform=account.platform,
             username=account.username,
