@@ -26,8 +26,9 @@ def main() -> int:
 
         from compensation import status_client
         from compensation.models import AccountDecision
-        from compensation.services import requests as requests_service
-        from compensation.services.requests import request_run_checks, request_submit
+        from compensation.services import checks as checks_service
+        from compensation.services.checks import request_run_checks
+        from compensation.services.submit import request_submit
         from compensation.status_double import StatusDouble
         from inventory.crypto import Credentials, credentials_seal
         from inventory.models import Account, Product
@@ -97,7 +98,7 @@ def main() -> int:
                 now=now,
             ).request
             spent = {"store": 0.0}
-            original_store = requests_service._decisions_store
+            original_store = checks_service._decisions_store
 
             def timed_store(**kwargs: Any) -> int:
                 begun = time.perf_counter()
@@ -106,7 +107,7 @@ def main() -> int:
                 finally:
                     spent["store"] += time.perf_counter() - begun
 
-            requests_service._decisions_store = timed_store
+            checks_service._decisions_store = timed_store
             started = time.perf_counter()
             request_run_checks(request_id=request.id, now=timezone.now())
             elapsed = time.perf_counter() - started

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from compensation.ratelimit import parse_rate, rate_limit_hit
 from compensation.selectors import request_view, request_view_json
-from compensation.services.requests import OrderNotFound, UnknownLines, request_submit
+from compensation.services.submit import OrderNotFound, UnknownLines, request_submit
 
 MAX_REASON = 2000
 MAX_EMAIL = 254  # the e-mail field of an order

@@ -29,7 +29,7 @@ from compensation.order_page import order_credentials_reveal, order_page_read
 from compensation.ratelimit import rate_limit_hit
 from compensation.selectors import request_view
 from compensation.services.notifications import order_link_resend
-from compensation.services.requests import OrderNotFound, UnknownLines, request_submit
+from compensation.services.submit import OrderNotFound, UnknownLines, request_submit
 from orders.links import order_link_resolve
 
 RESULT_REFRESH_SECONDS = 3

@@ -1,4 +1,4 @@
-"""The check flow of compensation/services/requests.py over real HTTP to the status double."""
+"""The check flow of compensation/services/checks.py over real HTTP to the status double."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from compensation.models import (
     LineClaim,
     ReplacementBatch,
 )
-from compensation.services.requests import (
+from compensation.services.checks import (
     decisions_recheck_due,
     request_run_checks,
-    request_submit,
     requests_resume_stalled,
 )
+from compensation.services.submit import request_submit
 from inventory.models import Event
 
 from .factories import OrderFactory, ProductFactory, delivered_line

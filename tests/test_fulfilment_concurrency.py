@@ -18,8 +18,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from compensation.models import AccountDecision, ReplacementBatch
+from compensation.services.approval import decisions_approve
 from compensation.services.fulfilment import batches_fulfil, batches_sweep
-from compensation.services.requests import decisions_approve
 from inventory.crypto import Credentials, credentials_seal
 from inventory.models import Account
 from inventory.services import stock_arrival_announce

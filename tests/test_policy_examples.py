@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from compensation.models import CompensationRequest, LineClaim
 from compensation.selectors import request_view, request_view_json
-from compensation.services.requests import request_run_checks, request_submit
+from compensation.services.checks import request_run_checks
+from compensation.services.submit import request_submit
 from compensation.status_double import hang
 
 from .factories import OrderFactory, delivered_line

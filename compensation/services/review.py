@@ -2,7 +2,7 @@
 
 Every write is a compare-and-set or runs on rows locked in primary-key order; every state change
 records an `orders.Event` in the same transaction. Approvals go through the one approval path
-(`requests.decisions_approve`: one replacement batch per line for the accounts approved in one
+(`approval.decisions_approve`: one replacement batch per line for the accounts approved in one
 staff decision). The status service is called with no lock or transaction held.
 """
 
@@ -30,12 +30,12 @@ from compensation.events import (
 )
 from compensation.models import AccountDecision, CompensationRequest, Decision
 from compensation.services import notifications
-from compensation.services.requests import (
-    account_baseline,
+from compensation.services.approval import (
     claims_refresh_usage,
     decisions_approve,
     request_refresh_status,
 )
+from compensation.services.facts import account_facts
 from inventory.audit import Actor, actor_pk
 
 
@@ -291,16 +291,7 @@ def review_recheck(*, decision_id: int, actor: Actor, now: datetime) -> dict[str
         "response": _jsonable(getattr(result, "raw", None)),
     }
     try:
-        verdict = rules.decide_account(
-            rules.AccountFacts(
-                baseline=account_baseline(account),
-                observation=observation,
-                password_change_warning=row.request.password_change_warning,
-                order_placed_at=row.request.order.placed_at,
-                now=row.request.received_at,
-                follower_drop_window_days=row.claim.line.product.follower_drop_window_days,
-            )
-        )
+        verdict = rules.decide_account(account_facts(decision=row, observation=observation))
         entry["rules_would_say"] = {
             "decision": verdict.decision,
             "rule": verdict.rule,
