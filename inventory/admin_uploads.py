@@ -29,7 +29,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
-from .importing import ImportReport, products_import, stock_import
+from .import_rows import ImportReport
+from .importing import products_import, stock_import
 from .models import ImportBatch
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024

@@ -12,7 +12,8 @@ from django.core.management import CommandError, call_command
 
 from compensation.models import CompensationRequest, ReplacementBatch
 from inventory.crypto import credentials_open
-from inventory.importing import ImportReport, products_import, stock_import
+from inventory.import_rows import ImportReport
+from inventory.importing import products_import, stock_import
 from inventory.models import Account, Event, ImportBatch, Product
 from orders.models import Order, OrderLine
 from orders.services import orders_import
