@@ -31,6 +31,7 @@ def main() -> int:
         from compensation.services.submit import request_submit
         from compensation.status_double import StatusDouble
         from inventory.crypto import Credentials, credentials_seal
+        from inventory.interactions import INTERACTION_KINDS
         from inventory.models import Account, Product
         from orders.models import Order, OrderLine
 
@@ -74,17 +75,7 @@ def main() -> int:
                         "username": f"bench_{i}",
                         "state": "locked",
                         "followers": 250,
-                        "interactions": {
-                            k: 0
-                            for k in (
-                                "posts",
-                                "reposts",
-                                "comments",
-                                "likes",
-                                "follows",
-                                "messages",
-                            )
-                        },
+                        "interactions": dict.fromkeys(INTERACTION_KINDS, 0),
                     },
                 )
             settings.STATUS_API_URL = double.url

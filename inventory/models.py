@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
-INTERACTION_KINDS = ("posts", "reposts", "comments", "likes", "follows", "messages")
+from .interactions import INTERACTION_KINDS
 
 
 class Platform(models.TextChoices):

@@ -24,6 +24,7 @@ from compensation.services.review import (
     review_release,
 )
 from compensation.services.roles import MANAGERS, SUPPORT_AGENTS
+from inventory.interactions import INTERACTION_KINDS
 from inventory.models import Account, Event
 
 from .factories_backoffice import (
@@ -429,10 +430,7 @@ def test_recheck_stores_the_new_observation_and_leaves_the_decision(
                     username=query.username,
                     user_id=query.user_id,
                     followers=250,
-                    interactions={
-                        k: 0
-                        for k in ("posts", "reposts", "comments", "likes", "follows", "messages")
-                    },
+                    interactions=dict.fromkeys(INTERACTION_KINDS, 0),
                 ),
                 raw={"state": "locked"},
                 error=None,
