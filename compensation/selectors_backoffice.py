@@ -10,8 +10,7 @@ from typing import Any
 from django.db.models import Count, Min, Q, QuerySet, Sum
 
 from compensation.models import AccountDecision, Decision, ReplacementBatch
-from inventory.models import Account, Product
-from orders.models import Event
+from inventory.models import Account, Event, Product
 
 
 def review_queue() -> QuerySet[AccountDecision]:

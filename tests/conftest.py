@@ -5,15 +5,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from compensation.status import reset_status_client
 from compensation.status.double import StatusDouble, profile
 from compensation.status.double import status as answer
+from inventory.signals import stock_arrived
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    from django.conf import settings
 
     vendor_is_pg = "postgresql" in settings.DATABASES["default"]["ENGINE"]
     if os.environ.get("CI") and not vendor_is_pg:
@@ -48,6 +49,7 @@ class ProgrammableStatus:
         interactions: object = "zero",
         observed_username: str | None = None,
     ) -> None:
+
         counters: dict[str, int] = {}
         shown: Any = interactions
         if isinstance(interactions, dict):
@@ -64,6 +66,7 @@ class ProgrammableStatus:
         self.double.set(platform, username, body)
 
     def fail(self, platform: str, username: str, *, status: int) -> None:
+
         self.double.set(platform, username, answer(status))
 
     def __getattr__(self, name: str) -> object:
@@ -74,6 +77,7 @@ class ProgrammableStatus:
 def status_double(settings: Any) -> Iterator[ProgrammableStatus]:
     """A real status-service double on 127.0.0.1 with the client pointed at it and short
     back-offs so failure paths stay fast."""
+
     with StatusDouble() as double:
         settings.STATUS_API_URL = double.url
         settings.STATUS_API_MAX_ATTEMPTS = 2
@@ -87,12 +91,27 @@ def status_double(settings: Any) -> Iterator[ProgrammableStatus]:
 
 
 @pytest.fixture
-def wakes(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
-    """Record fulfilment wake-ups instead of queueing tasks."""
-    import compensation.services.fulfilment as fulfilment
-
-    calls: list[list[int]] = []
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
+    """Record the tasks services queue after commit (dotted path, arguments) instead of queueing
+    them: `compensation.queueing` is the one place tasks leave the process."""
+    calls: list[tuple[str, tuple[Any, ...]]] = []
     monkeypatch.setattr(
-        fulfilment, "fulfilment_wake", lambda *, product_ids: calls.append(list(product_ids))
+        "compensation.queueing.async_task", lambda path, *args, **kw: calls.append((path, args))
     )
     return calls
+
+
+@pytest.fixture
+def wakes(queued: list[tuple[str, tuple[Any, ...]]]) -> Iterator[list[list[int]]]:
+    """Record the stock arrivals inventory announces (`inventory.signals.stock_arrived`, which
+    wakes fulfilment); nothing is queued."""
+    calls: list[list[int]] = []
+
+    def record(sender: Any, *, product_ids: list[int], **kwargs: Any) -> None:
+        calls.append(list(product_ids))
+
+    stock_arrived.connect(record, dispatch_uid="tests.wakes")
+    try:
+        yield calls
+    finally:
+        stock_arrived.disconnect(dispatch_uid="tests.wakes")

@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from compensation.events import CompensationEvent
 from compensation.models import AccountDecision, CannedReason, Notification, ReplacementBatch
 from compensation.services.review import (
     CaseAccess,
@@ -26,8 +27,7 @@ from compensation.services.review import (
     review_release,
 )
 from compensation.services.roles import MANAGERS, SUPPORT_AGENTS
-from inventory.models import Account
-from orders.models import Event
+from inventory.models import Account, Event
 
 from .factories.compensation import agent, manager, review_cases, waiting_batch
 from .factories.inventory import make_account, make_accounts, make_product
@@ -81,7 +81,7 @@ def test_setup_roles_is_idempotent_and_keeps_credentials_from_agents() -> None:
         "compensation.review_decision",
         "compensation.view_accountdecision",
         "orders.view_order",
-        "orders.view_event",
+        "inventory.view_event",
         "compensation.view_replacementbatch",
     ):
         assert staff.has_perm(perm) and boss.has_perm(perm)
@@ -129,7 +129,7 @@ def test_a_manager_overrides_a_refusal_with_a_mandatory_reason() -> None:
     assert (case.decision, case.reviewed_by_id) == ("approved", boss.id)
     batch = ReplacementBatch.objects.get()
     assert (batch.quantity, batch.line_id, batch.approved_by_id) == (1, case.claim.line_id, boss.id)
-    event = Event.objects.get(kind=Event.Kind.OVERRIDE_ISSUED)
+    event = Event.objects.get(kind=CompensationEvent.OVERRIDE_ISSUED)
     assert (event.actor_id, event.message, event.batch_id) == (
         boss.id,
         "Loyal customer, supplier fault",

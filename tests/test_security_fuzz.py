@@ -18,7 +18,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from compensation.models import CompensationRequest
-from orders.models import Event, OrderLink
+from inventory.models import Event
+from orders.models import OrderLink
 
 from .factories.orders import delivered_line
 

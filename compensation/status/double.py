@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from compensation.rules import INTERACTION_KINDS
+from inventory.interactions import INTERACTION_KINDS
 
 logger = logging.getLogger(__name__)
 
