@@ -52,7 +52,7 @@ def _throughput(requests_n: int, double, product, tag: str) -> tuple[float, floa
 
     from bench.bench_decide_order import locked_profile, order_with_accounts
     from compensation.models import AccountDecision, Notification, ReplacementBatch
-    from compensation.services.requests import request_submit
+    from compensation.services.submit import request_submit
 
     orders = []
     for i in range(requests_n):
@@ -175,7 +175,7 @@ def main() -> int:
     with throwaway_database(DATABASE):
         from django.conf import settings
 
-        from compensation.status_double import StatusDouble
+        from compensation.status.double import StatusDouble
         from inventory.models import Product
 
         product = Product.objects.create(sku="CL", name="Cluster bench", platform="instagram")

@@ -105,10 +105,11 @@ def main() -> int:
         from django.conf import settings
         from django.utils import timezone
 
-        from compensation import status_client
         from compensation.models import AccountDecision
-        from compensation.services.requests import request_run_checks, request_submit
-        from compensation.status_double import StatusDouble
+        from compensation.services.checks import request_run_checks
+        from compensation.services.submit import request_submit
+        from compensation.status import reset_status_client
+        from compensation.status.double import StatusDouble
         from inventory.models import Product
 
         now = timezone.now()
@@ -129,7 +130,7 @@ def main() -> int:
                 for i in range(ACCOUNTS):
                     double.set("instagram", f"r{r}_{i}", locked_profile(f"r{r}_{i}", f"r{r}-{i}"))
             settings.STATUS_API_URL = double.url
-            status_client.reset_status_client()
+            reset_status_client()
             for r, order in enumerate(orders):
                 anchor_times.append(
                     plain_client_seconds(

@@ -33,11 +33,12 @@ def _data() -> dict[str, str]:
     from django.utils import timezone
 
     from bench.bench_decide_order import locked_profile, order_with_accounts
-    from compensation import status_client
-    from compensation.services.requests import request_run_checks, request_submit
-    from compensation.status_double import StatusDouble
+    from compensation.order_page import order_page_link_issue
+    from compensation.services.checks import request_run_checks
+    from compensation.services.submit import request_submit
+    from compensation.status import reset_status_client
+    from compensation.status.double import StatusDouble
     from inventory.models import Product
-    from orders.links import order_link_issue
 
     now = timezone.now()
     product = Product.objects.create(sku="HTTP", name="Bench account", platform="instagram")
@@ -46,7 +47,7 @@ def _data() -> dict[str, str]:
         for i in range(3):
             double.set("instagram", f"h_{i}", locked_profile(f"h_{i}", f"h-{i}"))
         settings.STATUS_API_URL = double.url
-        status_client.reset_status_client()
+        reset_status_client()
         request = request_submit(
             email=order.email,
             order_id=order.order_id,
@@ -56,7 +57,7 @@ def _data() -> dict[str, str]:
             now=now - timedelta(minutes=1),
         ).request
         request_run_checks(request_id=request.id, now=now)
-    link = urlsplit(order_link_issue(order=order, now=now)).path
+    link = urlsplit(order_page_link_issue(order=order, now=now)).path
     return {
         "anchor: minimal one-query view": "/bench/minimal",
         "API GET of a request": f"/api/v1/compensation-requests/{request.id}",

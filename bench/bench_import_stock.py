@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import throwaway_database
+from inventory.interactions import INTERACTION_KINDS
 
 if TYPE_CHECKING:
     from inventory.crypto import Credentials
@@ -53,12 +54,7 @@ def _write_csv(path: Path, rows: int) -> None:
         "email_password",
         "two_factor_secret",
         "followers",
-        "posts",
-        "reposts",
-        "comments",
-        "likes",
-        "follows",
-        "messages",
+        *INTERACTION_KINDS,
         "supplier",
         "notes",
     ]

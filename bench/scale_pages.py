@@ -79,7 +79,7 @@ DECISIONS = "compensation_accountdecision"
 REQUESTS = "compensation_compensationrequest"
 BATCHES = "compensation_replacementbatch"
 ORDERS = "orders_order"
-EVENTS = "orders_event"
+EVENTS = "inventory_event"
 ACCOUNTS = "inventory_account"
 
 PAGES: tuple[Page, ...] = (
