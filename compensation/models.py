@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 
@@ -37,6 +38,11 @@ class CompensationRequest(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [
+            models.Index(Upper("email"), name="request_email_upper_idx"),
+            # The list filtered by status, newest first.
+            models.Index(fields=["status", "received_at", "id"], name="request_status_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["order"],
@@ -114,7 +120,19 @@ class ReplacementBatch(models.Model):
         ordering = ["approved_at", "id"]
         verbose_name_plural = "replacement batches"
         indexes = [
-            models.Index(fields=["product", "state", "approved_at", "id"], name="batch_fifo_idx"),
+            # The FIFO walk; with the quantity, the queue per product reads the index alone.
+            models.Index(
+                fields=["product", "state", "approved_at", "id", "quantity"],
+                name="batch_fifo_idx",
+            ),
+            # The admin list, oldest approval first.
+            models.Index(fields=["approved_at", "id"], name="batch_list_idx"),
+            # A wake-up asks in one cheap query whether anybody still has to be told "unavailable".
+            models.Index(
+                fields=["product"],
+                condition=Q(state="waiting", unavailable_notified_at__isnull=True),
+                name="batch_untold_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="batch_quantity_positive"),
@@ -171,7 +189,22 @@ class AccountDecision(models.Model):
             ("override_decision", "Can issue a replacement the rules refused"),
         ]
         indexes = [
-            models.Index(fields=["decision", "review_requested_at"], name="decision_queue_idx"),
+            # The review queue: one decision, oldest first, id breaking ties (no sort); the
+            # claim columns let the queue's summary be read from the index alone.
+            models.Index(
+                fields=["decision", "review_requested_at", "id", "claimed_by", "claimed_until"],
+                name="decision_queue_order_idx",
+            ),
+            # Every decision in queue order (the list's "all"), those decided by staff, those
+            # of one rule; and a request's decisions in order (its page shows the first ones).
+            models.Index(fields=["review_requested_at", "id"], name="decision_list_idx"),
+            models.Index(
+                fields=["review_requested_at", "id"],
+                condition=Q(reviewed=True),
+                name="decision_reviewed_idx",
+            ),
+            models.Index(fields=["rule", "review_requested_at", "id"], name="decision_rule_idx"),
+            models.Index(fields=["request", "id"], name="decision_request_idx"),
             models.Index(fields=["decision", "next_check_at"], name="decision_recheck_idx"),
         ]
         constraints = [

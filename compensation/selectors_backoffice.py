@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.expressions import RawSQL
 
 from compensation.models import AccountDecision, Decision, ReplacementBatch
 from inventory.models import Account, Event, Product
@@ -31,15 +43,18 @@ class QueueSummary:
 
 
 def review_queue_summary(*, now: datetime) -> QueueSummary:
-    qs = AccountDecision.objects.filter(decision=Decision.MANUAL_REVIEW)
-    agg = qs.aggregate(n=Count("id"), oldest=Min("review_requested_at"))
-    unassigned = qs.filter(Q(claimed_by__isnull=True) | Q(claimed_until__lte=now)).count()
+    """One pass over the queue's index (decision, requested at, id, claimed by, until)."""
+    agg = AccountDecision.objects.filter(decision=Decision.MANUAL_REVIEW).aggregate(
+        n=Count("id"),
+        oldest=Min("review_requested_at"),
+        unassigned=Count("id", filter=Q(claimed_by__isnull=True) | Q(claimed_until__lte=now)),
+    )
     oldest = agg["oldest"]
     return QueueSummary(
         waiting=agg["n"] or 0,
         oldest_requested_at=oldest,
         oldest_age=(now - oldest) if oldest else None,
-        unassigned=unassigned,
+        unassigned=agg["unassigned"] or 0,
     )
 
 
@@ -59,49 +74,94 @@ class ProductQueue:
     def shortfall(self) -> int:
         return max(0, self.accounts_needed - self.in_stock)
 
+    @property
+    def in_stock_display(self) -> str:
+        """Stock is counted only as far as the queue needs it (see the selector)."""
+        if self.in_stock > self.accounts_needed:
+            return f"more than {self.accounts_needed}"
+        return str(self.in_stock)
+
 
 def fulfilment_queue_per_product() -> list[ProductQueue]:
-    """One row per product with waiting replacement batches, the longest-waiting first."""
-    rows = list(
-        ReplacementBatch.objects.filter(state=ReplacementBatch.State.WAITING)
-        .order_by()
-        .values("product_id")
-        .annotate(batches=Count("id"), needed=Sum("quantity"), oldest=Min("approved_at"))
+    """One row per product with waiting replacement batches, the longest-waiting first.
+
+    One query: per product, subqueries over the FIFO index (product, state, approved_at, id,
+    quantity) and a count over the stock index (product, state, id); no sort of the queue. On
+    PostgreSQL the stock is counted only up to what the queue needs plus one (`in_stock` is then
+    at most `accounts_needed + 1`, i.e. "enough"): a product with 15,000 accounts on hand costs
+    as little as one with 15."""
+    waiting = ReplacementBatch.objects.filter(
+        product=OuterRef("pk"), state=ReplacementBatch.State.WAITING
     )
-    if not rows:
-        return []
-    product_ids = [r["product_id"] for r in rows]
-    products = {p.id: p for p in Product.objects.filter(id__in=product_ids)}
-    stock = dict(
-        Account.objects.filter(product_id__in=product_ids, state=Account.State.IN_STOCK)
-        .order_by()
-        .values("product_id")
-        .annotate(n=Count("id"))
-        .values_list("product_id", "n")
+    head = waiting.order_by("approved_at", "id")
+    stock = Account.objects.filter(product=OuterRef("pk"), state=Account.State.IN_STOCK)
+    rows = (
+        Product.objects.filter(Exists(waiting))
+        .annotate(
+            batches_waiting=_per_product(waiting, Count("pk")),
+            accounts_needed=_per_product(waiting, Sum("quantity")),
+            oldest_approved_at=Subquery(head.values("approved_at")[:1]),
+            next_batch_quantity=Subquery(head.values("quantity")[:1]),
+            in_stock=_stock_up_to_need() or _per_product(stock, Count("pk")),
+        )
+        .values_list(
+            "pk",
+            "sku",
+            "name",
+            "platform",
+            "batches_waiting",
+            "accounts_needed",
+            "oldest_approved_at",
+            "next_batch_quantity",
+            "in_stock",
+        )
     )
-    first: dict[int, int] = {}
-    for product_id, quantity in (
-        ReplacementBatch.objects.filter(state=ReplacementBatch.State.WAITING)
-        .order_by("product_id", "approved_at", "id")
-        .values_list("product_id", "quantity")
-    ):
-        first.setdefault(product_id, quantity)
     result = [
         ProductQueue(
-            product_id=r["product_id"],
-            sku=products[r["product_id"]].sku,
-            name=products[r["product_id"]].name,
-            platform=products[r["product_id"]].platform,
-            batches_waiting=r["batches"],
-            accounts_needed=r["needed"] or 0,
-            oldest_approved_at=r["oldest"],
-            next_batch_quantity=first.get(r["product_id"], 0),
-            in_stock=stock.get(r["product_id"], 0),
+            product_id=pk,
+            sku=sku,
+            name=name,
+            platform=platform,
+            batches_waiting=batches or 0,
+            accounts_needed=needed or 0,
+            oldest_approved_at=oldest,
+            next_batch_quantity=first or 0,
+            in_stock=in_stock or 0,
         )
-        for r in rows
+        for pk, sku, name, platform, batches, needed, oldest, first, in_stock in rows
     ]
     result.sort(key=lambda q: (q.oldest_approved_at is None, q.oldest_approved_at, q.product_id))
     return result
+
+
+def _stock_up_to_need() -> RawSQL | None:
+    """In-stock accounts of the outer product, counted up to the waiting need + 1 (PostgreSQL
+    accepts a LIMIT computed from the outer row; SQLite does not, and counts them all)."""
+    if connection.vendor != "postgresql":
+        return None
+    accounts = Account._meta.db_table
+    batches = ReplacementBatch._meta.db_table
+    products = Product._meta.db_table
+    # Table names come from the models; the values are parameters.
+    sql = (
+        f"(SELECT count(*) FROM (SELECT 1 FROM {accounts} a"  # noqa: S608
+        f" WHERE a.product_id = {products}.id AND a.state = %s"
+        f" LIMIT (SELECT sum(b.quantity) + 1 FROM {batches} b"
+        f" WHERE b.product_id = {products}.id AND b.state = %s)) AS needed)"
+    )
+    return RawSQL(  # noqa: S611 - no input from outside: model table names and two constants
+        sql,
+        [Account.State.IN_STOCK, ReplacementBatch.State.WAITING],
+        output_field=IntegerField(),
+    )
+
+
+def _per_product(rows: QuerySet[Any], aggregate: Any) -> Subquery:
+    """An aggregate over the outer product's rows, as a scalar subquery."""
+    return Subquery(
+        rows.order_by().values("product").annotate(value=aggregate).values("value"),
+        output_field=IntegerField(),
+    )
 
 
 def request_events(*, request_id: Any) -> QuerySet[Event]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -22,7 +22,12 @@ from django.utils.cache import patch_cache_control
 from django.utils.html import format_html
 
 from . import admin_uploads  # noqa: F401  (registers the import batches and their uploads)
-from .admin_mixins import ReadOnlyAdminMixin
+from .admin_mixins import (
+    CappedCountPaginator,
+    IndexedValuesFieldListFilter,
+    ReadOnlyAdminMixin,
+    ids_or_subquery,
+)
 from .models import Account, Event, Product
 from .selectors import products_with_stock_counts
 from .services import (
@@ -69,10 +74,19 @@ class AccountAdmin(admin.ModelAdmin):
         "order",
         "delivery_kind",
     )
-    list_filter = ("state", "product", "platform", "supplier", "delivery_kind")
+    list_filter = (
+        "state",
+        "product",
+        "platform",
+        ("supplier", IndexedValuesFieldListFilter),
+        "delivery_kind",
+    )
+    # Part of a username, an exact platform user id or an exact order id (get_search_results).
     search_fields = ("username", "platform_user_id", "=line__order__order_id")
+    search_help_text = "Part of a username, or an exact platform user id or order id."
     list_select_related = ("product", "line__order")
     show_full_result_count = False
+    paginator = CappedCountPaginator
     actions = ("retire_selected", "restock_selected")
     change_list_template = "admin/inventory/account/change_list.html"
     fields = (
@@ -105,6 +119,24 @@ class AccountAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # retire instead: delivered accounts and events refer to it
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Account]:
+        # The list and the form never show the sealed credentials: never read them either.
+        return super().get_queryset(request).defer("credentials_sealed")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Account], search_term: str
+    ) -> tuple[QuerySet[Account], bool]:
+        """Every condition on the account row itself, each with an index (a trigram index on
+        the username on PostgreSQL), so the database combines them instead of reading the
+        table; the order id is first turned into the order's line ids."""
+        lines = Account._meta.get_field("line").related_model._default_manager  # type: ignore[union-attr]
+        for term in search_term.split():
+            line_ids = list(lines.filter(order__order_id__iexact=term).values_list("pk", flat=True))
+            queryset = queryset.filter(
+                Q(username__icontains=term) | Q(platform_user_id=term) | Q(line_id__in=line_ids)
+            )
+        return queryset, False
 
     @admin.display(description="order", ordering="line__order__order_id")
     def order(self, obj: Account) -> str:
@@ -191,11 +223,15 @@ class AccountAdmin(admin.ModelAdmin):
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("at", "kind", "actor", "order", "account", "message")
-    list_filter = ("kind", "at")
-    search_fields = ("=order__order_id", "account__username", "message")
+    # Kinds are walked through their index; a date filter instead of a date hierarchy (whose
+    # year list is a DISTINCT over every event).
+    list_filter = (("kind", IndexedValuesFieldListFilter), "at")
+    # An exact order id or part of a username (get_search_results).
+    search_fields = ("=order__order_id", "account__username")
+    search_help_text = "An order id (exactly) or part of a username."
     list_select_related = ("actor", "order", "account")
-    date_hierarchy = "at"
     show_full_result_count = False
+    paginator = CappedCountPaginator
     readonly_fields = (
         "at",
         "kind",
@@ -207,3 +243,20 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "message",
         "data",
     )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
+        return super().get_queryset(request).defer("account__credentials_sealed")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Event], search_term: str
+    ) -> tuple[QuerySet[Event], bool]:
+        """Order and accounts are found first (through their indexes), then the events by
+        their indexed order and account columns."""
+        orders = Event._meta.get_field("order").related_model._default_manager  # type: ignore[union-attr]
+        for term in search_term.split():
+            order_ids = list(orders.filter(order_id__iexact=term).values_list("pk", flat=True))
+            accounts = Account.objects.filter(username__icontains=term)
+            queryset = queryset.filter(
+                Q(order_id__in=order_ids) | Q(account_id__in=ids_or_subquery(accounts))
+            )
+        return queryset, False

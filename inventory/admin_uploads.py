@@ -110,6 +110,7 @@ class ImportBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "actor",
     )
     list_filter = ("kind", "created_at")
+    list_select_related = ("actor",)
     search_fields = ("filename", "sha256")
     readonly_fields = (
         "kind",

@@ -125,7 +125,15 @@ class Account(models.Model):
     class Meta:
         ordering = ["id"]
         permissions = [("reveal_credentials", "Can reveal account credentials")]
-        indexes = [models.Index(fields=["product", "state", "id"], name="account_stock_idx")]
+        indexes = [
+            models.Index(fields=["product", "state", "id"], name="account_stock_idx"),
+            # The list filtered by state (in stock, retired…), in id order.
+            models.Index(fields=["state", "id"], name="account_state_idx"),
+            # The supplier filter lists distinct suppliers by walking this index (and filters).
+            models.Index(fields=["supplier"], name="account_supplier_idx"),
+            # Search by the platform's user id is exact.
+            models.Index(fields=["platform_user_id"], name="account_platform_user_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 Lower("username"), "platform", name="account_username_per_platform"
@@ -191,6 +199,8 @@ class Event(models.Model):
     class Meta:
         db_table = "orders_event"
         ordering = ["at", "id"]
+        # The kind filter: its choices (a walk over the leading column) and its pages, in order.
+        indexes = [models.Index(fields=["kind", "at", "id"], name="event_kind_idx")]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"

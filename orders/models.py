@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 
 class Order(models.Model):
@@ -19,6 +20,13 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-placed_at"]
+        indexes = [
+            # Staff search order ids and e-mails case-insensitively (`iexact` is UPPER() = UPPER()).
+            models.Index(Upper("order_id"), name="order_ref_upper_idx"),
+            models.Index(Upper("email"), name="order_email_upper_idx"),
+            # The admin list: newest first, id breaking ties.
+            models.Index(fields=["placed_at", "id"], name="order_placed_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.order_id
@@ -54,6 +62,7 @@ class OrderLink(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at", "id"], name="orderlink_created_idx")]
 
     def __str__(self) -> str:
         return f"link for {self.order_id} until {self.expires_at:%Y-%m-%d}"

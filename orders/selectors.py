@@ -12,6 +12,7 @@ def order_delivered_accounts(*, order_id: int) -> QuerySet[Account]:
     return (
         Account.objects.filter(line__order_id=order_id)
         .select_related("line__product", "product")
+        .defer("credentials_sealed")
         .order_by("line_id", "delivered_at", "id")
     )
 

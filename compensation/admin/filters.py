@@ -11,7 +11,8 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from compensation.models import AccountDecision, Decision
+from compensation.models import Decision
+from compensation.rules import RULE_CODES
 from inventory.models import Platform, Product
 
 
@@ -86,13 +87,8 @@ class RuleFilter(admin.SimpleListFilter):
     parameter_name = "rule"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        rules = (
-            AccountDecision.objects.exclude(rule="")
-            .order_by("rule")
-            .values_list("rule", flat=True)
-            .distinct()
-        )
-        return [(r, r) for r in rules]
+        # Every rule the policy has, not a DISTINCT over every decision ever made.
+        return [(r, r) for r in sorted(RULE_CODES)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(rule=self.value()) if self.value() else queryset

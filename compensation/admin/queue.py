@@ -37,6 +37,7 @@ from compensation.admin.filters import (
     RuleFilter,
 )
 from compensation.admin.forms import ApproveForm, OverrideForm, RejectForm
+from compensation.admin.queue_lists import QueueListPerformanceMixin
 from compensation.models import AccountDecision, Decision
 from compensation.selectors_backoffice import case_events, review_queue_summary
 from compensation.services.review import (
@@ -49,7 +50,7 @@ from compensation.services.review import (
 
 
 @admin.register(AccountDecision)
-class AccountDecisionAdmin(admin.ModelAdmin):
+class AccountDecisionAdmin(QueueListPerformanceMixin, admin.ModelAdmin):
     change_list_template = "admin/compensation/accountdecision/change_list.html"
     change_form_template = "admin/compensation/accountdecision/change_form.html"
     list_display = (
