@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from compensation.admin_intake import InboundMessageInline
 from compensation.models import (
     AccountDecision,
     CannedReason,
@@ -720,7 +721,7 @@ class CompensationRequestAdmin(admin.ModelAdmin):
         "decided_at",
     )
     readonly_fields = fields
-    inlines = [LineClaimInline, DecisionInline, BatchInline]
+    inlines = [LineClaimInline, DecisionInline, BatchInline, InboundMessageInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

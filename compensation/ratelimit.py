@@ -53,12 +53,18 @@ def client_key(request: HttpRequest) -> str:
 
 def rate_limit_hit(request: HttpRequest, *, scope: str = "compensation-submit") -> bool:
     """Count one submission; True when the caller is over the limit (and must get a 429)."""
+    return rate_limit_hit_for(client_key(request), scope=scope)
+
+
+def rate_limit_hit_for(identity: str, *, scope: str = "compensation-submit") -> bool:
+    """The same limit for a caller known by something else than its address (e-mail intake
+    passes "mail:<sender address>")."""
     parsed = parse_rate(settings.COMPENSATION_RATE_LIMIT)
     if parsed is None:
         return False
     limit, window = parsed
     bucket = int(time.time() // window)
-    key = f"rl:{scope}:{client_key(request)}:{bucket}"
+    key = f"rl:{scope}:{hashlib.sha256(identity.encode()).hexdigest()[:32]}:{bucket}"
     cache.add(key, 0, timeout=window + 1)
     try:
         count = cache.incr(key)

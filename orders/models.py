@@ -70,6 +70,8 @@ class Event(models.Model):
         LINK_ISSUED = "link_issued"
         LINK_REVOKED = "link_revoked"
         CREDENTIALS_ROTATED = "credentials_rotated"
+        INBOUND_EMAIL_HANDLED = "inbound_email_handled"
+        INBOUND_EMAIL_CLOSED = "inbound_email_closed"
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(
