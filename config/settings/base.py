@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -160,6 +162,10 @@ REVIEW_CLAIM_MINUTES: int = env.int("REVIEW_CLAIM_MINUTES", default=15)
 IMAP_URL: str = env.str("IMAP_URL", default="")
 # Finds order ids in a mail's subject and body; only the sender's own orders count.
 ORDER_ID_PATTERN: str = env.str("ORDER_ID_PATTERN", default=r"[A-Za-z]{0,4}-?\d{3,}")
+try:
+    re.compile(ORDER_ID_PATTERN)
+except re.error as exc:  # fail at start, not on every mail
+    raise ImproperlyConfigured(f"ORDER_ID_PATTERN is not a regular expression: {exc}") from exc
 # Bytes read of one message (headers and text come first; the rest, e.g. screenshots, is skipped).
 IMAP_MAX_MESSAGE_BYTES: int = env.int("IMAP_MAX_MESSAGE_BYTES", default=1024 * 1024)
 # Characters of a message's text kept for staff (attachments are never stored).

@@ -11,15 +11,18 @@ import pydoc
 import ssl
 from datetime import timedelta
 from email.message import Message
+from email.utils import make_msgid
 from typing import Any
 
 import pytest
 from django.core import mail as django_mail
 from django.core.mail import EmailMessage
+from django.core.mail.utils import DNS_NAME
 from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
+import compensation.intake.service as intake_service
 from compensation.intake.imap import HANDLED_KEYWORD
 from compensation.intake.poll import PollResult, mailbox_poll
 from compensation.models import CompensationRequest, InboundMessage
@@ -66,7 +69,7 @@ def test_a_customer_mail_creates_a_request_and_gets_a_threaded_reply_with_the_li
             subject="Problem with my order a1001",
             body="Hello, the Instagram account I bought is locked since yesterday.\nThanks, Ann",
             message_id=message_id,
-            headers={"References": earlier},
+            headers={"References": earlier, "Reply-To": "someone-else@example.net"},
         )
     )
 
@@ -94,7 +97,7 @@ def test_a_customer_mail_creates_a_request_and_gets_a_threaded_reply_with_the_li
     assert inbound.reply_sent_at is not None
 
     [reply] = replies()
-    assert reply["To"] == "buyer@example.com"
+    assert reply["To"] == "buyer@example.com"  # the From address, never Reply-To
     assert reply["Subject"] == "Re: Problem with my order a1001"
     assert reply["In-Reply-To"] == message_id
     assert reply["References"] == f"{earlier} {message_id}"
@@ -488,3 +491,52 @@ def test_setup_schedules_installs_the_poll_that_reads_the_mailbox(
 
     assert task() == 1
     assert CompensationRequest.objects.count() == 1
+
+
+def test_a_reply_to_a_notification_e_mail_goes_to_a_person(
+    mailbox: TestMailbox, status_double: ProgrammableStatus
+) -> None:
+    order_with_locked_account(status_double, order_id="A1001", email="buyer@example.com")
+    notification_id = make_msgid(domain=DNS_NAME)  # how the desk's other e-mails are made
+    mailbox.deliver(
+        mail(
+            sender="buyer@example.com",
+            subject="Re: We received your compensation request for order A1001",
+            body="Why was my account rejected?",
+            headers={"In-Reply-To": notification_id, "References": notification_id},
+        )
+    )
+
+    mailbox_poll(now=timezone.now())
+
+    inbound = InboundMessage.objects.get()
+    assert (inbound.outcome, inbound.needs_attention) == (Outcome.NEEDS_PERSON, True)
+    assert (CompensationRequest.objects.count(), django_mail.outbox) == (0, [])
+
+
+def test_a_message_that_keeps_failing_is_left_for_a_person_after_three_polls(
+    mailbox: TestMailbox, status_double: ProgrammableStatus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order_with_locked_account(status_double, order_id="A1001", email="buyer@example.com")
+    mailbox.deliver(mail(sender="buyer@example.com", subject="A1001", body="locked"))
+
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(intake_service, "request_submit", broken)
+
+    for attempt in (1, 2):
+        assert mailbox_poll(now=timezone.now()).handled == 0
+        inbound = InboundMessage.objects.get()
+        assert (inbound.outcome, inbound.handle_attempts) == (Outcome.RECEIVED, attempt)
+        assert mailbox.flags() == [set()]  # tried again by the next poll
+
+    assert mailbox_poll(now=timezone.now()).handled == 1
+    inbound = InboundMessage.objects.get()
+    assert (inbound.outcome, inbound.needs_attention, inbound.reply_kind) == (
+        Outcome.FAILED,
+        True,
+        "",
+    )
+    assert (CompensationRequest.objects.count(), replies()) == (0, [])
+    assert mailbox.flags() == [{HANDLED_KEYWORD, "\\Seen"}]

@@ -3,7 +3,11 @@ understanding what it asks, reading IMAP_URL."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -252,3 +256,23 @@ def test_internal_date() -> None:
     expected = datetime(2026, 11, 3, 10, 0, 5, tzinfo=timezone(-timedelta(hours=1, minutes=30)))
     assert _internal_date(prefix) == expected
     assert _internal_date(b"1 (UID 7)") is None
+
+
+def test_an_invalid_order_id_pattern_stops_the_start() -> None:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL="sqlite:///:memory:",
+        ORDER_ID_PATTERN="[A-Z",
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 1
+    assert "ORDER_ID_PATTERN is not a regular expression" in run.stderr
