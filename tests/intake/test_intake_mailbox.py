@@ -8,53 +8,29 @@ by Django's locmem e-mail backend.
 from __future__ import annotations
 
 import pydoc
-import ssl
 from datetime import timedelta
-from email.message import Message
-from email.utils import make_msgid
 from typing import Any
 
 import pytest
 from django.core import mail as django_mail
-from django.core.mail import EmailMessage
-from django.core.mail.utils import DNS_NAME
 from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
-import compensation.intake.service as intake_service
 from compensation.intake.imap import HANDLED_KEYWORD
 from compensation.intake.poll import PollResult, mailbox_poll
 from compensation.models import CompensationRequest, InboundMessage
-from orders.models import Event, Order
+from orders.models import Event
 
 from ..conftest import ProgrammableStatus
-from ..factories import OrderFactory, delivered_line
-from .dovecot import DovecotServer, TestMailbox
+from .dovecot import TestMailbox
 from .mails import mail, new_message_id
+from .support import body, order_with_locked_account, replies
 
 # Real commits: the reply and the status checks are queued on commit, as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 Outcome = InboundMessage.Outcome
-
-
-def order_with_locked_account(status_double: ProgrammableStatus, **order: Any) -> Order:
-    line = delivered_line(order=OrderFactory.create(**order))
-    account = line.accounts.get()
-    status_double.set_profile(account.platform, account.username, state="locked")
-    return line.order
-
-
-def replies() -> list[Message]:
-    """Replies to customers' mails among the outgoing mail (the desk also sends its usual
-    notifications, e.g. the result of the check)."""
-    sent = [m.message() for m in django_mail.outbox]
-    return [m for m in sent if m["In-Reply-To"] or "desk-reply." in str(m["Message-ID"])]
-
-
-def body(message: Message) -> str:
-    return str(message.get_payload(decode=True).decode())  # type: ignore[union-attr]
 
 
 def test_a_customer_mail_creates_a_request_and_gets_a_threaded_reply_with_the_link(
@@ -309,70 +285,6 @@ def test_the_sender_is_rate_limited_like_the_form(
     assert InboundMessage.objects.get(outcome=Outcome.RATE_LIMITED).needs_attention is True
 
 
-def test_a_reply_to_the_help_mail_with_the_order_id_creates_the_request(
-    mailbox: TestMailbox, status_double: ProgrammableStatus
-) -> None:
-    order_with_locked_account(status_double, order_id="A1001", email="buyer@example.com")
-    first = new_message_id()
-    mailbox.deliver(
-        mail(sender="buyer@example.com", subject="locked", body="help", message_id=first)
-    )
-    mailbox_poll(now=timezone.now())
-    help_reply = InboundMessage.objects.get()
-    django_mail.outbox.clear()
-
-    mailbox.deliver(
-        mail(
-            sender="buyer@example.com",
-            subject="Re: locked",
-            body="It is order A1001.\n\n> Please reply to this e-mail with your order number",
-            headers={
-                "In-Reply-To": f"<{help_reply.reply_message_id}>",
-                "References": f"{first} <{help_reply.reply_message_id}>",
-            },
-        )
-    )
-    mailbox_poll(now=timezone.now())
-
-    assert CompensationRequest.objects.get().order.order_id == "A1001"
-    [reply] = replies()
-    assert "/requests/" in body(reply)
-    assert reply["References"].split() == [
-        first,
-        f"<{help_reply.reply_message_id}>",
-        reply["In-Reply-To"],
-    ]
-
-
-def test_a_follow_up_to_the_link_reply_goes_to_a_person(
-    mailbox: TestMailbox, status_double: ProgrammableStatus
-) -> None:
-    order_with_locked_account(status_double, order_id="A1001", email="buyer@example.com")
-    mailbox.deliver(mail(sender="buyer@example.com", subject="A1001 locked", body="locked"))
-    mailbox_poll(now=timezone.now())
-    answered = InboundMessage.objects.get()
-    django_mail.outbox.clear()
-
-    mailbox.deliver(
-        mail(
-            sender="buyer@example.com",
-            subject="Re: A1001 locked",
-            body="Why was it rejected? I never saw a change password warning.",
-            headers={"In-Reply-To": f"<{answered.reply_message_id}>"},
-        )
-    )
-    mailbox_poll(now=timezone.now())
-
-    follow_up = InboundMessage.objects.exclude(pk=answered.pk).get()
-    assert (follow_up.outcome, follow_up.skip_reason, follow_up.needs_attention) == (
-        Outcome.NEEDS_PERSON,
-        "thread_answered",
-        True,
-    )
-    assert CompensationRequest.objects.count() == 1
-    assert django_mail.outbox == []
-
-
 def test_a_big_attachment_is_neither_read_nor_stored(
     mailbox: TestMailbox, status_double: ProgrammableStatus, settings: Any
 ) -> None:
@@ -415,68 +327,6 @@ def test_without_imap_url_the_poll_does_nothing(settings: Any) -> None:
     assert mailbox_poll(now=timezone.now()) == PollResult()
 
 
-def test_a_reply_the_mail_server_refused_is_sent_by_the_next_poll(
-    mailbox: TestMailbox, status_double: ProgrammableStatus, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    order_with_locked_account(status_double, order_id="A1001", email="buyer@example.com")
-    mailbox.deliver(mail(sender="buyer@example.com", subject="A1001", body="locked"))
-    original_send = EmailMessage.send
-    server = {"down": True}
-
-    def refuse_replies(self: EmailMessage, fail_silently: bool = False) -> int:
-        if "desk-reply." in str(self.extra_headers.get("Message-ID")) and server["down"]:
-            raise ConnectionRefusedError("SMTP server down")
-        return original_send(self, fail_silently)
-
-    monkeypatch.setattr(EmailMessage, "send", refuse_replies)
-
-    mailbox_poll(now=timezone.now())  # the reply fails at commit and again in the sweep
-    inbound = InboundMessage.objects.get()
-    assert (inbound.reply_sent_at, inbound.reply_attempted_at, replies()) == (None, None, [])
-    assert inbound.outcome == Outcome.REQUEST
-    server["down"] = False
-
-    assert mailbox_poll(now=timezone.now()).replies_sent == 1
-    assert len(replies()) == 1
-    assert CompensationRequest.objects.count() == 1
-
-
-def test_starttls_is_used_when_the_server_offers_it(
-    dovecot_tls: DovecotServer,
-    trust_test_certificate: None,
-    settings: Any,
-    status_double: ProgrammableStatus,
-) -> None:
-    box = TestMailbox(dovecot_tls, "desk-starttls")
-    settings.IMAP_URL = box.url
-    order_with_locked_account(status_double, order_id="A1001", email="buyer@example.com")
-    box.deliver(mail(sender="buyer@example.com", subject="A1001", body="locked"))
-
-    assert mailbox_poll(now=timezone.now()).handled == 1
-
-    logins = [line for line in dovecot_tls.log.splitlines() if "user=<desk-starttls>" in line]
-    assert logins and ", TLS," in logins[-1]
-    assert CompensationRequest.objects.count() == 1
-
-
-def test_imaps_connects_with_tls(
-    dovecot_tls: DovecotServer, trust_test_certificate: None, settings: Any
-) -> None:
-    box = TestMailbox(dovecot_tls, "desk-imaps")
-    settings.IMAP_URL = dovecot_tls.url("desk-imaps", imaps=True)
-    box.deliver(mail(sender="nobody@example.com", subject="hi", body="hello"))
-
-    assert mailbox_poll(now=timezone.now()).handled == 1
-    logins = [line for line in dovecot_tls.log.splitlines() if "user=<desk-imaps>" in line]
-    assert logins and ", TLS," in logins[-1]
-
-
-def test_an_untrusted_certificate_is_refused(dovecot_tls: DovecotServer, settings: Any) -> None:
-    settings.IMAP_URL = dovecot_tls.url("desk-untrusted", imaps=True)
-    with pytest.raises(ssl.SSLCertVerificationError):
-        mailbox_poll(now=timezone.now())
-
-
 def test_setup_schedules_installs_the_poll_that_reads_the_mailbox(
     mailbox: TestMailbox, status_double: ProgrammableStatus
 ) -> None:
@@ -491,52 +341,3 @@ def test_setup_schedules_installs_the_poll_that_reads_the_mailbox(
 
     assert task() == 1
     assert CompensationRequest.objects.count() == 1
-
-
-def test_a_reply_to_a_notification_e_mail_goes_to_a_person(
-    mailbox: TestMailbox, status_double: ProgrammableStatus
-) -> None:
-    order_with_locked_account(status_double, order_id="A1001", email="buyer@example.com")
-    notification_id = make_msgid(domain=DNS_NAME)  # how the desk's other e-mails are made
-    mailbox.deliver(
-        mail(
-            sender="buyer@example.com",
-            subject="Re: We received your compensation request for order A1001",
-            body="Why was my account rejected?",
-            headers={"In-Reply-To": notification_id, "References": notification_id},
-        )
-    )
-
-    mailbox_poll(now=timezone.now())
-
-    inbound = InboundMessage.objects.get()
-    assert (inbound.outcome, inbound.needs_attention) == (Outcome.NEEDS_PERSON, True)
-    assert (CompensationRequest.objects.count(), django_mail.outbox) == (0, [])
-
-
-def test_a_message_that_keeps_failing_is_left_for_a_person_after_three_polls(
-    mailbox: TestMailbox, status_double: ProgrammableStatus, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    order_with_locked_account(status_double, order_id="A1001", email="buyer@example.com")
-    mailbox.deliver(mail(sender="buyer@example.com", subject="A1001", body="locked"))
-
-    def broken(**kwargs: Any) -> None:
-        raise RuntimeError("a bug")
-
-    monkeypatch.setattr(intake_service, "request_submit", broken)
-
-    for attempt in (1, 2):
-        assert mailbox_poll(now=timezone.now()).handled == 0
-        inbound = InboundMessage.objects.get()
-        assert (inbound.outcome, inbound.handle_attempts) == (Outcome.RECEIVED, attempt)
-        assert mailbox.flags() == [set()]  # tried again by the next poll
-
-    assert mailbox_poll(now=timezone.now()).handled == 1
-    inbound = InboundMessage.objects.get()
-    assert (inbound.outcome, inbound.needs_attention, inbound.reply_kind) == (
-        Outcome.FAILED,
-        True,
-        "",
-    )
-    assert (CompensationRequest.objects.count(), replies()) == (0, [])
-    assert mailbox.flags() == [{HANDLED_KEYWORD, "\\Seen"}]
