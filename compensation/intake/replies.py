@@ -22,10 +22,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
+from compensation.events import inbound_reply_sent_event
 from compensation.intake.parsing import OWN_ID_PREFIX
 from compensation.models import InboundMessage
-from orders.events import event_record
-from orders.models import Event
 
 log = logging.getLogger(__name__)
 
@@ -114,14 +113,7 @@ def reply_send(*, message_pk: int, now: datetime) -> bool:
         raise
     with transaction.atomic():
         InboundMessage.objects.filter(pk=message_pk).update(reply_sent_at=now)
-        event_record(
-            kind=Event.Kind.EMAIL_SENT,
-            order_id=message.request.order_id if message.request else None,
-            request_id=message.request_id,
-            message=f"reply to e-mail: {message.reply_kind}",
-            data={"inbound_message_id": message.pk, "kind": f"intake_{message.reply_kind}"},
-            at=now,
-        )
+        inbound_reply_sent_event(message=message, now=now)
     return True
 
 

@@ -21,9 +21,13 @@ from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models.functions import Lower, Trim
-from django_q.tasks import async_task
 
-from compensation.intake import replies
+from compensation.events import (
+    inbound_email_closed_event,
+    inbound_email_failed_event,
+    inbound_email_handled_event,
+)
+from compensation.intake import replies, tasks
 from compensation.intake.imap import ImapConfigError, imap_config
 from compensation.intake.parsing import (
     ParsedMessage,
@@ -33,10 +37,11 @@ from compensation.intake.parsing import (
 )
 from compensation.intake.understanding import understand
 from compensation.models import InboundMessage
+from compensation.queueing import enqueue_on_commit
 from compensation.ratelimit import rate_limit_hit_for
-from compensation.services.requests import OrderNotFound, request_submit
-from orders.events import Actor, actor_pk, event_record
-from orders.models import Event, Order
+from compensation.services.submit import OrderNotFound, request_submit
+from inventory.audit import Actor, actor_pk
+from orders.models import Order
 
 Outcome = InboundMessage.Outcome
 # A message whose handling raised this often is given up and left for a person.
@@ -175,21 +180,11 @@ def message_handle(*, message_pk: int, now: datetime) -> InboundMessage:
             message.reply_to = message.sender
             message.reply_message_id = replies.reply_message_id_new()
         message.save()
-        event_record(
-            kind=Event.Kind.INBOUND_EMAIL_HANDLED,
-            order_id=message.request.order_id if message.request else None,
-            request_id=message.request_id,
-            message=message.outcome,
-            data={
-                "inbound_message_id": message.pk,
-                "outcome": message.outcome,
-                "skip_reason": message.skip_reason,
-                "reply": message.reply_kind,
-            },
-            at=now,
-        )
+        inbound_email_handled_event(message=message, now=now)
         if message.reply_kind:
-            _send_reply_on_commit(message.pk)
+            # robust: a broker hiccup must not look like a failure to handle the (committed)
+            # message; the poll's outbox sweep sends any reply whose task was not queued.
+            enqueue_on_commit(tasks.send_reply, message.pk, robust=True)
     return message
 
 
@@ -206,22 +201,8 @@ def message_handle_failed(*, message_pk: int, now: datetime) -> bool:
             return False
         message.outcome, message.needs_attention, message.handled_at = Outcome.FAILED, True, now
         message.save(update_fields=["handle_attempts", "outcome", "needs_attention", "handled_at"])
-        event_record(
-            kind=Event.Kind.INBOUND_EMAIL_HANDLED,
-            message=message.outcome,
-            data={"inbound_message_id": message.pk, "outcome": message.outcome},
-            at=now,
-        )
+        inbound_email_failed_event(message=message, now=now)
     return True
-
-
-def _send_reply_on_commit(message_pk: int) -> None:
-    # merge: switch to enqueue_on_commit
-    # robust: a broker hiccup must not look like a failure to handle the (committed) message; the
-    # poll's outbox sweep sends any reply whose task was not queued.
-    transaction.on_commit(
-        lambda: async_task("compensation.intake.tasks.send_reply", message_pk), robust=True
-    )
 
 
 def messages_close(*, message_ids: Sequence[int], actor: Actor, now: datetime) -> int:
@@ -236,13 +217,5 @@ def messages_close(*, message_ids: Sequence[int], actor: Actor, now: datetime) -
             message.needs_attention, message.closed_at = False, now
             message.closed_by_id = actor_pk(actor)
             message.save(update_fields=["needs_attention", "closed_at", "closed_by"])
-            event_record(
-                kind=Event.Kind.INBOUND_EMAIL_CLOSED,
-                actor=actor,
-                order_id=message.request.order_id if message.request else None,
-                request_id=message.request_id,
-                message=f"{message.sender}: {message.subject[:80]}",
-                data={"inbound_message_id": message.pk, "outcome": message.outcome},
-                at=now,
-            )
+            inbound_email_closed_event(message=message, actor=actor, now=now)
     return len(messages)

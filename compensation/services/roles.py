@@ -21,7 +21,7 @@ AGENT_PERMISSIONS: tuple[str, ...] = (
     "compensation.change_inboundmessage",  # mark an e-mail handled by hand
     "orders.view_order",
     "orders.view_orderline",
-    "orders.view_event",
+    "inventory.view_event",
     "inventory.view_product",
 )
 

@@ -11,7 +11,7 @@ from django.core import mail as django_mail
 from orders.models import Order
 
 from ..conftest import ProgrammableStatus
-from ..factories import OrderFactory, delivered_line
+from ..factories.orders import OrderFactory, delivered_line
 
 
 def order_with_locked_account(status_double: ProgrammableStatus, **order: Any) -> Order:

@@ -9,11 +9,11 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
+from compensation.events import CompensationEvent
 from compensation.models import InboundMessage
-from orders.models import Event
+from inventory.models import Event
 
-from ..factories_backoffice import agent, staff_user
-from ..factories_customer import CompensationRequestFactory
+from ..factories.compensation import CompensationRequestFactory, agent, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +100,7 @@ def test_mark_handled_closes_the_mail_and_records_who() -> None:
     assert waiting.closed_at is not None
     ignored.refresh_from_db()
     assert ignored.closed_at is None  # it was not waiting: nothing to close
-    [event] = Event.objects.filter(kind=Event.Kind.INBOUND_EMAIL_CLOSED)
+    [event] = Event.objects.filter(kind=CompensationEvent.INBOUND_EMAIL_CLOSED)
     assert (event.actor_id, event.data["inbound_message_id"]) == (user.pk, waiting.pk)
 
 

@@ -30,7 +30,7 @@ from compensation.intake.poll import mailbox_poll
 from compensation.models import CompensationRequest, InboundMessage
 
 from ..conftest import ProgrammableStatus
-from ..factories import OrderFactory, delivered_line
+from ..factories.orders import OrderFactory, delivered_line
 from .dovecot import TestMailbox
 from .mails import mail
 
@@ -44,7 +44,7 @@ django.setup()
 from django.conf import settings
 from django.utils import timezone
 import compensation.intake.imap as imap
-import compensation.intake.service as service
+import compensation.queueing as queueing
 from compensation.intake.poll import mailbox_poll
 
 settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
@@ -54,10 +54,17 @@ def pause(*args, **kwargs):
     print("PAUSED", flush=True)
     time.sleep(300)
 
+queue_task = queueing.async_task
+
+def pause_before_reply(path, *args, **kwargs):
+    if path == "compensation.intake.tasks.send_reply":
+        pause()
+    return queue_task(path, *args, **kwargs)
+
 if sys.argv[1] == "before_mark":
     imap.Mailbox.mark_handled = pause
-else:  # before_reply: the reply's task is queued on commit
-    service.async_task = pause
+else:  # before_reply: the reply's task is queued on commit (the request's checks still are)
+    queueing.async_task = pause_before_reply
 mailbox_poll(now=timezone.now())
 print("FINISHED", flush=True)
 """

@@ -10,7 +10,7 @@ from compensation.intake.poll import mailbox_poll
 from compensation.models import CompensationRequest, InboundMessage
 
 from ..conftest import ProgrammableStatus
-from ..factories import OrderFactory, delivered_line
+from ..factories.orders import OrderFactory, delivered_line
 from .dovecot import TestMailbox
 from .mails import legacy_mail, mail
 

@@ -17,10 +17,11 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
+from compensation.events import CompensationEvent
 from compensation.intake.imap import HANDLED_KEYWORD
 from compensation.intake.poll import PollResult, mailbox_poll
 from compensation.models import CompensationRequest, InboundMessage
-from orders.models import Event
+from inventory.models import Event
 
 from ..conftest import ProgrammableStatus
 from .dovecot import TestMailbox
@@ -83,7 +84,7 @@ def test_a_customer_mail_creates_a_request_and_gets_a_threaded_reply_with_the_li
     assert "registered your compensation request for order A1001" in body(reply)
     assert mailbox.flags() == [{HANDLED_KEYWORD, "\\Seen"}]
     assert Event.objects.filter(
-        kind=Event.Kind.INBOUND_EMAIL_HANDLED, request_id=request.pk, order_id=order.pk
+        kind=CompensationEvent.INBOUND_EMAIL_HANDLED, request_id=request.pk, order_id=order.pk
     ).exists()
 
     # The next poll finds nothing new: no second request, no second reply.

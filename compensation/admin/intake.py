@@ -1,7 +1,7 @@
 """Back office for requests by e-mail.
 
 - `InboundMessageInline`: on a request's page, every mail that led to it (sender, subject, when,
-  what the desk understood, the reply). Attach it to the request admin with one line.
+  what the desk understood, the reply); attached to the request admin in `requests.py`.
 - `InboundMessageAdmin`: every mail read; by default the ones waiting for a person (not
   understood, over the rate limit, follow-ups in an answered thread, failures), with the action
   "Mark handled" (calls `compensation.intake.service.messages_close`).
@@ -20,6 +20,7 @@ from django.utils.html import format_html
 
 from compensation.intake.service import messages_close
 from compensation.models import InboundMessage
+from inventory.admin_mixins import ReadOnlyAdminMixin
 
 
 def understood_summary(message: InboundMessage) -> str:
@@ -42,18 +43,7 @@ def understood_summary(message: InboundMessage) -> str:
     return "; ".join(parts) or "—"
 
 
-class _ReadOnly:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class InboundMessageInline(_ReadOnly, admin.StackedInline):
+class InboundMessageInline(ReadOnlyAdminMixin, admin.StackedInline):
     model = InboundMessage
     fk_name = "request"
     extra = 0
@@ -99,7 +89,7 @@ class NeedsPersonFilter(admin.SimpleListFilter):
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(_ReadOnly, admin.ModelAdmin):
+class InboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("arrived_at", "sender", "subject", "outcome", "understood_text", "request_link")
     list_filter = (NeedsPersonFilter, "outcome", "skip_reason")
     search_fields = ("sender", "subject", "message_id")
