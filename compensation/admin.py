@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from compensation import admin_webhooks  # noqa: F401  (registers the webhook admin)
 from compensation.models import (
     AccountDecision,
     CannedReason,

@@ -34,4 +34,7 @@ SCHEDULES: list[ScheduleSpec] = [
         "func": "compensation.tasks.resume_stalled_checks",
         "minutes": 5,
     },
+    # Webhook deliveries whose back-off elapsed (or whose send task was lost) are sent again;
+    # endpoints failing longer than WEBHOOK_PAUSE_AFTER are paused.
+    {"name": "webhooks-sweep", "func": "compensation.webhooks.tasks.webhooks_sweep", "minutes": 1},
 ]

@@ -25,6 +25,7 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from compensation.models import ReplacementBatch
+from compensation.webhooks.outbox import webhooks_emit
 from inventory.models import Account
 from inventory.services import AllocationConflict, accounts_mark_delivered, stock_claim_ids
 from orders.events import events_record_many
@@ -190,6 +191,12 @@ def batches_fulfil(*, product_id: int, now: datetime) -> int:
             notifications.notify_delivered(batch=batch)
         for batch in to_tell:
             notifications.notify_unavailable(batch=batch)
+        webhooks_emit(
+            event_type="replacement.delivered", request_ids=[b.request_id for b in served], now=now
+        )
+        webhooks_emit(
+            event_type="replacement.waiting", request_ids=[b.request_id for b in to_tell], now=now
+        )
     return len(served)
 
 

@@ -30,6 +30,7 @@ from compensation.models import (
     ReplacementBatch,
     RequestStatus,
 )
+from compensation.webhooks.outbox import webhooks_emit
 from inventory.models import INTERACTION_KINDS, Account
 from orders.events import Actor, actor_pk, event_record, events_record_many
 from orders.models import Event, Order, OrderLine
@@ -210,6 +211,7 @@ def _request_create(
             },
             at=now,
         )
+        webhooks_emit(event_type="request.received", request_ids=[request.id], now=now)
         for claim in claims:
             if claim.refusal:
                 event_record(
@@ -555,6 +557,7 @@ def _request_mark_decided(*, request: CompensationRequest, now: datetime) -> boo
         data=dict(counts),
         at=now,
     )
+    webhooks_emit(event_type="request.decided", request_ids=[request.id], now=now)
     from compensation.services import notifications
 
     notifications.notify_request_received(request=request)

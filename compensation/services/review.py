@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from compensation.models import AccountDecision, CompensationRequest, Decision
+from compensation.webhooks.outbox import webhooks_emit
 from orders.events import Actor, actor_pk, event_record, events_record_many
 from orders.models import Event
 
@@ -182,6 +183,7 @@ def _after_decision(*, rows: list[AccountDecision], now: datetime) -> None:
         request_refresh_status(request_id=request_id, now=now)
         request = CompensationRequest.objects.select_related("order").get(id=request_id)
         notifications.notify_review_outcome(decision_ids=sorted(ids), request=request)
+        webhooks_emit(event_type="review.decided", request_ids=[request_id], now=now)
 
 
 def review_approve(
