@@ -41,6 +41,7 @@ SHOW_ONCE_PAGE = "admin/compensation/webhookendpoint/secret_once.html"
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
         choices=WebhookEvent.choices,
         widget=forms.CheckboxSelectMultiple,
@@ -329,6 +330,12 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deliveries are a record; "send again" is the one thing staff do
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("compensation.change_webhookdelivery")
+
     @admin.display(description="request")
     def request_link(self, obj: WebhookDelivery) -> str:
         url = reverse("admin:compensation_compensationrequest_change", args=[obj.request_id])
@@ -348,7 +355,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             pretty = obj.body
         return format_html("<pre>{}</pre>", pretty)
 
-    @admin.action(description="Send again", permissions=["change"])
+    @admin.action(description="Send again", permissions=["resend"])
     def send_again(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         count = webhook_deliveries_resend(
             delivery_ids=list(queryset.values_list("id", flat=True)),
