@@ -81,6 +81,9 @@ class WebhookAttemptInline(admin.TabularInline):
     can_delete = False
     show_change_link = False
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("compensation.view_webhookdelivery")
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

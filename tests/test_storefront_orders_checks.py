@@ -31,7 +31,7 @@ def _shop(settings: Any) -> None:
 
 
 def push(client: Client, body: bytes, signature: str | None = "sign") -> Any:
-    extra = {}
+    extra: dict[str, Any] = {}
     if signature is not None:
         extra["HTTP_X_SIGNATURE"] = sign(body) if signature == "sign" else signature
     return client.post(URL, data=body, content_type="application/json", **extra)

@@ -109,7 +109,8 @@ def _queue_next_in_chain(row: WebhookDelivery) -> None:
         .first()
     )
     if following is not None:
-        enqueue_after_commit(tasks.webhook_send, following)
+        # Sent even while the endpoint is failing (then it is that endpoint's one probe).
+        enqueue_after_commit(tasks.webhook_send, following, True)
 
 
 def _outcome_store(
