@@ -31,7 +31,7 @@ from .doc_snippets import python_snippet
 from .factories import delivered_line
 from .factories_backoffice import manager
 from .factories_customer import request_with_decisions
-from .webhook_receiver import Hang, Receiver, Redirect
+from .webhook_receiver import Hang, Receiver, Redirect, Trickle
 
 pytestmark = pytest.mark.django_db
 
@@ -386,4 +386,17 @@ def test_a_delivery_being_sent_is_not_sent_twice(run: Any) -> None:
         outcome = webhook_delivery_send(delivery_id=delivery.pk, now=timezone.now())
 
     assert outcome == "in_flight"
+    assert len(receiver.received) == 1
+
+
+def test_a_trickling_receiver_is_cut_off_at_the_deadline(run: Any, settings: Any) -> None:
+    settings.WEBHOOK_DEADLINE = 1.0
+    with Receiver([Trickle(0.05)]) as receiver:
+        add_endpoint(receiver.url)
+        run(lambda: emit("request.decided", a_request()))
+
+    attempt = WebhookAttempt.objects.get()
+    assert (attempt.status_code, attempt.error) == (200, "deadline")
+    assert 1000 <= attempt.duration_ms < 2000
+    assert WebhookDelivery.objects.get().state == "pending"  # not a success: retried later
     assert len(receiver.received) == 1

@@ -2,7 +2,8 @@
 
 Scripted answers, one per POST in arrival order (the last one repeats), or a function of the
 delivery: an int is a status code, `Hang(seconds)` sends nothing for that long (a read timeout for
-the sender), `Redirect(url)` answers 302. Every POST is recorded with its headers and raw body.
+the sender), `Redirect(url)` answers 302, `Trickle(interval)` a slow 200. Every POST is recorded
+with its headers and raw body.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ class Redirect:
 
 
 @dataclass(frozen=True)
+class Trickle:
+    """200 with a long body sent one byte every `interval` seconds (each read is in time)."""
+
+    interval: float
+
+
+@dataclass(frozen=True)
 class Received:
     headers: Any  # email.message.Message: case-insensitive .get, as a framework gives them
     body: bytes
@@ -41,7 +49,7 @@ class Received:
         return str(self.json["type"])
 
 
-Action = int | Hang | Redirect
+Action = int | Hang | Redirect | Trickle
 
 
 class Receiver:
@@ -65,6 +73,19 @@ class Receiver:
                     receiver.received.append(Received(self.headers, body, action))
                 if isinstance(action, Hang):
                     time.sleep(action.seconds)
+                    self.close_connection = True
+                    return
+                if isinstance(action, Trickle):
+                    self.send_response(200)
+                    self.send_header("Content-Length", "5000")
+                    self.end_headers()
+                    try:
+                        for _ in range(5000):
+                            self.wfile.write(b".")
+                            self.wfile.flush()
+                            time.sleep(action.interval)
+                    except OSError:
+                        pass  # the sender gave up
                     self.close_connection = True
                     return
                 if isinstance(action, Redirect):

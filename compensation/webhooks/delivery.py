@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from itertools import groupby
 
 from django.conf import settings
 from django.db import transaction
@@ -217,14 +216,17 @@ def webhooks_sweep(*, now: datetime) -> int:
         )
         .filter(Q(sending_until__isnull=True) | Q(sending_until__lte=now))
         .exclude(_earlier_pending())
-        .order_by("endpoint_id", "id")
+        .order_by("id")  # oldest first, whatever the endpoint
         .values_list("id", "endpoint_id", "endpoint__failing_since")[:SWEEP_LIMIT]
     )
+    probed: set[int] = set()
     queued = 0
-    for _endpoint_id, rows in groupby(heads, key=lambda h: h[1]):
-        batch = list(rows)
-        failing = batch[0][2] is not None
-        for delivery_id, _, _ in batch[:1] if failing else batch:
-            enqueue_after_commit(tasks.webhook_send, delivery_id, failing)
-            queued += 1
+    for delivery_id, endpoint_id, failing_since in heads:
+        failing = failing_since is not None
+        if failing:
+            if endpoint_id in probed:
+                continue
+            probed.add(endpoint_id)
+        enqueue_after_commit(tasks.webhook_send, delivery_id, failing)
+        queued += 1
     return queued
