@@ -116,6 +116,9 @@ def _outcome_store(
     *, row: WebhookDelivery, lease: datetime, result: PostResult, now: datetime
 ) -> str:
     with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=row.endpoint_id).first()
+        if endpoint is None:
+            return "gone"  # deleted while the POST was in flight (its deliveries with it)
         WebhookAttempt.objects.create(
             delivery_id=row.pk,
             at=now,
@@ -124,7 +127,6 @@ def _outcome_store(
             response_excerpt=result.excerpt,
             duration_ms=result.duration_ms,
         )
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=row.endpoint_id)
         mine = WebhookDelivery.objects.filter(pk=row.pk, state=Pending, sending_until=lease)
         if result.ok:
             mine.update(
