@@ -31,7 +31,7 @@ from .doc_snippets import python_snippet
 from .factories import delivered_line
 from .factories_backoffice import manager
 from .factories_customer import request_with_decisions
-from .webhook_receiver import Hang, Receiver, Redirect, Trickle
+from .webhook_receiver import Hang, Receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -308,31 +308,6 @@ def test_send_again_from_the_admin_sends_the_same_event_again(run: Any) -> None:
     assert WebhookAttempt.objects.filter(delivery=delivery).count() == 2
 
 
-def test_private_addresses_are_refused_unless_allowed(run: Any, settings: Any) -> None:
-    with Receiver([200]) as receiver:
-        add_endpoint(receiver.url)  # allowed while the setting is on
-        settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = False
-        run(lambda: emit("request.decided", a_request()))
-
-    assert receiver.received == []
-    attempt = WebhookAttempt.objects.get()
-    assert attempt.status_code is None
-    assert attempt.error.startswith("refused_address: 127.0.0.1 resolves to 127.0.0.1, a loopback")
-    assert WebhookDelivery.objects.get().state == "pending"
-
-
-def test_redirects_are_not_followed(run: Any) -> None:
-    with Receiver([200]) as target, Receiver([Redirect(target.url)]) as redirecting:
-        add_endpoint(redirecting.url)
-        run(lambda: emit("request.decided", a_request()))
-
-    assert target.received == []
-    assert len(redirecting.received) == 1
-    attempt = WebhookAttempt.objects.get()
-    assert (attempt.status_code, attempt.error) == (302, "redirect not followed")
-    assert WebhookDelivery.objects.get().state == "pending"
-
-
 def test_only_subscribed_and_active_endpoints_get_an_event(run: Any) -> None:
     with Receiver([200]) as everything, Receiver([200]) as decided, Receiver([200]) as off:
         add_endpoint(everything.url)
@@ -386,17 +361,4 @@ def test_a_delivery_being_sent_is_not_sent_twice(run: Any) -> None:
         outcome = webhook_delivery_send(delivery_id=delivery.pk, now=timezone.now())
 
     assert outcome == "in_flight"
-    assert len(receiver.received) == 1
-
-
-def test_a_trickling_receiver_is_cut_off_at_the_deadline(run: Any, settings: Any) -> None:
-    settings.WEBHOOK_DEADLINE = 1.0
-    with Receiver([Trickle(0.05)]) as receiver:
-        add_endpoint(receiver.url)
-        run(lambda: emit("request.decided", a_request()))
-
-    attempt = WebhookAttempt.objects.get()
-    assert (attempt.status_code, attempt.error) == (200, "deadline")
-    assert 1000 <= attempt.duration_ms < 2000
-    assert WebhookDelivery.objects.get().state == "pending"  # not a success: retried later
     assert len(receiver.received) == 1
