@@ -100,8 +100,16 @@ def test_the_admin_refuses_bad_urls(url: str, message: str) -> None:
 
 
 def test_agents_see_endpoints_but_cannot_change_them() -> None:
+    add_command(URL, "--secret", SECRET)
+    endpoint = WebhookEndpoint.objects.get()
     staff = logged_in(agent())
     assert staff.get(ENDPOINTS).status_code == 200
+    page = staff.get(f"{ENDPOINTS}{endpoint.pk}/change/").content.decode()
+    assert URL in page
+    assert "New secret" not in page
+    assert staff.post(f"{ENDPOINTS}{endpoint.pk}/new-secret/").status_code == 403
+    endpoint.refresh_from_db()
+    assert secret_open(endpoint.secret_sealed) == SECRET
     assert staff.get(f"{ENDPOINTS}add/").status_code == 403
     assert staff.get("/admin/compensation/webhookdelivery/").status_code == 403
 
