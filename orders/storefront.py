@@ -1,7 +1,7 @@
 """Orders pushed by the storefront (interfaces.md §5): one order, validated and written by the
 order import itself, idempotent by order id.
 
-The order goes through the same code as `import_orders`: `_order_parse` (the import's per-order
+The order goes through the same code as `import_orders`: `order_parse` (the import's per-order
 validation, same messages) and then `orders_import` on a one-order file, so sales (`quantity`
 lines) are delivered through the one allocation path, all or nothing, and the order gets an
 `ImportBatch` like any import.
@@ -23,10 +23,11 @@ from typing import Any
 
 from django.db.models import Count
 
-from inventory.importing import RowError
+from inventory.import_rows import RowError
 from inventory.models import Account
 from orders.models import Order
-from orders.services import _Order, _order_parse, orders_import
+from orders.order_file import ParsedOrder, order_parse
+from orders.services import orders_import
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class OrderReceipt:
     errors: list[str] = field(default_factory=list)
 
 
-def order_canonical(raw: dict[str, Any], parsed: _Order) -> dict[str, Any]:
+def order_canonical(raw: dict[str, Any], parsed: ParsedOrder) -> dict[str, Any]:
     """The canonical form of a validated order (see the module docstring)."""
     lines = [{**line, "sku": line["sku"].strip()} for line in raw["lines"]]
     return {
@@ -55,7 +56,7 @@ def order_file_bytes(canonical: dict[str, Any]) -> bytes:
     ).encode()
 
 
-def _stock_short(parsed: _Order) -> bool:
+def _stock_short(parsed: ParsedOrder) -> bool:
     """True when free stock cannot cover a `quantity` line (read without locks: the import's
     allocation is the authority, this only names the reason)."""
     sales = {line.product.pk: line.quantity for line in parsed.lines if line.accounts is None}
@@ -89,7 +90,7 @@ def order_receive(*, raw: Any, now: datetime) -> OrderReceipt:
     """Create the pushed order (its sales delivered from stock), or say why not. Nothing is
     written unless the outcome is "created"."""
     errors: list[RowError] = []
-    parsed = _order_parse(1, raw, {}, now, errors)
+    parsed = order_parse(1, raw, {}, now, errors)
     if parsed is None:
         return OrderReceipt(outcome="invalid", errors=_messages(errors))
     assert isinstance(raw, dict)

@@ -20,7 +20,7 @@ from inventory.crypto import credentials_open
 from inventory.models import Account
 
 from .doc_snippets import python_snippet
-from .factories import AccountFactory, ProductFactory
+from .factories.inventory import AccountFactory, ProductFactory
 from .webhook_receiver import Receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -18,11 +18,11 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from inventory.crypto import credentials_open
-from inventory.models import Account, ImportBatch
-from orders.models import Event, Order, OrderLine
+from inventory.models import Account, Event, ImportBatch
+from orders.models import Order, OrderLine
 
 from .doc_snippets import python_snippet, snippet
-from .factories import AccountFactory, ProductFactory
+from .factories.inventory import AccountFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,9 +13,9 @@ from django.test import Client
 from compensation.models_webhooks import WebhookEndpoint, WebhookEvent
 from compensation.webhooks.addresses import AddressRefused, url_check
 from compensation.webhooks.endpoints import secret_open
-from orders.models import Event
+from inventory.models import Event
 
-from .factories_backoffice import agent, manager
+from .factories.compensation import agent, manager
 
 pytestmark = pytest.mark.django_db
 ENDPOINTS = "/admin/compensation/webhookendpoint/"

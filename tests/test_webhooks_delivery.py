@@ -25,12 +25,11 @@ from compensation.webhooks import tasks
 from compensation.webhooks.delivery import RETRY_DELAYS, webhook_delivery_send
 from compensation.webhooks.endpoints import webhook_endpoint_create
 from compensation.webhooks.outbox import webhooks_emit
-from orders.models import Event
+from inventory.models import Event
 
 from .doc_snippets import python_snippet
-from .factories import delivered_line
-from .factories_backoffice import manager
-from .factories_customer import request_with_decisions
+from .factories.compensation import manager, request_with_decisions
+from .factories.orders import delivered_line
 from .webhook_receiver import Hang, Receiver
 
 pytestmark = pytest.mark.django_db

@@ -13,13 +13,13 @@ from django.utils import timezone
 from compensation.models_webhooks import WebhookDelivery
 from compensation.selectors import request_view, request_view_json
 from compensation.services.fulfilment import batches_fulfil
-from compensation.services.requests import request_submit
 from compensation.services.review import review_approve, review_reject
+from compensation.services.submit import request_submit
 from compensation.webhooks.endpoints import webhook_endpoint_create
 
-from .factories import delivered_line
-from .factories_backoffice import make_stock, manager, review_cases
-from .factories_customer import make_order
+from .factories.compensation import manager, review_cases
+from .factories.inventory import make_accounts
+from .factories.orders import delivered_line, make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +95,7 @@ def test_staff_decisions_write_review_decided_and_fulfilment_the_replacement_eve
     product_id = approve.account.product_id
     with django_capture_on_commit_callbacks(execute=False):
         batches_fulfil(product_id=product_id, now=now)  # no stock: the batch waits
-    make_stock(1, product=approve.account.product)
+    make_accounts(1, product=approve.account.product)
     with django_capture_on_commit_callbacks(execute=False):
         batches_fulfil(product_id=product_id, now=now)
 

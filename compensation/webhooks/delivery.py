@@ -22,12 +22,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 
+from compensation.events import webhook_delivery_failed_event, webhook_endpoint_paused_event
 from compensation.models_webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from compensation.queueing import enqueue_on_commit
 from compensation.webhooks import tasks
 from compensation.webhooks.client import PostResult, get_webhook_client
 from compensation.webhooks.endpoints import secret_open
-from compensation.webhooks.outbox import enqueue_after_commit
-from orders.events import event_record
 
 # Seconds to wait after the 1st, 2nd, … failed attempt: 1 min up to 12 h, 27.9 h in all.
 RETRY_DELAYS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200)
@@ -109,7 +109,7 @@ def _queue_next_in_chain(row: WebhookDelivery) -> None:
     )
     if following is not None:
         # Sent even while the endpoint is failing (then it is that endpoint's one probe).
-        enqueue_after_commit(tasks.webhook_send, following, True)
+        enqueue_on_commit(tasks.webhook_send, following, True)
 
 
 def _outcome_store(
@@ -160,13 +160,8 @@ def _outcome_store(
         }
         if step >= len(RETRY_DELAYS) and not paused:
             mine.update(state=WebhookDelivery.State.FAILED, next_attempt_at=None, **common)
-            event_record(
-                kind="webhook_delivery_failed",
-                request_id=row.request_id,
-                message=f"{row.event_type} to {endpoint.url}: gave up after {row.attempts + 1} "
-                "attempts",
-                data={"delivery_id": row.pk, "endpoint_id": endpoint.pk},
-                at=now,
+            webhook_delivery_failed_event(
+                delivery=row, endpoint=endpoint, attempts=row.attempts + 1, now=now
             )
             _queue_next_in_chain(row)
             return "failed"
@@ -183,12 +178,7 @@ def _endpoint_pause(*, endpoint: WebhookEndpoint, failing_since: datetime, now: 
     WebhookEndpoint.objects.filter(pk=endpoint.pk, paused_at__isnull=True).update(
         paused_at=now, failing_since=failing_since
     )
-    event_record(
-        kind="webhook_endpoint_paused",
-        message=f"{endpoint.url}: no success since {failing_since:%Y-%m-%d %H:%M} UTC",
-        data={"endpoint_id": endpoint.pk, "failing_since": failing_since.isoformat()},
-        at=now,
-    )
+    webhook_endpoint_paused_event(endpoint=endpoint, failing_since=failing_since, now=now)
 
 
 def webhook_endpoints_pause_overdue(*, now: datetime) -> int:
@@ -229,6 +219,6 @@ def webhooks_sweep(*, now: datetime) -> int:
             if endpoint_id in probed:
                 continue
             probed.add(endpoint_id)
-        enqueue_after_commit(tasks.webhook_send, delivery_id, failing)
+        enqueue_on_commit(tasks.webhook_send, delivery_id, failing)
         queued += 1
     return queued

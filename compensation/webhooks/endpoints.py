@@ -17,12 +17,20 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from compensation.events import (
+    webhook_deliveries_resent_events,
+    webhook_endpoint_changed_event,
+    webhook_endpoint_created_event,
+    webhook_endpoint_deleted_event,
+    webhook_endpoint_resumed_event,
+    webhook_secret_replaced_event,
+)
 from compensation.models_webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from compensation.queueing import enqueue_on_commit
 from compensation.webhooks import tasks
 from compensation.webhooks.addresses import AddressRefused, url_check
-from compensation.webhooks.outbox import enqueue_after_commit
+from inventory.audit import Actor
 from inventory.crypto import _current as credentials_fernet
-from orders.events import Actor, event_record
 
 MIN_SECRET_LENGTH = 16
 
@@ -84,18 +92,6 @@ def _secret_clean(secret: str | None) -> str:
     return secret
 
 
-def _record(
-    kind: str, endpoint: WebhookEndpoint, actor: Actor, now: datetime, **data: object
-) -> None:
-    event_record(
-        kind=kind,
-        actor=actor,
-        message=endpoint.url,
-        data={"endpoint_id": endpoint.pk, **data},
-        at=now,
-    )
-
-
 def webhook_endpoint_create(
     *,
     url: str,
@@ -119,7 +115,7 @@ def webhook_endpoint_create(
             active=active,
             created_by_id=actor.pk if actor is not None and actor.is_authenticated else None,
         )
-        _record("webhook_endpoint_created", endpoint, actor, now, events=clean_events)
+        webhook_endpoint_created_event(endpoint=endpoint, actor=actor, events=clean_events, now=now)
     return EndpointSaved(endpoint=endpoint, outcome="created", secret=clear)
 
 
@@ -145,14 +141,11 @@ def webhook_endpoint_update(
         switched_on = active and not endpoint.active
         endpoint.url, endpoint.events, endpoint.active = url, clean_events, active
         endpoint.save(update_fields=["url", "events", "active"])
-        _record(
-            "webhook_endpoint_changed",
-            endpoint,
-            actor,
-            now,
-            events=clean_events,
-            active=active,
-            previous_url=before[0],
+        webhook_endpoint_changed_event(
+            endpoint=endpoint,
+            actor=actor,
+            changes={"events": clean_events, "active": active, "previous_url": before[0]},
+            now=now,
         )
         if switched_on:
             _requeue(endpoint=endpoint, now=now)
@@ -180,13 +173,11 @@ def webhook_endpoint_upsert(
         if not same_secret:
             endpoint.secret_sealed = secret_seal(clear)
         endpoint.save(update_fields=["events", "secret_sealed"])
-        _record(
-            "webhook_endpoint_changed",
-            endpoint,
-            actor,
-            now,
-            events=clean_events,
-            secret_replaced=not same_secret,
+        webhook_endpoint_changed_event(
+            endpoint=endpoint,
+            actor=actor,
+            changes={"events": clean_events, "secret_replaced": not same_secret},
+            now=now,
         )
     return EndpointSaved(endpoint=endpoint, outcome="updated")
 
@@ -199,7 +190,7 @@ def webhook_endpoint_rotate_secret(*, endpoint_id: int, actor: Actor, now: datet
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
         endpoint.secret_sealed = secret_seal(clear)
         endpoint.save(update_fields=["secret_sealed"])
-        _record("webhook_secret_replaced", endpoint, actor, now)
+        webhook_secret_replaced_event(endpoint=endpoint, actor=actor, now=now)
     return clear
 
 
@@ -208,7 +199,9 @@ def webhook_endpoint_delete(*, endpoint_id: int, actor: Actor, now: datetime) ->
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
         pending = endpoint.deliveries.filter(state=WebhookDelivery.State.PENDING).count()
-        _record("webhook_endpoint_deleted", endpoint, actor, now, pending_dropped=pending)
+        webhook_endpoint_deleted_event(
+            endpoint=endpoint, actor=actor, pending_dropped=pending, now=now
+        )
         endpoint.delete()
 
 
@@ -217,7 +210,7 @@ def _requeue(*, endpoint: WebhookEndpoint, now: datetime) -> int:
     requeued = endpoint.deliveries.filter(state=WebhookDelivery.State.PENDING).update(
         next_attempt_at=now, backoff_step=0
     )
-    enqueue_after_commit(tasks.webhooks_sweep)
+    enqueue_on_commit(tasks.webhooks_sweep)
     return requeued
 
 
@@ -233,13 +226,8 @@ def webhook_endpoint_resume(*, endpoint_id: int, actor: Actor, now: datetime) ->
         endpoint.failing_since = None
         endpoint.save(update_fields=["paused_at", "failing_since"])
         requeued = _requeue(endpoint=endpoint, now=now)
-        _record(
-            "webhook_endpoint_resumed",
-            endpoint,
-            actor,
-            now,
-            paused_at=was_paused_at.isoformat(),
-            requeued=requeued,
+        webhook_endpoint_resumed_event(
+            endpoint=endpoint, actor=actor, paused_at=was_paused_at, requeued=requeued, now=now
         )
     return requeued
 
@@ -262,16 +250,9 @@ def webhook_deliveries_resend(*, delivery_ids: Sequence[int], actor: Actor, now:
             backoff_step=0,
             sending_until=None,
         )
+        webhook_deliveries_resent_events(deliveries=rows, actor=actor, now=now)
         for row in rows:
-            event_record(
-                kind="webhook_delivery_resent",
-                actor=actor,
-                request_id=row.request_id,
-                message=f"{row.event_type} to {row.endpoint.url}",
-                data={"delivery_id": row.id, "endpoint_id": row.endpoint_id},
-                at=now,
-            )
-            enqueue_after_commit(tasks.webhook_send, row.id)
+            enqueue_on_commit(tasks.webhook_send, row.id)
     return len(rows)
 
 

@@ -10,22 +10,14 @@ The body is built once per event from the same selector the JSON API uses
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
-
-from django.db import transaction
-from django_q.tasks import async_task
 
 from compensation.models_webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from compensation.queueing import enqueue_on_commit
 from compensation.selectors import request_view, request_view_json
 from compensation.webhooks import tasks
 from compensation.webhooks.signing import event_body
-
-
-def enqueue_after_commit(task_func: Callable[..., Any], *args: Any) -> None:
-    # merge: switch to enqueue_on_commit
-    transaction.on_commit(lambda: async_task(task_func, *args))
 
 
 def webhooks_emit(*, event_type: str, request_ids: Iterable[uuid.UUID], now: datetime) -> int:
@@ -69,5 +61,5 @@ def webhooks_emit(*, event_type: str, request_ids: Iterable[uuid.UUID], now: dat
         )
     created = WebhookDelivery.objects.bulk_create(rows)
     for row in created:
-        enqueue_after_commit(tasks.webhook_send, row.pk)
+        enqueue_on_commit(tasks.webhook_send, row.pk)
     return len(created)

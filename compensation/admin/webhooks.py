@@ -1,6 +1,6 @@
 """Back office for webhooks (managers): endpoints (secret shown once), deliveries with every
 attempt, "send again" and "resume". Parses input, calls one service of
-`compensation.webhooks.endpoints`, renders. Registered from `compensation.admin`."""
+`compensation.webhooks.endpoints`, renders. Registered by `compensation/admin/__init__.py`."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from compensation.webhooks.endpoints import (
     webhook_endpoint_rotate_secret,
     webhook_endpoint_update,
 )
+from inventory.admin_mixins import ReadOnlyAdminMixin
 
 SHOW_ONCE_PAGE = "admin/compensation/webhookendpoint/secret_once.html"
 
@@ -73,7 +74,7 @@ class WebhookEndpointForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from exc
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = WebhookAttempt
     fields = ("at", "status_code", "error", "response_excerpt", "duration_ms")
     readonly_fields = fields
@@ -83,15 +84,6 @@ class WebhookAttemptInline(admin.TabularInline):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("compensation.view_webhookdelivery")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(WebhookEndpoint)
@@ -293,7 +285,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # Deliveries are a record; "send again" is the one thing staff do.
     list_display = (
         "id",
         "event_type",
@@ -326,15 +319,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     readonly_fields = fields
     inlines = [WebhookAttemptInline]
     actions = ["send_again"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # deliveries are a record; "send again" is the one thing staff do
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("compensation.change_webhookdelivery")
