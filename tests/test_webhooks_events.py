@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from compensation.models_webhooks import WebhookDelivery
@@ -16,6 +18,7 @@ from compensation.services.fulfilment import batches_fulfil
 from compensation.services.review import review_approve, review_reject
 from compensation.services.submit import request_submit
 from compensation.webhooks.endpoints import webhook_endpoint_create
+from compensation.webhooks.outbox import webhooks_emit
 
 from .factories.compensation import manager, review_cases
 from .factories.inventory import make_accounts
@@ -138,3 +141,30 @@ def test_no_endpoint_no_outbox_row_and_nothing_queued(
         )
     assert WebhookDelivery.objects.count() == 0
     assert len(callbacks) == 1  # the check task only
+
+
+def test_one_event_for_many_requests_costs_the_queries_of_one(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # A drain serving many batches emits for all of them inside its transaction: the views are
+    # read in one set of queries, whatever the number of requests.
+    request_ids = [review_cases(2)[0].request_id for _ in range(4)]
+    now = timezone.now()
+
+    def emit(ids: list[Any]) -> int:
+        with (
+            CaptureQueriesContext(connection) as queries,
+            django_capture_on_commit_callbacks(execute=False),
+        ):
+            written = webhooks_emit(event_type="request.decided", request_ids=ids, now=now)
+        assert written == len(ids)
+        return len(queries)
+
+    assert emit(request_ids[:1]) == emit(request_ids)
+    bodies = {d.request_id: json.loads(d.body) for d in WebhookDelivery.objects.all()}
+    assert set(bodies) == set(request_ids)
+    for request_id in request_ids:
+        view = request_view(request_id=request_id)
+        assert view is not None
+        assert bodies[request_id]["data"]["request"] == request_view_json(view)
+        assert len(view.lines[0].accounts) == 2

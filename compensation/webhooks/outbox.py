@@ -15,7 +15,7 @@ from datetime import datetime
 
 from compensation.models_webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from compensation.queueing import enqueue_on_commit
-from compensation.selectors import request_view, request_view_json
+from compensation.selectors import request_view_json, request_views
 from compensation.webhooks import tasks
 from compensation.webhooks.signing import event_body
 
@@ -35,9 +35,10 @@ def webhooks_emit(*, event_type: str, request_ids: Iterable[uuid.UUID], now: dat
     ]
     if not endpoint_ids:
         return 0
+    views = request_views(request_ids=ids)  # one set of queries for every request
     rows: list[WebhookDelivery] = []
     for request_id in ids:
-        view = request_view(request_id=request_id)
+        view = views.get(request_id)
         if view is None:
             continue
         event_id = uuid.uuid4()
