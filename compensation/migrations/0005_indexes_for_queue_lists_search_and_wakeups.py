@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compensation', '0002_initial'),
+        ('compensation', '0004_webhooks'),
     ]
 
     operations = [
