@@ -28,7 +28,7 @@ from compensation import tasks
 from compensation.events import batches_delivered_events, batches_waiting_events
 from compensation.models import ReplacementBatch
 from compensation.queueing import enqueue_on_commit
-from compensation.services import notifications
+from compensation.services.notifications_bulk import notify_batches
 from compensation.webhooks.outbox import webhooks_emit
 from inventory.models import Account
 from inventory.services import AllocationConflict, accounts_mark_delivered, stock_claim_ids
@@ -104,16 +104,52 @@ def accounts_mark_delivered_many(*, grants: Sequence[_Grant], now: datetime) -> 
         raise AllocationConflict(f"expected {len(ids)} free accounts, updated {updated}")
 
 
+def _drain_has_work(product_id: int) -> bool:
+    """One cheap query, before any lock: can the stock serve the first waiting batch, or is a
+    waiting customer still to be told "currently unavailable"? If neither, a drain would only
+    lock and read the whole queue to change nothing (10,000 waiting batches: 650 ms).
+
+    The stock is counted up to the first batch's quantity only. A batch or stock arriving after
+    this look wakes fulfilment again (and the sweep retries), so returning early loses nothing.
+    """
+    batches = ReplacementBatch._meta.db_table
+    accounts = Account._meta.db_table
+    waiting, in_stock = ReplacementBatch.State.WAITING, Account.State.IN_STOCK
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH head AS (
+                SELECT quantity FROM {batches}
+                 WHERE product_id = %s AND state = %s
+                 ORDER BY approved_at, id LIMIT 1)
+            SELECT (SELECT quantity FROM head),
+                   (SELECT count(*) FROM (
+                        SELECT 1 FROM {accounts} WHERE product_id = %s AND state = %s
+                         LIMIT COALESCE((SELECT quantity FROM head), 0)) AS free),
+                   EXISTS (SELECT 1 FROM {batches}
+                            WHERE product_id = %s AND state = %s
+                              AND unavailable_notified_at IS NULL)
+            """,  # noqa: S608 - table names from the models, values are parameters
+            [product_id, waiting, product_id, in_stock, product_id, waiting],
+        )
+        head_quantity, free, untold = cursor.fetchone()
+    if head_quantity is None:
+        return False
+    return free >= head_quantity or bool(untold)
+
+
 def batches_fulfil(*, product_id: int, now: datetime) -> int:
     """Deliver the waiting batches of one product, first come first served. Returns how many
     batches were delivered. Idempotent: running it twice never gives a batch more than owed."""
+    if not _drain_has_work(product_id):
+        return 0
     with transaction.atomic():
         _product_lock(product_id)
         # Lock in primary-key order (deadlock-free with every other locker), walk in FIFO order.
         waiting = list(
             ReplacementBatch.objects.select_for_update(of=("self",))
             .filter(product_id=product_id, state=ReplacementBatch.State.WAITING)
-            .select_related("line__order", "request__order")
+            .select_related("line__order")  # the e-mails need the order; requests by id only
             .order_by("id")
         )
         if not waiting:
@@ -165,10 +201,8 @@ def batches_fulfil(*, product_id: int, now: datetime) -> int:
                 free_after_drain=len(free) - position,
                 now=now,
             )
-        for batch in served:
-            notifications.notify_delivered(batch=batch)
-        for batch in to_tell:
-            notifications.notify_unavailable(batch=batch)
+        # One insert for every e-mail of the drain, one task to send them.
+        notify_batches(delivered=served, unavailable=to_tell)
         webhooks_emit(
             event_type="replacement.delivered", request_ids=[b.request_id for b in served], now=now
         )
