@@ -16,21 +16,18 @@ machinery shared with the order import is in `import_rows.py` (files, rows, repo
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any
+from typing import IO
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
-from .account_fields import AccountFields, account_fields_parse, existing_usernames
+from .account_fields import existing_usernames
 from .audit import Actor
 from .import_rows import (
     BATCH_SIZE,
     ImportAborted,
     ImportReport,
     NoProgress,
-    Progress,
     ProgressFactory,
     RowError,
     chunks,
@@ -41,21 +38,12 @@ from .import_rows import (
     import_batch_finish,
     progress_bar,
 )
-from .models import INTERACTION_KINDS, Account, ImportBatch, Platform, Product
+from .models import Account, ImportBatch, Platform, Product
 from .services import stock_arrival_announce
+from .stock_copy import stock_import_copy
+from .stock_rows import StockFile, StockRow
 
 PRODUCT_COLUMNS = ("sku", "name", "platform")
-STOCK_REQUIRED = ("sku", "username", "password")
-STOCK_OPTIONAL = (
-    "user_id",
-    "email",
-    "email_password",
-    "two_factor_secret",
-    "followers",
-    *INTERACTION_KINDS,
-    "supplier",
-    "notes",
-)
 
 
 # --- Products ----------------------------------------------------------------------------------
@@ -153,59 +141,6 @@ def products_import(
 
 
 # --- Stock -------------------------------------------------------------------------------------
-@dataclass(slots=True)
-class _StockRow:
-    line: int
-    product: Product
-    fields: AccountFields
-
-
-@dataclass
-class _StockFile:
-    """One pass over a stock CSV: yields the rows that are fine on their own (no cross-row or
-    database checks), counts every row and hashes every byte read."""
-
-    source: IO[bytes]
-    products: dict[str, Product | None]  # by SKU, shared by both passes
-    errors: list[RowError]
-    bar: Progress
-    validated: bool = False  # the write pass: the rows passed every check before
-    rows_total: int = 0
-    hasher: Any = field(default_factory=hashlib.sha256)
-
-    def rows(self) -> Iterator[_StockRow]:
-        records = csv_records(self.source, self.errors, self.hasher)
-        header = csv_header(records, self.errors, required=STOCK_REQUIRED, optional=STOCK_OPTIONAL)
-        if header is None:
-            for _ in records:  # hash the rest of the file
-                pass
-            return
-        for line, values in csv_rows(records, header, self.errors):
-            self.bar.update()
-            self.rows_total += 1
-            if values is not None:
-                row = self._row(line, values)
-                if row is not None:
-                    yield row
-
-    def _row(self, line: int, values: dict[str, str]) -> _StockRow | None:
-        fields, problems = account_fields_parse(
-            values, password_required=True, validated=self.validated
-        )
-        sku = values["sku"]
-        if sku not in self.products:
-            self.products[sku] = Product.objects.filter(sku=sku).first() if sku else None
-        product = self.products[sku]
-        if not sku:
-            problems.insert(0, "sku is required")
-        elif product is None:
-            problems.insert(0, f"unknown sku {sku!r} (import it with import_products first)")
-        if problems or fields is None or product is None:
-            self.errors.extend(RowError(line, p) for p in problems)
-            return None
-        return _StockRow(line=line, product=product, fields=fields)
-
-
 def stock_import(
     *,
     source: IO[bytes],
@@ -217,7 +152,42 @@ def stock_import(
 ) -> ImportReport:
     """Stock accounts with their baselines. An account already present for the same product
     (platform + lower(username), same spelling) is skipped; one held by another product, spelt
-    differently, or repeated within the file is an error. Wakes fulfilment after commit."""
+    differently, or repeated within the file is an error. Wakes fulfilment after commit.
+
+    PostgreSQL: one pass, COPY into a staging table, set-based checks and one insert
+    (`stock_copy.py`). Elsewhere (SQLite): `stock_import_plain`."""
+    if stock_copy_available():
+        report = ImportReport(kind=ImportBatch.Kind.STOCK, filename=filename, dry_run=dry_run)
+        stock_import_copy(
+            source=source,
+            report=report,
+            products={},
+            actor=actor,
+            now=now,
+            progress=progress,
+        )
+        return report
+    return stock_import_plain(
+        source=source, filename=filename, actor=actor, now=now, dry_run=dry_run, progress=progress
+    )
+
+
+def stock_copy_available() -> bool:
+    """COPY and the staging table need PostgreSQL (psycopg 3)."""
+    return connection.vendor == "postgresql"
+
+
+def stock_import_plain(
+    *,
+    source: IO[bytes],
+    filename: str,
+    actor: Actor,
+    now: datetime,
+    dry_run: bool = False,
+    progress: ProgressFactory | None = None,
+) -> ImportReport:
+    """The stock import without COPY, in two passes (validate, then write with `bulk_create`);
+    the path SQLite takes. Keeps {(platform, lower username): line} of the file in memory."""
     report = ImportReport(kind=ImportBatch.Kind.STOCK, filename=filename, dry_run=dry_run)
     products: dict[str, Product | None] = {}
     present = _stock_validate(source, report, products, progress)
@@ -239,9 +209,9 @@ def _stock_validate(
     seen: dict[tuple[str, str], int] = {}
     present: set[int] = set()
     bar = progress_bar(progress, "validating", None)
-    stock_file = _StockFile(source, products, report.errors, bar)
+    stock_file = StockFile(source, products, report.errors, bar)
     for chunk in chunks(stock_file.rows(), BATCH_SIZE):
-        fresh: list[_StockRow] = []
+        fresh: list[StockRow] = []
         for row in chunk:
             key = (row.product.platform, row.fields.username.lower())
             if key in seen:
@@ -281,7 +251,7 @@ def _stock_write(
     source.seek(0)
     report.created = report.skipped = 0
     bar = progress_bar(progress, "importing", report.rows_total)
-    stock_file = _StockFile(source, products, [], NoProgress(), validated=True)
+    stock_file = StockFile(source, products, [], NoProgress(), validated=True)
     product_ids: set[int] = set()
     try:
         with transaction.atomic():
@@ -317,10 +287,10 @@ def _stock_write(
         bar.close()
 
 
-def _stock_against_db(rows: list[_StockRow], present: set[int]) -> tuple[int, int, list[RowError]]:
+def _stock_against_db(rows: list[StockRow], present: set[int]) -> tuple[int, int, list[RowError]]:
     """(to create, already present, errors) for rows already free of in-file duplicates;
     `present` collects the line numbers of the rows to skip."""
-    by_platform: dict[str, list[_StockRow]] = {}
+    by_platform: dict[str, list[StockRow]] = {}
     for row in rows:
         by_platform.setdefault(row.product.platform, []).append(row)
     created = skipped = 0
