@@ -62,18 +62,27 @@ class RequestView:
         )
 
 
-def _message(d: AccountDecision) -> str:
-    if d.decision == Decision.PENDING:
+# The only evidence the customer's messages read (see rules.rule_message): fetched as three keys,
+# not as the whole evidence document of every account.
+_MESSAGE_EVIDENCE = (
+    "earlier_request_received_at",
+    "follower_drop_window_days",
+    "claim_window_days",
+)
+
+
+def _message(decision: str, rule: str, customer_message: str, evidence: dict[str, Any]) -> str:
+    if decision == Decision.PENDING:
         return _("We are checking this account's public profile.")
-    if d.customer_message:
-        return d.customer_message
-    return str(rules.rule_message(d.rule, d.evidence))
+    if customer_message:
+        return customer_message
+    return str(rules.rule_message(rule, evidence))
 
 
-def _replacement(d: AccountDecision) -> dict[str, str] | None:
-    if d.batch is None:
+def _replacement(batch_state: str | None) -> dict[str, str] | None:
+    if batch_state is None:
         return None
-    state = "delivered" if d.batch.state == ReplacementBatch.State.DELIVERED else "awaiting_stock"
+    state = "delivered" if batch_state == ReplacementBatch.State.DELIVERED else "awaiting_stock"
     return {"state": state}
 
 
@@ -82,47 +91,68 @@ def request_view(*, request_id: uuid.UUID) -> RequestView | None:
 
 
 def request_views(*, request_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, RequestView]:
-    """The views of many requests in two queries, whatever their number (the webhook outbox
-    builds one per event inside the writing transaction); unknown ids are left out."""
-    requests = {
-        r.id: r
-        for r in CompensationRequest.objects.select_related("order").filter(
-            id__in=list(request_ids)
+    """The views of many requests, whatever their number, in one query (plus one for requests
+    without any decision); unknown ids are left out. The customer's GET is served by it (the API
+    and the result page), and the webhook outbox builds one per event inside the writing
+    transaction: it reads only the columns the view shows, never whole rows (no credentials, no
+    evidence documents), as plain tuples."""
+    wanted = list(request_ids)
+    rows = (
+        AccountDecision.objects.filter(request_id__in=wanted)
+        .order_by("request_id", "claim__line_id", "account_id")
+        .values_list(
+            "request_id",
+            "request__order__order_id",
+            "request__status",
+            "request__received_at",
+            "claim__line_id",
+            "claim__line__product__sku",
+            "claim__line__product__name",
+            "account__username",
+            "decision",
+            "rule",
+            "customer_message",
+            "reviewed",
+            "batch__state",
+            *(f"evidence__{key}" for key in _MESSAGE_EVIDENCE),
         )
-    }
-    if not requests:
-        return {}
-    decisions = (
-        AccountDecision.objects.filter(request_id__in=list(requests))
-        .select_related("account", "claim__line__product", "batch")
-        .order_by("claim__line_id", "account_id")
     )
-    lines: dict[uuid.UUID, dict[int, LineView]] = {request_id: {} for request_id in requests}
-    for d in decisions:
-        line = d.claim.line
-        by_line = lines[d.request_id]
-        view = by_line.get(line.id)
+    heads: dict[uuid.UUID, tuple[str, str, datetime]] = {}
+    lines: dict[uuid.UUID, dict[int, LineView]] = {}
+    for row in rows:
+        request_id, order_id, status, received_at, line_id, sku, name = row[:7]
+        username, decision, rule, customer_message, reviewed, batch_state = row[7:13]
+        evidence = {k: v for k, v in zip(_MESSAGE_EVIDENCE, row[13:], strict=True) if v is not None}
+        heads.setdefault(request_id, (order_id, status, received_at))
+        by_line = lines.setdefault(request_id, {})
+        view = by_line.get(line_id)
         if view is None:
-            view = by_line[line.id] = LineView(sku=line.product.sku, product_name=line.product.name)
+            view = by_line[line_id] = LineView(sku=sku, product_name=name)
         view.accounts.append(
             AccountView(
-                username=d.account.username,
-                decision=d.decision,
-                rule=d.rule,
-                message=_message(d),
-                reviewed=d.reviewed,
-                replacement=_replacement(d),
+                username=username,
+                decision=decision,
+                rule=rule,
+                message=_message(decision, rule, customer_message, evidence),
+                reviewed=reviewed,
+                replacement=_replacement(batch_state),
             )
         )
+    without_decisions = [r for r in wanted if r not in heads]
+    if without_decisions:
+        for request_id, order_id, status, received_at in CompensationRequest.objects.filter(
+            id__in=without_decisions
+        ).values_list("id", "order__order_id", "status", "received_at"):
+            heads[request_id] = (order_id, status, received_at)
     return {
-        request.id: RequestView(
-            id=request.id,
-            order_id=request.order.order_id,
-            status=request.status,
-            created_at=request.received_at,
-            lines=list(lines[request.id].values()),
+        request_id: RequestView(
+            id=request_id,
+            order_id=order_id,
+            status=status,
+            created_at=received_at,
+            lines=list(lines.get(request_id, {}).values()),
         )
-        for request in requests.values()
+        for request_id, (order_id, status, received_at) in heads.items()
     }
 
 
