@@ -202,6 +202,10 @@ Q_CLUSTER: dict[str, object] = {
     "bulk": 10,
     "catch_up": False,
     "sync": env.bool("Q_SYNC", default=False),
+    # Successful tasks kept in the database. django-q2 prunes them by reading and locking all it
+    # keeps, in the monitor, after EVERY task (250 rows by default): more CPU than a check's own
+    # work. -1 keeps none; failures are always kept (Admin › Django Q › Failed tasks).
+    "save_limit": env.int("Q_SAVE_LIMIT", default=-1),
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
