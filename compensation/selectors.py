@@ -214,7 +214,7 @@ def _view_rows_prepared(request_ids: list[uuid.UUID]) -> list[tuple[Any, ...]]:
                 cursor.execute(_prepared_view_sql())
                 _prepared_on.add(connection.connection)
             try:
-                cursor.execute(f"EXECUTE {_PREPARED_VIEW} (%s::uuid[])", [request_ids])
+                cursor.execute(f"EXECUTE {_PREPARED_VIEW} (%s)", [request_ids])
                 break
             except ProgrammingError:  # the statement was discarded (DISCARD ALL): prepare again
                 _prepared_on.discard(connection.connection)
