@@ -54,10 +54,8 @@ def plain_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setattr(importing, "stock_copy_available", lambda: False)
 
 
-def _run(content: str, **kwargs: object) -> importing.ImportReport:
-    return stock_import(
-        source=io.BytesIO(content.encode()), filename="s.csv", actor=None, now=NOW, **kwargs
-    )
+def _run(content: str) -> importing.ImportReport:
+    return stock_import(source=io.BytesIO(content.encode()), filename="s.csv", actor=None, now=NOW)
 
 
 @pytest.mark.postgres
