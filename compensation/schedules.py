@@ -34,4 +34,10 @@ SCHEDULES: list[ScheduleSpec] = [
         "func": "compensation.tasks.resume_stalled_checks",
         "minutes": 5,
     },
+    # The task cluster's heartbeat read by /healthz (HEALTH_CLUSTER_MAX_AGE).
+    {
+        "name": "cluster-heartbeat",
+        "func": "compensation.health.tasks.cluster_heartbeat",
+        "minutes": 1,
+    },
 ]

@@ -39,6 +39,7 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from compensation import rules
+from compensation.health.counters import status_call_observed
 
 logger = logging.getLogger(__name__)
 
@@ -417,7 +418,10 @@ class StatusClient:
         if not self._in_flight.acquire(timeout=remaining):
             return _Attempt(None, None, "deadline")
         try:
-            return self._request(query, deadline_at)
+            started = time.monotonic()
+            attempt = self._request(query, deadline_at)
+            status_call_observed(seconds=time.monotonic() - started, error=attempt.error)
+            return attempt
         finally:
             self._in_flight.release()
 

@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from compensation.api import urlpatterns as api_urlpatterns
+from compensation.health.urls import urlpatterns as health_urlpatterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     *api_urlpatterns,
+    *health_urlpatterns,
     path("", include("compensation.urls")),
 ]

@@ -37,9 +37,12 @@ INSTALLED_APPS = [
     "inventory",
     "orders",
     "compensation",
+    "compensation.health",
 ]
 
 MIDDLEWARE = [
+    # First, so it counts every answer (redirects, static files, errors) for /metrics.
+    "compensation.health.middleware.count_requests",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -108,10 +111,15 @@ DEMO_PROFILES_PATH = BASE_DIR / "var" / "demo_profiles.json"
 IMPORT_UPLOAD_DIR = BASE_DIR / "var" / "pending_imports"
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` writes (WhiteNoise serves it in production).
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 
 # --- E-mail -----------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Every message goes through a wrapper that counts sent/failed for /metrics and then hands it to
+# the backend EMAIL_URL chose (tests replace EMAIL_BACKEND with locmem and skip the wrapper).
+EMAIL_DELIVERY_BACKEND: str = vars()["EMAIL_BACKEND"]
+EMAIL_BACKEND = "compensation.health.mail.CountingEmailBackend"
 DEFAULT_FROM_EMAIL: str = env.str(
     "DEFAULT_FROM_EMAIL", default="Compensation desk <support@localhost>"
 )
@@ -171,6 +179,27 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- Serving (config/gunicorn.conf.py reads these; see docs/deploy.md) -------------------------
+WEB_BIND: str = env.str("WEB_BIND", default="127.0.0.1:8000")
+# Processes × threads = requests served at once (and database connections held by one node).
+WEB_CONCURRENCY: int = env.int("WEB_CONCURRENCY", default=2)
+WEB_THREADS: int = env.int("WEB_THREADS", default=4)
+# A worker silent for this long is killed and replaced (no request here waits on the network).
+WEB_TIMEOUT: int = env.int("WEB_TIMEOUT", default=30)
+WEB_GRACEFUL_TIMEOUT: int = env.int("WEB_GRACEFUL_TIMEOUT", default=30)
+WEB_KEEPALIVE: int = env.int("WEB_KEEPALIVE", default=5)
+# Recycle a worker after this many requests (0 = never), jittered so they do not all restart.
+WEB_MAX_REQUESTS: int = env.int("WEB_MAX_REQUESTS", default=5000)
+# Addresses whose X-Forwarded-* headers gunicorn believes (the nginx in front of it).
+WEB_FORWARDED_ALLOW_IPS: str = env.str("WEB_FORWARDED_ALLOW_IPS", default="127.0.0.1")
+
+# --- Health and metrics (compensation/health) ---------------------------------------------------
+# /healthz answers 503 when no task cluster has been seen for longer than this (seconds). The
+# cluster beats when a worker starts and every minute through the `cluster-heartbeat` schedule.
+HEALTH_CLUSTER_MAX_AGE: int = env.int("HEALTH_CLUSTER_MAX_AGE", default=180)
+# Bearer token for /metrics (Prometheus text); empty = /metrics answers 404.
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
 
 # Order-page tokens are redacted from log lines: on the loggers that log request paths (a filter
 # on a logger sees the records logged there) and on the console handler (everything else).
