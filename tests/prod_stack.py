@@ -236,7 +236,7 @@ class Stack:
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            return list(conn.execute(query, params).fetchall())  # type: ignore[arg-type]
+            return list(conn.execute(query, params).fetchall())
 
     def emails(self) -> list[Message]:
         """Every message the file backend wrote (one file per connection, messages separated by

@@ -205,4 +205,4 @@ def test_production_stack_serves_decides_delivers_and_reports_health(
 
 def _sql(url: str, query: str, params: tuple[Any, ...] = ()) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(query, params)  # type: ignore[arg-type]
+        conn.execute(query, params)
