@@ -5,9 +5,11 @@ checked afterwards, with the figures measured on the way. Used by tests/test_sca
 Shape: `orders` orders alternating two products, each one line of 1–3 accounts, all of which the
 status double reports locked and untouched (approved). Every order is submitted twice at the
 same moment, once to each web server. One product has stock for every replacement; the other
-starts with about 40 % of what it will owe, and the rest arrives through `manage.py import_stock`
-while the burst is still running, so batches wait and must then be served first come, first
-served.
+starts with about 40 % of what it will owe; once some of its batches wait, the rest arrives
+through `manage.py import_stock` (three single accounts, one import each, then the remainder)
+while the burst is still running, so batches wait and must be served first come, first served.
+Checked once by hand: with the drain's `break` turned into `continue` (a smaller batch may
+overtake), `fifo_violations` lists the overtakes and the test fails.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from .prod_stack import (
 )
 
 PLENTIFUL, SCARCE = "IG-AGED", "X-FRESH"
+SINGLE_RESTOCKS = 3
 
 
 @dataclass
@@ -189,14 +192,19 @@ def burst(
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and _waiting(desk, SCARCE) < 3:
             time.sleep(0.25)
-        started = time.monotonic()
-        missing = plan.owed[SCARCE] - plan.scarce_initial
-        desk.manage(
-            "import_stock",
-            str(write_stock(tmp / "stock-c.csv", SCARCE, [f"x_late_{n}" for n in range(missing)])),
-        )
-        restock["seconds"] = time.monotonic() - started
         restock["waiting_when_restocked"] = _waiting(desk, SCARCE)
+        # First single accounts, one import each: a drain then has less stock than the head of
+        # the queue may need, the moment a smaller batch behind it could overtake (it must not).
+        missing = plan.owed[SCARCE] - plan.scarce_initial
+        started = time.monotonic()
+        for n in range(SINGLE_RESTOCKS):
+            desk.manage(
+                "import_stock",
+                str(write_stock(tmp / f"stock-single-{n}.csv", SCARCE, [f"x_single_{n}"])),
+            )
+        rest = [f"x_late_{n}" for n in range(missing - SINGLE_RESTOCKS)]
+        desk.manage("import_stock", str(write_stock(tmp / "stock-c.csv", SCARCE, rest)))
+        restock["seconds"] = time.monotonic() - started
 
     sampler = Sampler(desk.database_url)
     sampler.start()
@@ -246,6 +254,7 @@ def burst(
         "all_decided_seconds": round((decided_last - wall0).total_seconds(), 2),
         "all_delivered_seconds": round(delivered_seconds, 2),
         "all_emails_seconds": round(emails_seconds, 2),
+        "restock_imports": SINGLE_RESTOCKS + 1,
         "restock_import_seconds": round(restock.get("seconds", 0.0), 2),
         "waiting_when_restocked": restock.get("waiting_when_restocked"),
         "status_calls": desk.status.total_requests,
