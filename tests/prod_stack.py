@@ -230,8 +230,12 @@ class Stack:
     def client() -> requests.Session:
         session = requests.Session()
         session.trust_env = False
-        # As nginx forwards it: the public host name, and HTTPS ended at the proxy.
-        session.headers.update({"Host": HOST, "X-Forwarded-Proto": "https"})
+        # As nginx forwards it: the public host name, and HTTPS ended at the proxy. One
+        # connection per request: a kept-alive connection that gunicorn closes after
+        # WEB_KEEPALIVE idle seconds races a request sent on it at that moment (a reset seen
+        # under load). nginx avoids it by closing idle upstream connections first
+        # (deploy/nginx.conf: keepalive_timeout below WEB_KEEPALIVE).
+        session.headers.update({"Host": HOST, "X-Forwarded-Proto": "https", "Connection": "close"})
         return session
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

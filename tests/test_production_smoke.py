@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -201,6 +202,49 @@ def test_production_stack_serves_decides_delivers_and_reports_health(
     assert token not in log
     assert '"GET /orders/link/<redacted>/ HTTP/1.1" 404' in log
     assert '"POST /api/v1/compensation-requests HTTP/1.1" 202' in log
+
+    _restore_drill(desk, tmp_path, admin, name)
+
+
+COUNTED = ("orders_order", "inventory_account", "compensation_notification", "orders_event")
+
+
+def _restore_drill(desk: Stack, tmp: Path, admin: str, name: str) -> None:
+    """docs/deploy.md's backup and restore drill: pg_dump -Fc, pg_restore into a new database,
+    `migrate --check` there, the same rows, and a credential that opens with the keys."""
+    server = admin.rsplit("/", 1)[0]
+    dump = tmp / "compensation.dump"
+    subprocess.run(  # noqa: S603
+        ["pg_dump", "--format=custom", f"--file={dump}", f"{server}/{name}"],  # noqa: S607
+        check=True,
+        timeout=120,
+    )
+    restored = f"{name}_restore"
+    _sql(admin, f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')
+    _sql(admin, f'CREATE DATABASE "{restored}"')
+    try:
+        subprocess.run(  # noqa: S603
+            ["pg_restore", "--no-owner", f"--dbname={server}/{restored}", str(dump)],  # noqa: S607
+            check=True,
+            timeout=120,
+        )
+        desk.manage("migrate", "--check", DATABASE_URL=f"{server}/{restored}")
+        opened = desk.manage(
+            "shell",
+            "-c",
+            "from inventory.models import Account; from inventory.crypto import credentials_open;"
+            "a = Account.objects.filter(username='spare0').get();"
+            "print(credentials_open(a.credentials_sealed).password)",
+            DATABASE_URL=f"{server}/{restored}",
+        )
+        assert opened.strip().splitlines()[-1] == "pw-spare0"
+        for table in COUNTED:
+            query = f"SELECT count(*) FROM {table}"
+            with psycopg.connect(f"{server}/{restored}") as copy:
+                restored_rows = copy.execute(query).fetchone()
+            assert restored_rows == desk.sql(query)[0], table
+    finally:
+        _sql(admin, f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')
 
 
 def _sql(url: str, query: str, params: tuple[Any, ...] = ()) -> None:

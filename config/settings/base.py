@@ -20,6 +20,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105
 
 SECRET_KEY: str = env.str("SECRET_KEY", default=_DEV_SECRET)
+# Earlier keys still accepted when checking signatures (order-page links, sessions) after a
+# rotation: put the old key here, remove it once its links have expired (docs/deploy.md).
+SECRET_KEY_FALLBACKS: list[str] = env.list("SECRET_KEY_FALLBACKS", default=[])
 DEBUG: bool = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
