@@ -2,8 +2,8 @@
 
 The access log line holds the request line, path and referrer; gunicorn's error log names the
 path of a request that failed ("Error handling request /orders/link/<token>/"). The same filter
-that redacts Django's loggers (orders/log_redaction.py) sits on both gunicorn loggers, so every
-handler (stdout, files, syslog) only ever sees `/orders/link/<redacted>`.
+that redacts Django's loggers (compensation/log_redaction.py) sits on both gunicorn loggers, so
+every handler (stdout, files, syslog) only ever sees `/orders/link/<redacted>`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from orders.log_redaction import RedactOrderLinkTokens
+from compensation.log_redaction import RedactOrderLinkTokens
 
 
 class RedactingLogger(Logger):

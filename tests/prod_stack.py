@@ -31,7 +31,7 @@ import redis
 import requests
 from cryptography.fernet import Fernet
 
-from compensation.status_double import StatusDouble, profile
+from compensation.status.double import StatusDouble, profile
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "shop.example.com"

@@ -21,10 +21,11 @@ from compensation.health.heartbeat import beat_on_worker_start, heartbeat_last
 from compensation.health.models import ClusterHeartbeat
 from compensation.health.tasks import cluster_heartbeat
 from compensation.models import StatusServiceBreaker
-from compensation.status_client import ProfileQuery, StatusClient
-from compensation.status_double import profile, status
+from compensation.status import ProfileQuery, StatusClient
+from compensation.status.double import profile, status
 
-from .factories_backoffice import make_product, review_cases, waiting_batch
+from .factories.compensation import review_cases, waiting_batch
+from .factories.inventory import make_product
 
 pytestmark = pytest.mark.django_db
 
