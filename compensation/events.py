@@ -12,6 +12,7 @@ from compensation.models import (
     AccountDecision,
     CompensationRequest,
     Decision,
+    InboundMessage,
     LineClaim,
     Notification,
     ReplacementBatch,
@@ -35,6 +36,8 @@ class CompensationEvent(StrEnum):
     REVIEW_RECHECKED = "review_rechecked"
     OVERRIDE_ISSUED = "override_issued"
     EMAIL_SENT = "email_sent"
+    INBOUND_EMAIL_HANDLED = "inbound_email_handled"
+    INBOUND_EMAIL_CLOSED = "inbound_email_closed"
 
 
 # --- requests and checks -----------------------------------------------------------------------
@@ -325,5 +328,60 @@ def email_sent_event(*, notification: Notification, batch_id: int | None, now: d
             "kind": notification.kind,
             "key": notification.key,
         },
+        at=now,
+    )
+
+
+def inbound_reply_sent_event(*, message: InboundMessage, now: datetime) -> Event:
+    """The desk's reply to a customer's mail went out (requests by e-mail)."""
+    return event_record(
+        kind=CompensationEvent.EMAIL_SENT,
+        order_id=message.request.order_id if message.request else None,
+        request_id=message.request_id,
+        message=f"reply to e-mail: {message.reply_kind}",
+        data={"inbound_message_id": message.pk, "kind": f"intake_{message.reply_kind}"},
+        at=now,
+    )
+
+
+# --- requests by e-mail ------------------------------------------------------------------------
+
+
+def inbound_email_handled_event(*, message: InboundMessage, now: datetime) -> Event:
+    """The desk acted on a mail once: its outcome, why it was not answered, the reply decided."""
+    return event_record(
+        kind=CompensationEvent.INBOUND_EMAIL_HANDLED,
+        order_id=message.request.order_id if message.request else None,
+        request_id=message.request_id,
+        message=message.outcome,
+        data={
+            "inbound_message_id": message.pk,
+            "outcome": message.outcome,
+            "skip_reason": message.skip_reason,
+            "reply": message.reply_kind,
+        },
+        at=now,
+    )
+
+
+def inbound_email_failed_event(*, message: InboundMessage, now: datetime) -> Event:
+    """A mail whose handling kept failing was given up and left for a person."""
+    return event_record(
+        kind=CompensationEvent.INBOUND_EMAIL_HANDLED,
+        message=message.outcome,
+        data={"inbound_message_id": message.pk, "outcome": message.outcome},
+        at=now,
+    )
+
+
+def inbound_email_closed_event(*, message: InboundMessage, actor: Actor, now: datetime) -> Event:
+    """Staff handled a mail by hand: it leaves the list waiting for a person."""
+    return event_record(
+        kind=CompensationEvent.INBOUND_EMAIL_CLOSED,
+        actor=actor,
+        order_id=message.request.order_id if message.request else None,
+        request_id=message.request_id,
+        message=f"{message.sender}: {message.subject[:80]}",
+        data={"inbound_message_id": message.pk, "outcome": message.outcome},
         at=now,
     )

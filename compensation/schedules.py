@@ -40,4 +40,6 @@ SCHEDULES: list[ScheduleSpec] = [
         "func": "compensation.health.tasks.cluster_heartbeat",
         "minutes": 1,
     },
+    # Requests by e-mail: new mail in the support mailbox (IMAP_URL; does nothing when unset).
+    {"name": "poll-mailbox", "func": "compensation.intake.tasks.poll_mailbox", "minutes": 1},
 ]

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from compensation.admin.intake import InboundMessageInline
 from compensation.models import AccountDecision, CompensationRequest, LineClaim, ReplacementBatch
 from compensation.selectors_backoffice import request_events
 from inventory.admin_mixins import ReadOnlyAdminMixin
@@ -91,7 +92,7 @@ class CompensationRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "decided_at",
     )
     readonly_fields = fields
-    inlines = [LineClaimInline, DecisionInline, BatchInline]
+    inlines = [LineClaimInline, DecisionInline, BatchInline, InboundMessageInline]
 
     def change_view(
         self,

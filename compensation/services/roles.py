@@ -17,6 +17,8 @@ AGENT_PERMISSIONS: tuple[str, ...] = (
     "compensation.view_compensationrequest",
     "compensation.view_lineclaim",
     "compensation.view_replacementbatch",
+    "compensation.view_inboundmessage",
+    "compensation.change_inboundmessage",  # mark an e-mail handled by hand
     "orders.view_order",
     "orders.view_orderline",
     "inventory.view_event",
