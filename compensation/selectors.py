@@ -127,7 +127,7 @@ def request_views(*, request_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Reques
 
 
 def request_view_json(view: RequestView) -> dict[str, Any]:
-    """The body of interfaces.md §3. No credentials, ever."""
+    """The body of docs/api.md. No credentials, ever."""
     return {
         "id": str(view.id),
         "order_id": view.order_id,
