@@ -23,6 +23,7 @@ import socketserver
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -119,6 +120,9 @@ class SmtpDouble:
         self.accepted: list[Received] = []
         self.unacknowledged: list[Received] = []
         self.sessions: list[Session] = []
+        # Called with each complete message before the server answers 250 (a test can, e.g.,
+        # block the sender's next database write there, or kill it).
+        self.before_accept: Callable[[Received], None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
     @property
@@ -286,6 +290,8 @@ class SmtpDouble:
                     send(f"{reply.code} {reply.text}")
                     recipients = []
                     continue
+                if self.before_accept is not None:
+                    self.before_accept(message)
                 self._record(self.accepted, message)
                 send("250 OK queued")
                 recipients = []
