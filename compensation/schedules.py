@@ -22,11 +22,12 @@ SCHEDULES: list[ScheduleSpec] = [
         "func": "compensation.tasks.expire_review_claims",
         "minutes": 5,
     },
-    # E-mails whose send task was lost are queued again.
+    # The e-mail outbox: retries whose back-off elapsed, sends interrupted by a crash, and
+    # e-mails whose send task was lost are sent (again).
     {
         "name": "send-unsent-notifications",
         "func": "compensation.tasks.send_unsent_notifications",
-        "minutes": 5,
+        "minutes": 1,
     },
     # Requests whose check task was lost (a killed worker) are checked again.
     {

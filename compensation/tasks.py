@@ -38,10 +38,10 @@ def fulfil_sweep() -> int:
     return batches_sweep(now=timezone.now())
 
 
-def send_notification(notification_id: int) -> None:
-    from compensation.services.notifications import notification_send
+def send_notification(notification_id: int) -> bool:
+    from compensation.services.outbox import notification_send
 
-    notification_send(notification_id=int(notification_id))
+    return notification_send(notification_id=int(notification_id))
 
 
 def expire_review_claims() -> int:
@@ -51,6 +51,6 @@ def expire_review_claims() -> int:
 
 
 def send_unsent_notifications() -> int:
-    from compensation.services.notifications import notifications_send_unsent
+    from compensation.services.outbox import notifications_send_due
 
-    return notifications_send_unsent(now=timezone.now())
+    return notifications_send_due(now=timezone.now())

@@ -33,7 +33,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # JSON tokens that matter for the structure: strings (skipped whole, so brackets and digits
 # inside them do not count), brackets, and runs of digits longer than the limit.
 _JSON_TOKENS = re.compile(
-    r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]|[\]}]|\d{%d,}' % (MAX_NUMBER_DIGITS + 1), re.DOTALL
+    r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]|[\]}]|\d{' + str(MAX_NUMBER_DIGITS + 1) + ",}", re.DOTALL
 )
 
 
@@ -83,9 +83,7 @@ def header_problem(
     return "; ".join(problems) or None
 
 
-def json_structure_problem(
-    text: str, *, max_depth: int = MAX_JSON_DEPTH
-) -> tuple[int, str] | None:
+def json_structure_problem(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> tuple[int, str] | None:
     """(line, problem) for JSON nested deeper than `max_depth` or holding a number with more
     than MAX_NUMBER_DIGITS digits; None when neither. One pass, before the parser sees it (the
     parser would recurse once per bracket and convert any number, however long)."""

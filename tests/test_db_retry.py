@@ -51,7 +51,7 @@ def test_other_errors_are_not_retried() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_terminated_backend_is_replaced_by_a_fresh_connection() -> None:
     connection.ensure_connection()
-    pid = connection.connection.info.backend_pid  # type: ignore[union-attr]
+    pid = connection.connection.info.backend_pid
     settings_dict = connection.settings_dict
     dsn = (
         f"postgresql://{settings_dict['USER']}@{settings_dict['HOST']}:"
@@ -61,4 +61,4 @@ def test_a_terminated_backend_is_replaced_by_a_fresh_connection() -> None:
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])
 
     assert with_connection_retry(lambda: Order.objects.count()) == 0
-    assert connection.connection.info.backend_pid != pid  # type: ignore[union-attr]
+    assert connection.connection.info.backend_pid != pid

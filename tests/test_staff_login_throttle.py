@@ -19,9 +19,7 @@ def staff(db: None) -> object:
 
 
 def _login(client: Client, username: str, password: str, address: str = "10.0.0.1") -> int:
-    response = client.post(
-        LOGIN, {"username": username, "password": password}, REMOTE_ADDR=address
-    )
+    response = client.post(LOGIN, {"username": username, "password": password}, REMOTE_ADDR=address)
     return response.status_code
 
 

@@ -24,7 +24,7 @@ from inventory.validation import (
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def _timed(func, *args, **kwargs):  # type: ignore[no-untyped-def]
+def _timed(func, *args, **kwargs):
     started = time.perf_counter()
     result = func(*args, **kwargs)
     return result, time.perf_counter() - started

@@ -142,6 +142,13 @@ DEFAULT_FROM_EMAIL: str = env.str(
 )
 # Seconds per socket operation with the mail server: a stalled server must not hold a worker.
 EMAIL_TIMEOUT: float = env.float("EMAIL_TIMEOUT", default=10.0)
+# The outbox: a failed send is tried again after each of these delays (seconds); after the last
+# one the e-mail is marked failed and shown to staff on the request. A 5xx answer fails at once.
+EMAIL_RETRY_DELAYS: list[int] = [
+    int(x) for x in env.list("EMAIL_RETRY_DELAYS", default=["60", "300", "1800", "7200"])
+]
+# A send still "sending" after this many seconds was interrupted (a killed worker): sent again.
+EMAIL_SENDING_STALE_SECONDS: int = env.int("EMAIL_SENDING_STALE_SECONDS", default=300)
 
 # --- Credentials encryption ------------------------------------------------------------------
 # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation: put the new key first,
