@@ -204,13 +204,15 @@ def notifications_send_due(*, now: datetime) -> int:
                 _record_failure(notification=row, attempt=row.attempts, error=error, at=now)
             else:
                 Notification.objects.filter(pk=row.pk).update(
-                    state=State.QUEUED, sending_since=None, next_attempt_at=now, last_error=error
+                    state=State.QUEUED, sending_since=None, next_attempt_at=None, last_error=error
                 )
+        taken_back = [row.pk for row in interrupted if row.attempts < limit]
         due = list(
             Notification.objects.filter(state=State.QUEUED)
             .filter(
                 Q(next_attempt_at__lte=now)
                 | Q(next_attempt_at__isnull=True, created_at__lte=now - UNQUEUED_GRACE)
+                | Q(pk__in=taken_back)
             )
             .order_by("id")
             .values_list("id", flat=True)[:SWEEP_LIMIT]

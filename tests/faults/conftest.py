@@ -69,3 +69,25 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"{total.emails_delivered:>5} {total.emails_duplicated:>4} "
         f"{total.emails_failed_shown:>6} {total.requests:>5} {total.requests_stuck:>5}"
     )
+
+
+@pytest.fixture
+def smtp_double(settings: Any) -> Iterator[Any]:
+    """A real SMTP server on 127.0.0.1; this process's e-mail goes to it too."""
+    from tests.doubles.smtp_server import SmtpDouble
+
+    with SmtpDouble() as double:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = double.host, double.port
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_TIMEOUT = 1.0
+        yield double
+
+
+@pytest.fixture
+def queue_to_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tasks queued by this process go to the ORM broker (for a real qcluster), not inline."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)

@@ -20,7 +20,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-def test_database_dsn() -> str:
+def database_dsn() -> str:
     settings_dict = connection.settings_dict
     return (
         f"postgresql://{settings_dict['USER'] or 'postgres'}@{settings_dict['HOST']}:"
@@ -31,7 +31,7 @@ def test_database_dsn() -> str:
 def process_env(*, application_name: str, **extra: str) -> dict[str, str]:
     """Environment of a child process on the test database (base settings, not test ones: real
     e-mail backend, a real task broker)."""
-    dsn = test_database_dsn().replace("postgresql://", "postgres://")
+    dsn = database_dsn().replace("postgresql://", "postgres://")
     env = {
         **os.environ,
         "DATABASE_URL": f"{dsn}?application_name={application_name}",
@@ -138,7 +138,7 @@ class Terminator:
 
 @contextmanager
 def terminating_backends(target: str, *, interval: float) -> Iterator[Terminator]:
-    terminator = Terminator(dsn=test_database_dsn(), target=target, interval=interval)
+    terminator = Terminator(dsn=database_dsn(), target=target, interval=interval)
     thread = threading.Thread(target=terminator.run, daemon=True)
     thread.start()
     try:
