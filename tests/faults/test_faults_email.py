@@ -156,7 +156,7 @@ def test_a_database_backend_terminated_after_the_server_accepted_is_retried_once
 
 @pytest.mark.timeout(300)
 def test_stalls_drops_and_refusals_end_delivered_or_failed_and_shown(
-    smtp_double: SmtpDouble, queue_to_broker: None, fault_figures: Figures
+    smtp_double: SmtpDouble, queue_to_broker: None, fault_figures: Figures, settings: Any
 ) -> None:
     faults: list[Any] = [
         Stall(3),
@@ -176,7 +176,8 @@ def test_stalls_drops_and_refusals_end_delivered_or_failed_and_shown(
     settings.EMAIL_RETRY_DELAYS = [1, 1, 1, 1]
     count = 12
     with qcluster(env):
-        notifications = [request_with_notification(100 + i) for i in range(count)]
+        for i in range(count):
+            request_with_notification(100 + i)
 
         def settled() -> bool:
             states = set(Notification.objects.values_list("state", flat=True))
