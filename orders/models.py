@@ -67,7 +67,6 @@ class Event(models.Model):
         BATCH_WAITING = "batch_waiting"
         BATCH_DELIVERED = "batch_delivered"
         EMAIL_SENT = "email_sent"
-        EMAIL_FAILED = "email_failed"
         LINK_ISSUED = "link_issued"
         LINK_REVOKED = "link_revoked"
         CREDENTIALS_ROTATED = "credentials_rotated"

@@ -104,7 +104,7 @@ def test_a_permanent_refusal_fails_at_once_and_is_recorded(smtp: SmtpDouble) -> 
     assert _state(notification) == ("failed", 1)
     assert notification.failed_at is not None and notification.sent_at is None
     assert notification.last_error == "recipient refused (550)"
-    failed = Event.objects.get(kind=Event.Kind.EMAIL_FAILED)
+    failed = Event.objects.get(kind="email_failed")
     assert failed.order_id == notification.order_id
     assert failed.data["attempts"] == 1
     assert smtp.accepted == []
@@ -122,7 +122,7 @@ def test_after_the_last_retry_the_e_mail_is_failed_not_dropped(smtp: SmtpDouble)
             assert state == "queued"
             now = _due(notification)
     assert state == "failed"
-    assert Event.objects.filter(kind=Event.Kind.EMAIL_FAILED).count() == 1
+    assert Event.objects.filter(kind="email_failed").count() == 1
     assert notification_send(notification_id=notification.pk, now=now + timedelta(days=1)) is False
     assert smtp.accepted == []
 

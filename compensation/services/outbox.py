@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 # once it is this old.
 UNQUEUED_GRACE = timedelta(seconds=60)
 SWEEP_LIMIT = 500
+EMAIL_FAILED = "email_failed"  # the audit event kind (the event kinds move to one place soon)
 
 State = Notification.State
 
@@ -168,7 +169,7 @@ def _failed_attempt(
 
 def _record_failure(*, notification: Notification, attempt: int, error: str, at: datetime) -> None:
     event_record(
-        kind=Event.Kind.EMAIL_FAILED,
+        kind=EMAIL_FAILED,
         order_id=notification.order_id,
         request_id=notification.request_id,
         batch_id=notification_batch_id(notification),

@@ -195,7 +195,7 @@ def test_stalls_drops_and_refusals_end_delivered_or_failed_and_shown(
     # The permanent refusal (554) fails; everything else is delivered in the end.
     assert len(failed) == 1 and failed[0].last_error.startswith("SMTP 554")
     assert len(sent) == count - 1
-    shown = Event.objects.filter(kind=Event.Kind.EMAIL_FAILED, request_id=failed[0].request_id)
+    shown = Event.objects.filter(kind="email_failed", request_id=failed[0].request_id)
     assert shown.count() == 1
     for notification in sent:
         assert _copies(smtp_double, message_id_for(notification)) >= 1
