@@ -157,3 +157,28 @@ def counter_problem(value: int, *, maximum: int = COUNTER_MAX) -> str | None:
     if value > maximum:
         return f"is too large ({shown}; at most {maximum:,})"
     return None
+
+
+def storable_text(value: str) -> str:
+    """The text with every character PostgreSQL cannot store replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", value)
+
+
+def json_storable(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """A copy of a parsed JSON value that a jsonb column accepts: unstorable characters in keys
+    and strings replaced, nesting below `max_depth` cut to a marker (evidence keeps what was
+    received, as far as it can be kept)."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if max_depth <= 0:
+        return "\u2026 (nested too deep to keep)"
+    if isinstance(value, dict):
+        return {
+            storable_text(str(k)): json_storable(v, max_depth=max_depth - 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [json_storable(v, max_depth=max_depth - 1) for v in value]
+    return storable_text(str(value))

@@ -15,9 +15,11 @@ from inventory.validation import (
     counter_problem,
     datetime_problem,
     header_problem,
+    json_storable,
     json_strings_problems,
     json_structure_problem,
     raw_line_problem,
+    storable_text,
     text_problem,
 )
 
@@ -144,3 +146,21 @@ def test_datetime_problem_tolerance_is_configurable() -> None:
 )
 def test_counter_problem_bounds_counters(value: int, expected: str | None) -> None:
     assert counter_problem(value) == expected
+
+
+def test_json_storable_replaces_what_jsonb_refuses_and_cuts_deep_nesting() -> None:
+    value = {"user\x00name": ["ok", "\ud800", {"n": 10**40}], "flag": True, "x": None}
+    assert json_storable(value) == {
+        "user\ufffdname": ["ok", "\ufffd", {"n": 10**40}],
+        "flag": True,
+        "x": None,
+    }
+    deep: list[object] = []
+    cursor = deep
+    for _ in range(100):
+        inner: list[object] = []
+        cursor.append(inner)
+        cursor = inner
+    cut = json_storable(deep, max_depth=3)
+    assert cut == [[["\u2026 (nested too deep to keep)"]]]
+    assert storable_text("a\x00b\udfff") == "a\ufffdb\ufffd"
