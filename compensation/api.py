@@ -16,9 +16,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from compensation.db_retry import RETRY_AFTER_SECONDS, DatabaseUnavailable, with_connection_retry
 from compensation.ratelimit import parse_rate, rate_limit_hit
-from compensation.selectors import request_view, request_view_json
-from compensation.services.requests import OrderNotFound, UnknownLines, request_submit
+from compensation.selectors import RequestView, request_view, request_view_json
+from compensation.services.requests import (
+    OrderNotFound,
+    SubmitResult,
+    UnknownLines,
+    request_submit,
+)
+from inventory.validation import storable_text, text_problem
 
 MAX_REASON = 2000
 MAX_EMAIL = 254  # the e-mail field of an order
@@ -35,8 +42,12 @@ def _errors(errors: dict[str, list[str]]) -> JsonResponse:
 
 
 def _has_nul(value: str) -> bool:
-    # PostgreSQL text cannot hold NUL: refuse it here with a field error instead of a 500.
-    return "\x00" in value
+    # PostgreSQL text cannot hold NUL (nor unpaired surrogates, which JSON's \ud800 escapes
+    # produce): refuse them here with a field error instead of a 500.
+    return text_problem(value) is not None
+
+
+UNSTORABLE_MESSAGE = "Null characters and invalid Unicode are not allowed."
 
 
 def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -49,6 +60,8 @@ def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
     email = body.get("email")
     if not isinstance(email, str) or not email.strip():
         errors["email"] = [_("This field is required.")]
+    elif _has_nul(email):
+        errors["email"] = [_(UNSTORABLE_MESSAGE)]
     elif len(email.strip()) > MAX_EMAIL:
         errors["email"] = [_("An e-mail address has at most %(n)d characters.") % {"n": MAX_EMAIL}]
     else:
@@ -66,7 +79,7 @@ def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
     elif len(order_id.strip()) > 64:
         errors["order_id"] = [_("An order id has at most 64 characters.")]
     elif _has_nul(order_id):
-        errors["order_id"] = [_("Null characters are not allowed.")]
+        errors["order_id"] = [_(UNSTORABLE_MESSAGE)]
     else:
         clean["order_id"] = order_id.strip()
 
@@ -76,7 +89,7 @@ def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
     elif len(reason) > MAX_REASON:
         errors["reason"] = [_("At most %(n)d characters.") % {"n": MAX_REASON}]
     elif _has_nul(reason):
-        errors["reason"] = [_("Null characters are not allowed.")]
+        errors["reason"] = [_(UNSTORABLE_MESSAGE)]
     else:
         clean["reason"] = reason.strip()
 
@@ -95,7 +108,8 @@ def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
         errors["lines"] = [_("Please list at most %(n)d products.") % {"n": MAX_LINES}]
     elif any(len(s.strip()) > MAX_SKU or _has_nul(s) for s in lines):
         errors["lines"] = [
-            _("A product SKU has at most %(n)d characters and no null characters.") % {"n": MAX_SKU}
+            _("A product SKU has at most %(n)d characters, no null characters or invalid Unicode.")
+            % {"n": MAX_SKU}
         ]
     else:
         clean["lines"] = [s.strip() for s in lines]
@@ -104,7 +118,8 @@ def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
         set(body) - {"email", "order_id", "reason", "password_change_warning", "lines"}
     )
     if unknown:
-        errors["__all__"] = [_("Unknown field(s): %(f)s") % {"f": ", ".join(unknown)}]
+        names = ", ".join(storable_text(name) for name in unknown)
+        errors["__all__"] = [_("Unknown field(s): %(f)s") % {"f": names}]
     return clean, errors
 
 
@@ -141,23 +156,37 @@ def submit(request: HttpRequest) -> JsonResponse:
     data, errors = parse_submission(body)
     if errors:
         return _errors(errors)
-    try:
+    now = timezone.now()
+
+    def submit_and_read() -> tuple[SubmitResult, RequestView]:
         result = request_submit(
             email=data["email"],
             order_id=data["order_id"],
             reason=data["reason"],
             password_change_warning=data["password_change_warning"],
             skus=data["lines"],
-            now=timezone.now(),
+            now=now,
         )
+        view = request_view(request_id=result.request.id)
+        assert view is not None
+        return result, view
+
+    try:
+        # A second run after a dropped connection finds the request the first one committed.
+        result, view = with_connection_retry(submit_and_read)
     except OrderNotFound:
         return JsonResponse({"error": _(NOT_FOUND_MESSAGE)}, status=404)
     except UnknownLines as exc:
         return _errors(
             {"lines": [_("Not a product line of this order: %(s)s") % {"s": ", ".join(exc.skus)}]}
         )
-    view = request_view(request_id=result.request.id)
-    assert view is not None
+    except DatabaseUnavailable:
+        response = JsonResponse(
+            {"error": _("We cannot take requests at this moment. Please try again shortly.")},
+            status=503,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     return JsonResponse(request_view_json(view), status=202 if result.created else 200)
 
 
