@@ -8,6 +8,7 @@ every web process for the limit to be global: the default local-memory cache lim
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import time
 
 from django.conf import settings
@@ -66,3 +67,14 @@ def rate_limit_hit(request: HttpRequest, *, scope: str = "compensation-submit") 
         cache.add(key, 1, timeout=window + 1)
         count = 1
     return count > limit
+
+
+def client_ip_or_none(request: HttpRequest) -> str | None:
+    """The client address for django-axes (stored in an IP field): None when there is none to
+    tell, e.g. a login made in code (`force_login`) with no request address."""
+    address = client_address(request)
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return address

@@ -109,7 +109,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("STAFF_LOGIN_LOCKOUT_MINUTES", def
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per user, per address
 AXES_RESET_ON_SUCCESS = True
 # The same client address as the submission rate limit (honours RATE_LIMIT_TRUSTED_PROXIES).
-AXES_CLIENT_IP_CALLABLE = "compensation.ratelimit.client_address"
+AXES_CLIENT_IP_CALLABLE = "compensation.ratelimit.client_ip_or_none"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
 
