@@ -60,16 +60,18 @@ def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
     email = body.get("email")
     if not isinstance(email, str) or not email.strip():
         errors["email"] = [_("This field is required.")]
-    elif _has_nul(email):
-        errors["email"] = [_(UNSTORABLE_MESSAGE)]
     elif len(email.strip()) > MAX_EMAIL:
         errors["email"] = [_("An e-mail address has at most %(n)d characters.") % {"n": MAX_EMAIL}]
     else:
         try:
             validate_email(email.strip())
-            clean["email"] = email.strip()
         except ValidationError:
             errors["email"] = [_("Enter a valid e-mail address.")]
+        else:
+            if _has_nul(email):  # e.g. an unpaired surrogate in the domain passes the validator
+                errors["email"] = [_(UNSTORABLE_MESSAGE)]
+            else:
+                clean["email"] = email.strip()
 
     order_id = body.get("order_id")
     if isinstance(order_id, int) and not isinstance(order_id, bool):

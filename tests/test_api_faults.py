@@ -76,7 +76,7 @@ def _nothing_written() -> None:
         ("reason", "locked \udfff", UNSTORABLE),
         ("reason", "locked\x00", UNSTORABLE),
         ("email", "buyer@\ud800.com", UNSTORABLE),
-        ("email", "\ud800@example.com", UNSTORABLE),
+        ("email", "\ud800@example.com", "Enter a valid e-mail address."),
     ],
     ids=["order-surrogate", "order-nul", "reason-surrogate", "reason-nul", "domain", "local"],
 )
