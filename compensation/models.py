@@ -231,9 +231,12 @@ class Notification(models.Model):
         related_name="notifications",
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    # Database defaults too: set-based and raw inserts of notifications need not name them.
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.QUEUED, db_default=State.QUEUED
+    )
     # Attempts started (a claim counts, even if the worker died during it).
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0, db_default=0)
     # Queued: not before this time (back-off after a failed attempt); None: as soon as possible.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # Sending: since when (a worker killed mid-send leaves it; the sweep takes it back).
@@ -242,7 +245,7 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     # What went wrong the last time (an SMTP code and text, or an exception name); never secrets.
-    last_error = models.CharField(max_length=300, blank=True, default="")
+    last_error = models.CharField(max_length=300, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["id"]

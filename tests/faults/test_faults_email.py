@@ -99,6 +99,8 @@ def test_a_cluster_killed_after_the_server_accepted_sends_a_recognisable_copy(
         blocker.rollback()
     finally:
         blocker.close()
+    # PostgreSQL ends the killed worker's backend (and its row lock) a moment later.
+    assert wait_until(lambda: not _worker_backends(), timeout=30)
     smtp_double.before_accept = None
     fault_figures.faults += 1
     fault_figures.emails_expected += 1
@@ -113,6 +115,14 @@ def test_a_cluster_killed_after_the_server_accepted_sends_a_recognisable_copy(
     fault_figures.emails_delivered += 1
     fault_figures.emails_duplicated += _copies(smtp_double, message_id) - 1
     fault_figures.notes.append("duplicate carries the same Message-ID (SIGKILL after the 250)")
+
+
+def _worker_backends() -> int:
+    with psycopg.connect(database_dsn(), autocommit=True) as probe:
+        row = probe.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'faults-worker'"
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _mark_waits_for_lock() -> bool:
