@@ -6,4 +6,10 @@ class CompensationConfig(AppConfig):
     verbose_name = "Compensation"
 
     def ready(self) -> None:
-        from compensation import checks  # noqa: F401  (registers the system checks)
+        from compensation import checks, receivers  # noqa: F401  (checks register themselves)
+        from inventory.signals import stock_arrived
+
+        stock_arrived.connect(
+            receivers.stock_arrived_wake_fulfilment,
+            dispatch_uid="compensation.stock_arrived_wake_fulfilment",
+        )

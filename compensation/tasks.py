@@ -9,19 +9,19 @@ from django.utils import timezone
 
 
 def check_request(request_id: str) -> None:
-    from compensation.services.requests import request_run_checks
+    from compensation.services.checks import request_run_checks
 
     request_run_checks(request_id=uuid.UUID(str(request_id)), now=timezone.now())
 
 
 def recheck_due() -> int:
-    from compensation.services.requests import decisions_recheck_due
+    from compensation.services.checks import decisions_recheck_due
 
     return decisions_recheck_due(now=timezone.now())
 
 
 def resume_stalled_checks() -> int:
-    from compensation.services.requests import requests_resume_stalled
+    from compensation.services.checks import requests_resume_stalled
 
     return requests_resume_stalled(now=timezone.now())
 
@@ -54,3 +54,10 @@ def send_unsent_notifications() -> int:
     from compensation.services.outbox import notifications_send_due
 
     return notifications_send_due(now=timezone.now())
+
+
+def send_fresh_link(order_id: str) -> bool:
+    """The fresh-link form's work (the form answers before the order is even looked up)."""
+    from compensation.services.fresh_links import order_link_request
+
+    return order_link_request(order_id=str(order_id), now=timezone.now())

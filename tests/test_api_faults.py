@@ -15,12 +15,13 @@ from django.utils import timezone
 
 from compensation import api
 from compensation.models import AccountDecision, CompensationRequest
-from inventory.models import Account, Product
-from orders.models import Event, Order, OrderLine
+from inventory.models import Account, Event, Product
+from orders.models import Order, OrderLine
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/compensation-requests"
-UNSTORABLE = "Null characters and invalid Unicode are not allowed."
+SURROGATE = "Invalid Unicode (an unpaired surrogate) is not allowed."
+NUL = "Null characters are not allowed."
 
 
 @pytest.fixture(autouse=True)
@@ -71,11 +72,11 @@ def _nothing_written() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("order_id", "\ud800", UNSTORABLE),
-        ("order_id", "B-\x00100", UNSTORABLE),
-        ("reason", "locked \udfff", UNSTORABLE),
-        ("reason", "locked\x00", UNSTORABLE),
-        ("email", "buyer@\ud800.com", UNSTORABLE),
+        ("order_id", "\ud800", SURROGATE),
+        ("order_id", "B-\x00100", NUL),
+        ("reason", "locked \udfff", SURROGATE),
+        ("reason", "locked\x00", NUL),
+        ("email", "buyer@\ud800.com", SURROGATE),
         ("email", "\ud800@example.com", "Enter a valid e-mail address."),
     ],
     ids=["order-surrogate", "order-nul", "reason-surrogate", "reason-nul", "domain", "local"],

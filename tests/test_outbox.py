@@ -14,7 +14,8 @@ from django.utils import timezone
 from compensation.models import Notification
 from compensation.services.notifications import notify
 from compensation.services.outbox import message_id_for, notification_send, notifications_send_due
-from orders.models import Event, Order
+from inventory.models import Event
+from orders.models import Order
 from tests.doubles.smtp_server import Accept, Drop, Reply, SmtpDouble, Stall
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +63,7 @@ def test_marked_sent_once_accepted_with_a_message_id_derived_from_the_notificati
     assert smtp.accepted[0].recipients == ("owner@example.com",)
     assert _state(notification) == ("sent", 1)
     assert notification.sent_at is not None
-    sent = Event.objects.get(kind=Event.Kind.EMAIL_SENT)
+    sent = Event.objects.get(kind="email_sent")
     assert sent.data["message_id"] == message_id_for(notification)
     assert notification_send(notification_id=notification.pk) is False  # a twin task
     assert len(smtp.accepted) == 1
@@ -89,7 +90,7 @@ def test_a_temporary_failure_is_retried_after_its_back_off(
     assert notification.sent_at is None
     assert notification.last_error.startswith(error)
     assert smtp.accepted == []
-    assert not Event.objects.filter(kind=Event.Kind.EMAIL_SENT).exists()
+    assert not Event.objects.filter(kind="email_sent").exists()
 
     assert notification_send(notification_id=notification.pk) is False  # not due yet
     assert notification_send(notification_id=notification.pk, now=_due(notification)) is True

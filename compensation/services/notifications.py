@@ -15,6 +15,7 @@ link (issued at send time, so the token never sits in a task argument or a table
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -27,12 +28,16 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from compensation import tasks
 from compensation.models import (
     AccountDecision,
     CompensationRequest,
     Notification,
     ReplacementBatch,
 )
+from compensation.order_page import order_page_link_issue
+from compensation.queueing import enqueue_on_commit
+from compensation.selectors import request_view
 from orders.models import Order
 
 KINDS = (
@@ -65,15 +70,8 @@ def notify(
             )
     except IntegrityError:
         return None
-    notification_id = notification.pk
-    transaction.on_commit(lambda: _queue_send(notification_id))
+    enqueue_on_commit(tasks.send_notification, notification.pk)
     return notification
-
-
-def _queue_send(notification_id: int) -> None:
-    from django_q.tasks import async_task
-
-    async_task("compensation.tasks.send_notification", notification_id)
 
 
 # --- the events the other services report ------------------------------------------------------
@@ -139,8 +137,6 @@ def notify_review_outcome(
 
 def notify_order_link(*, order: Order, now: datetime) -> Notification | None:
     """A fresh order-page link the customer asked for (each ask is its own event)."""
-    import secrets
-
     return notify(
         kind="order_link",
         key=f"order_link:{order.pk}:{now:%Y%m%dT%H%M%S}:{secrets.token_hex(6)}",
@@ -174,9 +170,6 @@ def _subject(kind: str, order_id: str) -> str:
 
 
 def _context(notification: Notification, *, now: datetime) -> dict[str, Any]:
-    from compensation.selectors import request_view
-    from orders.links import order_link_issue
-
     order = notification.order
     assert order is not None
     context: dict[str, Any] = {
@@ -194,7 +187,7 @@ def _context(notification: Notification, *, now: datetime) -> dict[str, Any]:
         context["batch"] = batch
         context["product_name"] = batch.product.name
     if notification.kind in ("delivered", "order_link"):
-        context["order_link"] = order_link_issue(order=order, now=now)
+        context["order_link"] = order_page_link_issue(order=order, now=now)
     return context
 
 

@@ -18,7 +18,6 @@ message. So:
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import smtplib
@@ -29,13 +28,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django_q.tasks import async_task
 
+from compensation import tasks
 from compensation.db_retry import DatabaseUnavailable, with_connection_retry
+from compensation.events import email_failed_event, email_sent_event
 from compensation.models import Notification
+from compensation.queueing import enqueue_on_commit
 from compensation.services.notifications import notification_batch_id, notification_message
-from orders.events import event_record
-from orders.models import Event
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,6 @@ log = logging.getLogger(__name__)
 # once it is this old.
 UNQUEUED_GRACE = timedelta(seconds=60)
 SWEEP_LIMIT = 500
-EMAIL_FAILED = "email_failed"  # the audit event kind (the event kinds move to one place soon)
 
 State = Notification.State
 
@@ -130,19 +128,11 @@ def _mark_sent(*, notification: Notification, now: datetime) -> None:
         ).update(state=State.SENT, sent_at=now, sending_since=None, next_attempt_at=None)
         if not updated:
             return
-        event_record(
-            kind=Event.Kind.EMAIL_SENT,
-            order_id=notification.order_id,
-            request_id=notification.request_id,
+        email_sent_event(
+            notification=notification,
             batch_id=notification_batch_id(notification),
-            data={
-                "notification_id": notification.pk,
-                "kind": notification.kind,
-                "key": notification.key,
-                "attempts": notification.attempts,
-                "message_id": message_id_for(notification),
-            },
-            at=now,
+            message_id=message_id_for(notification),
+            now=now,
         )
 
 
@@ -168,19 +158,12 @@ def _failed_attempt(
 
 
 def _record_failure(*, notification: Notification, attempt: int, error: str, at: datetime) -> None:
-    event_record(
-        kind=EMAIL_FAILED,
-        order_id=notification.order_id,
-        request_id=notification.request_id,
+    email_failed_event(
+        notification=notification,
         batch_id=notification_batch_id(notification),
-        message=f"{notification.kind} to the customer failed after {attempt} attempt(s): {error}",
-        data={
-            "notification_id": notification.pk,
-            "kind": notification.kind,
-            "attempts": attempt,
-            "error": error,
-        },
-        at=at,
+        attempts=attempt,
+        error=error,
+        now=at,
     )
 
 
@@ -219,9 +202,5 @@ def notifications_send_due(*, now: datetime) -> int:
             .values_list("id", flat=True)[:SWEEP_LIMIT]
         )
         for notification_id in due:
-            transaction.on_commit(functools.partial(_queue_send, notification_id))
+            enqueue_on_commit(tasks.send_notification, notification_id)
     return len(due)
-
-
-def _queue_send(notification_id: int) -> None:
-    async_task("compensation.tasks.send_notification", notification_id)

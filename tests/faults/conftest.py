@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django_q.conf import Conf
+
+from tests.doubles.smtp_server import SmtpDouble
 
 
 @dataclass
@@ -74,8 +77,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 @pytest.fixture
 def smtp_double(settings: Any) -> Iterator[Any]:
     """A real SMTP server on 127.0.0.1; this process's e-mail goes to it too."""
-    from tests.doubles.smtp_server import SmtpDouble
-
     with SmtpDouble() as double:
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
         settings.EMAIL_HOST, settings.EMAIL_PORT = double.host, double.port
@@ -88,6 +89,4 @@ def smtp_double(settings: Any) -> Iterator[Any]:
 @pytest.fixture
 def queue_to_broker(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tasks queued by this process go to the ORM broker (for a real qcluster), not inline."""
-    from django_q.conf import Conf
-
     monkeypatch.setattr(Conf, "SYNC", False)

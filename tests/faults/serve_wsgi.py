@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 
-import django
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+from django.core.wsgi import get_wsgi_application
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -18,11 +18,8 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def main() -> None:
-    django.setup()
-    from django.core.wsgi import get_wsgi_application
-
     server = ThreadedWSGIServer(("127.0.0.1", 0), _QuietHandler, allow_reuse_address=True)
-    server.set_app(get_wsgi_application())
+    server.set_app(get_wsgi_application())  # sets Django up
     print(f"PORT {server.server_address[1]}", flush=True)
     try:
         server.serve_forever(poll_interval=0.1)

@@ -12,14 +12,13 @@ from urllib import error, request
 
 import psycopg
 import pytest
-from django.conf import settings
+from compensation.services.requests import decisions_recheck_due
+from compensation.status_client import reset_status_client
+from compensation.status_double import StatusDouble, status
 from django.utils import timezone
 from django_q.models import Task
 
 from compensation.models import AccountDecision, CompensationRequest
-from compensation.services.requests import decisions_recheck_due
-from compensation.status_client import reset_status_client
-from compensation.status_double import StatusDouble, status
 from inventory.models import Account, Product
 from orders.models import Order, OrderLine
 from tests.faults.conftest import Figures
@@ -55,14 +54,14 @@ def make_order(index: int, username: str, product: Product) -> Order:
 
 def submit(url: str, order: Order) -> int:
     body = json.dumps({"email": order.email, "order_id": order.order_id, "reason": "locked"})
-    req = request.Request(  # noqa: S310 - 127.0.0.1
+    req = request.Request(
         f"{url}/api/v1/compensation-requests",
         data=body.encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
     try:
-        with request.urlopen(req, timeout=30) as response:  # noqa: S310
+        with request.urlopen(req, timeout=30) as response:
             return int(response.status)
     except error.HTTPError as exc:
         return exc.code
@@ -165,14 +164,22 @@ def test_one_poisoned_write_does_not_block_the_other_rechecks(
     past = timezone.now() - timedelta(minutes=5)
     for order in orders:
         req = CompensationRequest.objects.create(
-            order=order, email=order.email, reason="x", password_change_warning=False,
+            order=order,
+            email=order.email,
+            reason="x",
+            password_change_warning=False,
             received_at=past,
         )
         claim = req.claims.create(line=order.lines.get())
         AccountDecision.objects.create(
-            request=req, claim=claim, account=Account.objects.get(line__order=order),
-            decision="unverified", rule="status_unavailable", check_attempts=1,
-            decided_at=past, next_check_at=past,
+            request=req,
+            claim=claim,
+            account=Account.objects.get(line__order=order),
+            decision="unverified",
+            rule="status_unavailable",
+            check_attempts=1,
+            decided_at=past,
+            next_check_at=past,
         )
     poisoned = AccountDecision.objects.get(account__username="poison_3")
     with psycopg.connect(database_dsn(), autocommit=True) as admin:
@@ -188,7 +195,9 @@ def test_one_poisoned_write_does_not_block_the_other_rechecks(
     try:
         with StatusDouble() as double:
             double.resolver = lambda platform, username, user_id: {
-                "state": "locked", "username": username, "followers": 250,
+                "state": "locked",
+                "username": username,
+                "followers": 250,
                 "interactions": dict.fromkeys(COUNTERS, 0),
             }
             settings.STATUS_API_URL = double.url

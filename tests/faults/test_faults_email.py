@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from compensation.models import Notification
 from compensation.services.outbox import message_id_for, notifications_send_due
-from orders.models import Event
+from inventory.models import Event
 from tests.doubles.smtp_server import Accept, Drop, Received, Reply, SmtpDouble, Stall
 from tests.faults.conftest import Figures
 from tests.faults.data import request_with_notification
