@@ -29,10 +29,11 @@ SCHEDULES: list[ScheduleSpec] = [
         "func": "compensation.tasks.send_unsent_notifications",
         "minutes": 1,
     },
-    # Requests whose check task was lost (a killed worker) are checked again.
+    # Requests whose check task was lost (a killed worker) are checked again, 30–90 s after
+    # submission (STALLED_AFTER + this period).
     {
         "name": "resume-stalled-checks",
         "func": "compensation.tasks.resume_stalled_checks",
-        "minutes": 5,
+        "minutes": 1,
     },
 ]

@@ -12,13 +12,21 @@ from urllib import error, request
 
 import psycopg
 import pytest
-from compensation.services.requests import decisions_recheck_due
-from compensation.status_client import reset_status_client
-from compensation.status_double import StatusDouble, status
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_q.models import Task
 
 from compensation.models import AccountDecision, CompensationRequest
+from compensation.schedules import SCHEDULES
+from compensation.services.checks import (
+    STALLED_AFTER,
+    decisions_recheck_due,
+    requests_resume_stalled,
+)
+from compensation.services.review import decision_override
+from compensation.services.submit import request_submit
+from compensation.status import reset_status_client
+from compensation.status.double import StatusDouble, hang, profile, status
 from inventory.models import Account, Product
 from orders.models import Order, OrderLine
 from tests.faults.conftest import Figures
@@ -211,8 +219,103 @@ def test_one_poisoned_write_does_not_block_the_other_rechecks(
     others = AccountDecision.objects.exclude(pk=poisoned.pk)
     assert set(others.values_list("decision", flat=True)) == {"approved"}
     poisoned.refresh_from_db()
-    assert poisoned.decision == "unverified"  # its write was refused: it waits, others did not
+    # Its write was refused (and so was "a person decides"): it waits, bounded; others did not.
+    assert poisoned.decision == "unverified"
+    assert poisoned.next_check_at is not None
+    assert poisoned.next_check_at <= timezone.now() + timedelta(
+        seconds=max(settings.STATUS_RECHECK_DELAYS)
+    )
     fault_figures.faults += 1
     fault_figures.requests += 8
     fault_figures.requests_stuck += 0
     fault_figures.notes.append("7 of 8 decided despite one refused write; the 8th retried later")
+
+
+def _locked(platform: str, username: str) -> dict[str, Any]:
+    return profile(platform=platform, username=username, state="locked")
+
+
+def _submit_now(order: Order, reason: str = "locked") -> CompensationRequest:
+    return request_submit(
+        email=order.email,
+        order_id=order.order_id,
+        reason=reason,
+        password_change_warning=False,
+        skus=None,
+        now=timezone.now(),
+    ).request
+
+
+def _decided(request_id: Any) -> bool:
+    return CompensationRequest.objects.get(pk=request_id).status == "decided"
+
+
+@pytest.mark.timeout(240)
+def test_an_override_racing_a_new_request_ends_in_a_decision(
+    fault_figures: Figures, queue_to_broker: None, settings: Any
+) -> None:
+    """A manager overrides the refused account of an earlier request while the customer's new
+    request for the same account is being checked by a real worker. The check ends: the account
+    was replaced meanwhile, so its case in the new request says `already_compensated`."""
+    product = Product.objects.create(sku="IG-RACE", name="Instagram", platform="instagram")
+    order = make_order(300, "race_one", product)
+    manager = get_user_model().objects.create_superuser("manager", "m@example.com", "pw-12345")
+    with StatusDouble() as double:
+        settings.STATUS_API_URL = double.url
+        reset_status_client()
+        double.set("instagram", "race_one", profile(username="race_one", state="active"))
+        env = process_env(application_name="faults-race", STATUS_API_URL=double.url)
+        with qcluster(env):
+            first = _submit_now(order)
+            assert wait_until(lambda: _decided(first.pk), 90)
+            refused = AccountDecision.objects.get(request=first)
+            assert (refused.decision, refused.rule) == ("rejected", "appears_active")
+            # The customer asks again; the worker's status call hangs for a moment.
+            double.set("instagram", "race_one", hang(4, then=_locked("instagram", "race_one")))
+            second = _submit_now(order, reason="locked now")
+            assert wait_until(lambda: double.count("instagram", "race_one") >= 2, 60)
+            decision_override(
+                decision_id=refused.pk, actor=manager, now=timezone.now(), reason="goodwill"
+            )
+            assert wait_until(lambda: _decided(second.pk), 90)
+        reset_status_client()
+    raced = AccountDecision.objects.get(request=second)
+    assert (raced.decision, raced.rule) == ("rejected", "already_compensated")
+    assert raced.evidence["earlier_request_received_at"] == first.received_at.isoformat()
+    assert AccountDecision.objects.get(pk=refused.pk).decision == "approved"
+    assert list(Task.objects.filter(success=False).values_list("name", flat=True)) == []
+    fault_figures.faults += 1
+    fault_figures.requests += 2
+    fault_figures.requests_stuck += CompensationRequest.objects.filter(status="checking").count()
+    fault_figures.notes.append("override during the check: the new case says already_compensated")
+
+
+@pytest.mark.timeout(240)
+def test_a_check_lost_with_its_killed_worker_is_picked_up_within_a_minute(
+    fault_figures: Figures, queue_to_broker: None, settings: Any
+) -> None:
+    assert timedelta(seconds=30) >= STALLED_AFTER
+    schedule = next(s for s in SCHEDULES if s["name"] == "resume-stalled-checks")
+    assert schedule["minutes"] == 1
+    product = Product.objects.create(sku="IG-KILL", name="Instagram", platform="instagram")
+    order = make_order(400, "killed_one", product)
+    with StatusDouble() as double:
+        settings.STATUS_API_URL = double.url
+        reset_status_client()
+        double.set("instagram", "killed_one", hang(60, then=_locked("instagram", "killed_one")))
+        env = process_env(application_name="faults-kill", STATUS_API_URL=double.url)
+        with qcluster(env) as cluster:
+            req = _submit_now(order)
+            assert wait_until(lambda: double.count("instagram", "killed_one") >= 1, 60)
+            cluster.kill()  # SIGKILL in the middle of the check
+        assert AccountDecision.objects.get(request=req).decision == "pending"
+        double.set("instagram", "killed_one", _locked("instagram", "killed_one"))
+        with qcluster(env):
+            # What the one-minute schedule does once the request is STALLED_AFTER old.
+            assert requests_resume_stalled(now=req.received_at + STALLED_AFTER) == 1
+            assert wait_until(lambda: _decided(req.pk), 90)
+        reset_status_client()
+    assert AccountDecision.objects.get(request=req).decision == "approved"
+    fault_figures.faults += 1
+    fault_figures.requests += 1
+    fault_figures.requests_stuck += CompensationRequest.objects.filter(status="checking").count()
