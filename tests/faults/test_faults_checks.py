@@ -152,7 +152,7 @@ def test_every_odd_status_answer_ends_in_a_decision_or_a_bounded_recheck(
     fault_figures.requests_stuck += stuck
     first = Counter(f"{d.decision}/{d.rule}" for d in decisions.values())
     final = Counter(AccountDecision.objects.values_list("decision", flat=True))
-    fault_figures.notes.append(f"first check: {dict(first)}; after the last re-check: {dict(final)}")
+    fault_figures.notes.append(f"first check: {dict(first)}; after the re-checks: {dict(final)}")
     assert failed_tasks == []
     assert unsettled == {}
     assert left == []
