@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from compensation.models import Notification
+from compensation.models import CompensationRequest, Notification
 from compensation.services.notifications import notify
 from compensation.services.outbox import message_id_for, notification_send, notifications_send_due
 from inventory.models import Event
@@ -172,3 +172,31 @@ def test_a_message_the_server_got_but_never_acknowledged_comes_again_with_the_sa
     assert notification_send(notification_id=notification.pk, now=_due(notification)) is True
     assert [m.message_id for m in smtp.unacknowledged] == smtp.message_ids()
     assert smtp.message_ids() == [message_id_for(notification)]
+
+
+def test_staff_see_e_mail_failed_on_the_request(smtp: SmtpDouble, admin_client: Any) -> None:
+    smtp.plan = [Reply(550)]
+    order = Order.objects.create(
+        order_id="M-2", email="owner@example.com", placed_at=timezone.now() - timedelta(days=1)
+    )
+    failing = CompensationRequest.objects.create(
+        order=order,
+        email=order.email,
+        reason="locked",
+        password_change_warning=False,
+        received_at=timezone.now(),
+        status="decided",
+    )
+    notification = notify(
+        kind="sent_to_review", key=f"sent_to_review:{failing.pk}", order=order, request=failing
+    )
+    assert notification is not None
+    assert notification_send(notification_id=notification.pk) is False
+
+    listing = admin_client.get("/admin/compensation/compensationrequest/?email_failed=yes")
+    assert listing.status_code == 200
+    assert listing.content.decode().count("E-mail failed") >= 2  # the filter and the row
+    assert str(failing.pk) in listing.content.decode()
+    page = admin_client.get(f"/admin/compensation/compensationrequest/{failing.pk}/change/")
+    body = page.content.decode()
+    assert "E-mail failed" in body and "SMTP 550 refused by the test double" in body
