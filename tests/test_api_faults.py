@@ -13,7 +13,7 @@ from django.db import OperationalError
 from django.test import Client
 from django.utils import timezone
 
-from compensation import api
+from compensation import api, views
 from compensation.models import AccountDecision, CompensationRequest
 from inventory.models import Account, Event, Product
 from orders.models import Order, OrderLine
@@ -133,4 +133,29 @@ def test_a_connection_dropped_twice_is_a_503_with_retry_after(
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
     assert "try again" in response.json()["error"]
+    _nothing_written()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_web_form_answers_503_and_keeps_the_input_when_the_database_is_gone(
+    client: Client, order: Order, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def always_drops(**kwargs: Any) -> Any:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(views, "request_submit", always_drops)
+    response = client.post(
+        "/",
+        {
+            "email": order.email,
+            "order_id": order.order_id,
+            "reason": "account_locked",
+            "password_change_warning": "no",
+        },
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    body = response.content.decode()
+    assert "Please send the form again shortly." in body
+    assert order.order_id in body  # the customer's input is kept
     _nothing_written()
