@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from compensation.admin.intake import InboundMessageInline
 from compensation.models import (
     AccountDecision,
     CompensationRequest,
@@ -123,7 +124,13 @@ class CompensationRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "decided_at",
     )
     readonly_fields = fields
-    inlines = [LineClaimInline, DecisionInline, BatchInline, NotificationInline]
+    inlines = [
+        LineClaimInline,
+        DecisionInline,
+        BatchInline,
+        NotificationInline,
+        InboundMessageInline,
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CompensationRequest]:
         failed = Notification.objects.filter(

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -109,7 +111,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("STAFF_LOGIN_LOCKOUT_MINUTES", def
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per user, per address
 AXES_RESET_ON_SUCCESS = True
 # The same client address as the submission rate limit (honours RATE_LIMIT_TRUSTED_PROXIES).
-AXES_CLIENT_IP_CALLABLE = "compensation.ratelimit.client_ip_or_none"
+AXES_CLIENT_IP_CALLABLE = "config.ratelimit.client_ip_or_none"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
 
@@ -189,6 +191,40 @@ ORDER_LINK_MAX_AGE_DAYS: int = env.int("ORDER_LINK_MAX_AGE_DAYS", default=14)
 # The fresh-link form e-mails at most one new link per order within this many minutes.
 ORDER_LINK_RESEND_MINUTES: int = env.int("ORDER_LINK_RESEND_MINUTES", default=60)
 REVIEW_CLAIM_MINUTES: int = env.int("REVIEW_CLAIM_MINUTES", default=15)
+
+# --- Requests by e-mail (interfaces.md §9, docs/email-intake.md) ----------------------------
+# The support mailbox: imap://user:pass@host:143/INBOX (STARTTLS when offered) or
+# imaps://user:pass@host:993/INBOX. Empty: e-mail intake is off.
+IMAP_URL: str = env.str("IMAP_URL", default="")
+# Finds order ids in a mail's subject and body; only the sender's own orders count.
+ORDER_ID_PATTERN: str = env.str("ORDER_ID_PATTERN", default=r"[A-Za-z]{0,4}-?\d{3,}")
+try:
+    re.compile(ORDER_ID_PATTERN)
+except re.error as exc:  # fail at start, not on every mail
+    raise ImproperlyConfigured(f"ORDER_ID_PATTERN is not a regular expression: {exc}") from exc
+# Bytes read of one message (headers and text come first; the rest, e.g. screenshots, is skipped).
+IMAP_MAX_MESSAGE_BYTES: int = env.int("IMAP_MAX_MESSAGE_BYTES", default=1024 * 1024)
+# Characters of a message's text kept for staff (attachments are never stored).
+IMAP_MAX_TEXT_CHARS: int = env.int("IMAP_MAX_TEXT_CHARS", default=20000)
+# Messages older than this are never read, so connecting an old mailbox answers no old mail.
+IMAP_LOOKBACK_DAYS: int = env.int("IMAP_LOOKBACK_DAYS", default=3)
+# Messages read per poll (the poll runs every minute; the rest waits for the next run).
+IMAP_BATCH_SIZE: int = env.int("IMAP_BATCH_SIZE", default=50)
+# Seconds for each network operation with the IMAP server.
+IMAP_TIMEOUT: float = env.float("IMAP_TIMEOUT", default=30.0)
+# --- Storefront (interfaces.md §5 orders in, §6 webhooks out) ---------------------------------
+# Shared secret of the storefront's signed order pushes (POST /api/v1/orders); empty = endpoint off.
+SHOP_API_SECRET: str = env.str("SHOP_API_SECRET", default="")
+# Order pushes per client address and window: "300/m"; "0" turns the limit off.
+SHOP_API_RATE_LIMIT: str = env.str("SHOP_API_RATE_LIMIT", default="300/m")
+# An endpoint failing without a success for longer than this (seconds) is paused until resumed.
+WEBHOOK_PAUSE_AFTER: int = env.int("WEBHOOK_PAUSE_AFTER", default=24 * 3600)
+# Allow webhook URLs on loopback, link-local and private addresses (tests, the shop's own network).
+WEBHOOK_ALLOW_PRIVATE_HOSTS: bool = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
+WEBHOOK_CONNECT_TIMEOUT: float = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+WEBHOOK_READ_TIMEOUT: float = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+# Whole attempt (connect, send, the answer's first bytes): a trickling receiver cannot hold on.
+WEBHOOK_DEADLINE: float = env.float("WEBHOOK_DEADLINE", default=15.0)
 
 # --- Task cluster (django-q2) ----------------------------------------------------------------
 REDIS_URL: str = env.str("REDIS_URL", default="")

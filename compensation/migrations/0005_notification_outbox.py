@@ -6,8 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compensation', '0002_initial'),
-        ('orders', '0002_event_kinds'),
+        ('compensation', '0004_webhooks'),
     ]
 
     operations = [
