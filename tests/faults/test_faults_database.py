@@ -10,11 +10,11 @@ from datetime import timedelta
 from urllib import error, request
 
 import pytest
-from compensation.services.requests import STALLED_AFTER, requests_resume_stalled
-from compensation.status_double import StatusDouble, profile
 from django.utils import timezone
 
 from compensation.models import AccountDecision, CompensationRequest
+from compensation.services.checks import STALLED_AFTER, requests_resume_stalled
+from compensation.status.double import StatusDouble, profile
 from inventory.models import Account, Event, Product
 from orders.models import Order, OrderLine
 from tests.faults.conftest import Figures
