@@ -35,6 +35,7 @@ class CompensationEvent(StrEnum):
     REVIEW_RECHECKED = "review_rechecked"
     OVERRIDE_ISSUED = "override_issued"
     EMAIL_SENT = "email_sent"
+    EMAIL_FAILED = "email_failed"
     INBOUND_EMAIL_HANDLED = "inbound_email_handled"
     INBOUND_EMAIL_CLOSED = "inbound_email_closed"
     WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint_created"
@@ -324,7 +325,9 @@ def override_issued_event(
 # --- e-mails -----------------------------------------------------------------------------------
 
 
-def email_sent_event(*, notification: Notification, batch_id: int | None, now: datetime) -> Event:
+def email_sent_event(
+    *, notification: Notification, batch_id: int | None, message_id: str, now: datetime
+) -> Event:
     return event_record(
         kind=CompensationEvent.EMAIL_SENT,
         order_id=notification.order_id,
@@ -334,6 +337,28 @@ def email_sent_event(*, notification: Notification, batch_id: int | None, now: d
             "notification_id": notification.pk,
             "kind": notification.kind,
             "key": notification.key,
+            "attempts": notification.attempts,
+            "message_id": message_id,
+        },
+        at=now,
+    )
+
+
+def email_failed_event(
+    *, notification: Notification, batch_id: int | None, attempts: int, error: str, now: datetime
+) -> Event:
+    """The customer's e-mail could not be delivered: staff see it on the request."""
+    return event_record(
+        kind=CompensationEvent.EMAIL_FAILED,
+        order_id=notification.order_id,
+        request_id=notification.request_id,
+        batch_id=batch_id,
+        message=f"{notification.kind} to the customer failed after {attempts} attempt(s): {error}",
+        data={
+            "notification_id": notification.pk,
+            "kind": notification.kind,
+            "attempts": attempts,
+            "error": error,
         },
         at=now,
     )

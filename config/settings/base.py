@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "axes",
     "inventory",
     "orders",
     "compensation",
@@ -56,6 +58,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out staff login into a 429 page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -95,6 +105,21 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Production sets this: the rate limit then needs a cache shared by every process (a system
+# check refuses local-memory, dummy and file caches, which count per process or not at all).
+RATE_LIMIT_REQUIRE_SHARED_CACHE = False
+
+# --- Staff login throttling (django-axes, failures kept in the database) -----------------------
+# After this many failed logins for one username, or from one address, further logins (even
+# with the right password) are refused for STAFF_LOGIN_LOCKOUT_MINUTES.
+AXES_FAILURE_LIMIT: int = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("STAFF_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per user, per address
+AXES_RESET_ON_SUCCESS = True
+# The same client address as the submission rate limit (honours RATE_LIMIT_TRUSTED_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "config.ratelimit.client_ip_or_none"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -128,6 +153,15 @@ EMAIL_BACKEND = "compensation.health.mail.CountingEmailBackend"
 DEFAULT_FROM_EMAIL: str = env.str(
     "DEFAULT_FROM_EMAIL", default="Compensation desk <support@localhost>"
 )
+# Seconds per socket operation with the mail server: a stalled server must not hold a worker.
+EMAIL_TIMEOUT: float = env.float("EMAIL_TIMEOUT", default=10.0)
+# The outbox: a failed send is tried again after each of these delays (seconds); after the last
+# one the e-mail is marked failed and shown to staff on the request. A 5xx answer fails at once.
+EMAIL_RETRY_DELAYS: list[int] = [
+    int(x) for x in env.list("EMAIL_RETRY_DELAYS", default=["60", "300", "1800", "7200"])
+]
+# A send still "sending" after this many seconds was interrupted (a killed worker): sent again.
+EMAIL_SENDING_STALE_SECONDS: int = env.int("EMAIL_SENDING_STALE_SECONDS", default=300)
 
 # --- Credentials encryption ------------------------------------------------------------------
 # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation: put the new key first,
@@ -165,6 +199,8 @@ COMPENSATION_RATE_LIMIT: str = env.str("COMPENSATION_RATE_LIMIT", default="10/m"
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
 RATE_LIMIT_TRUSTED_PROXIES: int = env.int("RATE_LIMIT_TRUSTED_PROXIES", default=0)
 ORDER_LINK_MAX_AGE_DAYS: int = env.int("ORDER_LINK_MAX_AGE_DAYS", default=14)
+# The fresh-link form e-mails at most one new link per order within this many minutes.
+ORDER_LINK_RESEND_MINUTES: int = env.int("ORDER_LINK_RESEND_MINUTES", default=60)
 REVIEW_CLAIM_MINUTES: int = env.int("REVIEW_CLAIM_MINUTES", default=15)
 
 # --- Requests by e-mail (docs/email-intake.md, docs/email-intake.md) ----------------------------

@@ -15,6 +15,8 @@ if not env.str("STATUS_API_URL", default=""):
     raise ImproperlyConfigured("Set STATUS_API_URL for production.")
 
 DEBUG = False
+# Several web processes: the submission rate limit must count in one shared cache (system check).
+RATE_LIMIT_REQUIRE_SHARED_CACHE = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = True
 SESSION_COOKIE_SECURE = True
