@@ -371,17 +371,26 @@ def dataset_build(*, scale: float, now: datetime, log: bool = False) -> Dataset:
         ),
         (
             "notifications",
+            # Sent, but one e-mail in 500 failed for good (the "E-mail failed" filter).
             """INSERT INTO compensation_notification (key, kind, "to", order_id, request_id,
-                    created_at, sent_at)
-                SELECT 'request_received:' || r.id, 'request_received', r.email, r.order_id,
-                       r.id, r.received_at, r.received_at + interval '10 seconds'
-                  FROM compensation_compensationrequest r
-                UNION ALL
-                SELECT 'delivered:' || b.id, 'delivered', r.email, r.order_id, r.id,
-                       b.delivered_at, b.delivered_at + interval '10 seconds'
-                  FROM compensation_replacementbatch b
-                  JOIN compensation_compensationrequest r ON r.id = b.request_id
-                 WHERE b.state = 'delivered'""",
+                    created_at, state, attempts, sent_at, failed_at, last_error)
+                SELECT key, kind, "to", order_id, request_id, created_at,
+                       CASE WHEN failed THEN 'failed' ELSE 'sent' END, 1,
+                       CASE WHEN failed THEN NULL ELSE created_at + interval '10 seconds' END,
+                       CASE WHEN failed THEN created_at + interval '1 hour' END,
+                       CASE WHEN failed THEN '550 mailbox unavailable' ELSE '' END
+                  FROM (
+                    SELECT 'request_received:' || r.id AS key, 'request_received' AS kind,
+                           r.email AS "to", r.order_id, r.id AS request_id,
+                           r.received_at AS created_at,
+                           abs(hashtext(r.id::text)) % 500 = 0 AS failed
+                      FROM compensation_compensationrequest r
+                    UNION ALL
+                    SELECT 'delivered:' || b.id, 'delivered', r.email, r.order_id, r.id,
+                           b.delivered_at, false
+                      FROM compensation_replacementbatch b
+                      JOIN compensation_compensationrequest r ON r.id = b.request_id
+                     WHERE b.state = 'delivered') AS mails""",
             [],
         ),
         (

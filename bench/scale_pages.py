@@ -106,6 +106,7 @@ PAGES: tuple[Page, ...] = (
     Page("requests, search order id", _changelist(REQUESTS, "q={order_ref}")),
     Page("requests, search e-mail", _changelist(REQUESTS, "q={order_email}")),
     Page("requests, still checking", _changelist(REQUESTS, "status__exact=checking")),
+    Page("requests, e-mail failed", _changelist(REQUESTS, "email_failed=yes")),
     Page(
         "requests, received today",
         _changelist(REQUESTS, "received_at__gte={day_start}&received_at__lt={day_end}"),

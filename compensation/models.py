@@ -245,7 +245,15 @@ class CannedReason(models.Model):
 
 
 class Notification(models.Model):
-    """One e-mail per event: the unique key makes a repeated task send nothing twice."""
+    """One e-mail per event (the unique key makes a repeated event create nothing twice), and its
+    place in the outbox: queued -> sending -> sent, or back to queued with a later attempt, or
+    failed after the last attempt (shown to staff on the request)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("E-mail failed")
 
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=40)
@@ -261,10 +269,44 @@ class Notification(models.Model):
         related_name="notifications",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Database defaults too: set-based and raw inserts of notifications need not name them.
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.QUEUED, db_default=State.QUEUED
+    )
+    # Attempts started (a claim counts, even if the worker died during it).
+    attempts = models.PositiveIntegerField(default=0, db_default=0)
+    # Queued: not before this time (back-off after a failed attempt); None: as soon as possible.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Sending: since when (a worker killed mid-send leaves it; the sweep takes it back).
+    sending_since = models.DateTimeField(null=True, blank=True)
+    # Only once the mail server accepted the message.
     sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    # What went wrong the last time (an SMTP code and text, or an exception name); never secrets.
+    last_error = models.CharField(max_length=300, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["id"]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="notification_outbox_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state="sent", sent_at__isnull=False)
+                | ~Q(state="sent") & Q(sent_at__isnull=True),
+                name="notification_sent_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="sending", sending_since__isnull=False)
+                | ~Q(state="sending") & Q(sending_since__isnull=True),
+                name="notification_sending_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="failed", failed_at__isnull=False)
+                | ~Q(state="failed") & Q(failed_at__isnull=True),
+                name="notification_failed_has_time",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.key

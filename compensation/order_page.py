@@ -4,7 +4,7 @@ The compensation desk owns the page: its URL (`order_page_url`, route `compensat
 what it shows (`order_page_read`: the lines, delivered accounts and replacements, the claim
 window and whether the line's compensation is used) and its one write, revealing the credentials
 through the link (`order_credentials_reveal`, recorded as a `credentials_revealed` event).
-E-mailing a fresh link is `services.notifications.order_link_resend`.
+E-mailing a fresh link is `services.fresh_links.order_link_request` (in a task).
 """
 
 from __future__ import annotations

@@ -228,7 +228,7 @@ def _view_rows_prepared(request_ids: list[uuid.UUID]) -> list[tuple[Any, ...]]:
 
 
 def request_view_json(view: RequestView) -> dict[str, Any]:
-    """The body of interfaces.md §3. No credentials, ever."""
+    """The body of docs/api.md. No credentials, ever."""
     return {
         "id": str(view.id),
         "order_id": view.order_id,

@@ -38,10 +38,10 @@ def fulfil_sweep() -> int:
     return batches_sweep(now=timezone.now())
 
 
-def send_notification(notification_id: int) -> None:
-    from compensation.services.notifications import notification_send
+def send_notification(notification_id: int) -> bool:
+    from compensation.services.outbox import notification_send
 
-    notification_send(notification_id=int(notification_id))
+    return notification_send(notification_id=int(notification_id))
 
 
 def send_notifications(notification_ids: list[int]) -> int:
@@ -58,6 +58,13 @@ def expire_review_claims() -> int:
 
 
 def send_unsent_notifications() -> int:
-    from compensation.services.notifications import notifications_send_unsent
+    from compensation.services.outbox import notifications_send_due
 
-    return notifications_send_unsent(now=timezone.now())
+    return notifications_send_due(now=timezone.now())
+
+
+def send_fresh_link(order_id: str) -> bool:
+    """The fresh-link form's work (the form answers before the order is even looked up)."""
+    from compensation.services.fresh_links import order_link_request
+
+    return order_link_request(order_id=str(order_id), now=timezone.now())

@@ -24,11 +24,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from compensation import tasks
+from compensation.db_retry import RETRY_AFTER_SECONDS, DatabaseUnavailable, with_connection_retry
 from compensation.forms import CompensationRequestForm, FreshLinkForm
 from compensation.order_page import order_credentials_reveal, order_page_read
+from compensation.queueing import enqueue_on_commit
 from compensation.ratelimit import rate_limit_hit
 from compensation.selectors import request_view
-from compensation.services.notifications import order_link_resend
 from compensation.services.submit import OrderNotFound, UnknownLines, request_submit
 from orders.links import order_link_resolve
 
@@ -105,15 +107,27 @@ def request_form(request: HttpRequest) -> HttpResponse:
     status = 400
     if form.is_valid():
         data = form.cleaned_data
+        now = timezone.now()
         try:
-            result = request_submit(
-                email=data["email"],
-                order_id=data["order_id"],
-                reason=form.reason_text(),
-                password_change_warning=data["password_change_warning"],
-                skus=data["skus"],
-                now=timezone.now(),
+            # A dropped database connection is retried once (the submission is idempotent).
+            result = with_connection_retry(
+                lambda: request_submit(
+                    email=data["email"],
+                    order_id=data["order_id"],
+                    reason=form.reason_text(),
+                    password_change_warning=data["password_change_warning"],
+                    skus=data["skus"],
+                    now=now,
+                )
             )
+        except DatabaseUnavailable:
+            form.add_error(
+                None,
+                _("We cannot take requests at this moment. Please send the form again shortly."),
+            )
+            response = render(request, "compensation/request_form.html", {"form": form}, status=503)
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         except OrderNotFound:
             # One message and one status for an unknown order and a wrong e-mail (no probing).
             form.add_error(
@@ -219,5 +233,7 @@ def order_link_fresh(request: HttpRequest) -> HttpResponse:
         return _private(
             render(request, "compensation/order_page/link_fresh.html", {"form": form}, status=400)
         )
-    order_link_resend(order_id=form.cleaned_data["order_id"], now=timezone.now())
+    # The lookup and the e-mail happen in a task: this answer does the same work and takes the
+    # same time whether the order exists or not (nothing to learn from it).
+    enqueue_on_commit(tasks.send_fresh_link, form.cleaned_data["order_id"])
     return _private(render(request, "compensation/order_page/link_sent.html"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,8 @@ from django.utils import timezone
 from compensation.events import CompensationEvent
 from compensation.models import Decision, Notification, ReplacementBatch
 from compensation.services import notifications
-from compensation.services.notifications import notification_send, notify
+from compensation.services.notifications import notify
+from compensation.services.outbox import notification_send
 from compensation.tasks import send_notification
 from inventory.models import Account, Event
 from orders.links import order_link_resolve
@@ -211,7 +213,7 @@ def test_review_outcome_once_per_staff_decision(django_capture_on_commit_callbac
 
 
 @pytest.mark.django_db
-def test_a_failed_send_is_released_for_the_retry(monkeypatch) -> None:
+def test_a_failed_send_goes_back_to_the_queue_for_a_later_retry(monkeypatch) -> None:
     request = _request()
     notification = notify(
         kind="sent_to_review", key="sent_to_review:x", order=request.order, request=request
@@ -223,13 +225,17 @@ def test_a_failed_send_is_released_for_the_retry(monkeypatch) -> None:
 
     with monkeypatch.context() as patch:
         patch.setattr(EmailMultiAlternatives, "send", boom)
-        with pytest.raises(ConnectionError):
-            notification_send(notification_id=notification.pk)
+        assert notification_send(notification_id=notification.pk) is False
     notification.refresh_from_db()
-    assert notification.sent_at is None
+    assert (notification.state, notification.sent_at, notification.attempts) == ("queued", None, 1)
+    assert notification.last_error == "ConnectionError: SMTP down"
+    assert notification.next_attempt_at is not None
     assert not Event.objects.filter(kind=CompensationEvent.EMAIL_SENT).exists()
 
-    assert notification_send(notification_id=notification.pk) is True
+    # Not before its back-off has elapsed; then it goes out.
+    assert notification_send(notification_id=notification.pk) is False
+    later = notification.next_attempt_at + timedelta(seconds=1)
+    assert notification_send(notification_id=notification.pk, now=later) is True
     assert len(mail.outbox) == 1
 
 

@@ -2,9 +2,9 @@
 
 `notify()` creates a `Notification` row whose `key` is unique per event (a second call with the
 same key, e.g. a task delivered twice, does nothing) and queues `send_notification` on commit.
-`notification_send()` claims the row with a compare-and-set on `sent_at` (so two workers never
-both send it), renders `templates/emails/<kind>.txt` + `.html` and sends through Django's mail
-(`EMAIL_URL`), then records an `email_sent` event.
+`notification_message()` renders `templates/emails/<kind>.txt` + `.html`; the outbox
+(`compensation.services.outbox`) sends it, marks it sent only once the mail server accepted it,
+retries with back-off and shows staff the e-mails that finally failed.
 
 The `Notification` model stores no context, so everything an e-mail shows is rebuilt from the
 database when it is sent: the request (its current decisions, through `compensation.selectors`),
@@ -15,10 +15,9 @@ link (issued at send time, so the token never sits in a task argument or a table
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -26,11 +25,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from compensation import tasks
-from compensation.events import email_sent_event
 from compensation.models import (
     AccountDecision,
     CompensationRequest,
@@ -41,8 +39,6 @@ from compensation.order_page import order_page_link_issue
 from compensation.queueing import enqueue_on_commit
 from compensation.selectors import request_view
 from orders.models import Order
-
-log = logging.getLogger(__name__)
 
 KINDS = (
     "request_received",
@@ -148,19 +144,6 @@ def notify_order_link(*, order: Order, now: datetime) -> Notification | None:
     )
 
 
-def order_link_resend(*, order_id: str, now: datetime) -> None:
-    """E-mail a fresh link to the address stored on the order, if the order exists.
-
-    Returns nothing either way: the caller must answer the same whether the order exists or not.
-    The link itself is issued when the e-mail is sent (the token never sits in a task argument).
-    """
-    order = Order.objects.filter(order_id=order_id.strip()).first()
-    if order is None:
-        return
-    with transaction.atomic():
-        notify_order_link(order=order, now=now)
-
-
 # --- sending ----------------------------------------------------------------------------------
 
 
@@ -208,55 +191,27 @@ def _context(notification: Notification, *, now: datetime) -> dict[str, Any]:
     return context
 
 
-def notification_send(*, notification_id: int, now: datetime | None = None) -> bool:
-    """Send one notification at most once; True when this call sent it.
-
-    The claim (sent_at set) is a compare-and-set in its own short transaction, so two runs of the
-    task never both send; the mail server is called with no lock held. If rendering or sending
-    fails the claim is released so the task's retry can send it.
-    """
-    now = now or timezone.now()
-    claimed = Notification.objects.filter(pk=notification_id, sent_at__isnull=True).update(
-        sent_at=now
+def notification_message(notification: Notification, *, now: datetime) -> EmailMultiAlternatives:
+    """The e-mail for a notification, rendered from the current state of the database (the
+    outbox sends it; `compensation.services.outbox`)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        with transaction.atomic():
+            context = _context(notification, now=now)
+        assert notification.order is not None
+        subject = _subject(notification.kind, notification.order.order_id)
+        text = render_to_string(f"emails/{notification.kind}.txt", context)
+        html = render_to_string(f"emails/{notification.kind}.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[notification.to],
+        headers={"Auto-Submitted": "auto-generated"},
     )
-    if not claimed:
-        return False
-    notification = Notification.objects.select_related("order", "request").get(pk=notification_id)
-    try:
-        with translation.override(settings.LANGUAGE_CODE):
-            with transaction.atomic():
-                context = _context(notification, now=now)
-            assert notification.order is not None
-            subject = _subject(notification.kind, notification.order.order_id)
-            text = render_to_string(f"emails/{notification.kind}.txt", context)
-            html = render_to_string(f"emails/{notification.kind}.html", context)
-        message = EmailMultiAlternatives(
-            subject=subject,
-            body=text,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[notification.to],
-            headers={"Auto-Submitted": "auto-generated"},
-        )
-        message.attach_alternative(html, "text/html")
-        message.send()
-    except Exception:
-        Notification.objects.filter(pk=notification_id).update(sent_at=None)
-        log.exception("notification %s (%s) could not be sent", notification_id, notification.kind)
-        raise
-    batch_id = (
-        _batch_id(notification) if notification.kind in ("unavailable", "delivered") else None
-    )
-    email_sent_event(notification=notification, batch_id=batch_id, now=now)
-    return True
+    message.attach_alternative(html, "text/html")
+    return message
 
 
-def notifications_send_unsent(*, now: datetime, older_than_seconds: int = 300) -> int:
-    """Safety net for a lost queue message: queue every notification still unsent after a while."""
-    ids = list(
-        Notification.objects.filter(
-            sent_at__isnull=True, created_at__lte=now - timedelta(seconds=older_than_seconds)
-        ).values_list("id", flat=True)[:500]
-    )
-    for notification_id in ids:
-        enqueue_on_commit(tasks.send_notification, notification_id)
-    return len(ids)
+def notification_batch_id(notification: Notification) -> int | None:
+    """The replacement batch an e-mail is about (its key names it), for the audit event."""
+    return _batch_id(notification) if notification.kind in ("unavailable", "delivered") else None

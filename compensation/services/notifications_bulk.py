@@ -4,9 +4,9 @@ fulfilment drain delivers a thousand batches in one transaction).
 The rows are written with ONE insert that skips keys already there (`INSERT … ON CONFLICT DO
 NOTHING`, through `bulk_create(ignore_conflicts=True)`), the ids still unsent are read back in
 one query, and ONE task sends them all after commit (`tasks.send_notifications`), instead of a
-savepoint, an insert and a queued task per e-mail. Sending each one is unchanged:
-`notifications.notification_send` (claim, render, send, record), so every guarantee of `notify`
-holds: one e-mail per key, nothing sent when the transaction rolls back, at most once each.
+savepoint, an insert and a queued task per e-mail. Sending each one is the outbox's
+(`outbox.notification_send`: claim, render, send, mark sent or schedule the retry), so every
+guarantee of `notify` holds: one e-mail per key, nothing sent when the transaction rolls back.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from compensation import tasks
 from compensation.models import Notification, ReplacementBatch
 from compensation.queueing import enqueue_on_commit
-from compensation.services.notifications import KINDS, notification_send
+from compensation.services.notifications import KINDS
+from compensation.services.outbox import notification_send
 from orders.models import Order
 
 
@@ -48,7 +49,7 @@ def notifications_create_many(*, kind: str, mails: Sequence[Mail]) -> list[int]:
     )
     return list(
         Notification.objects.filter(
-            key__in=[m.key for m in mails], sent_at__isnull=True
+            key__in=[m.key for m in mails], state=Notification.State.QUEUED
         ).values_list("pk", flat=True)
     )
 
@@ -76,15 +77,16 @@ def notify_batches(
 
 
 def notifications_send_many(*, notification_ids: Sequence[int]) -> int:
-    """Send each notification at most once (see `notification_send`); a failure does not stop
-    the others, and is raised at the end so the task is retried for what is left unsent.
-    Returns how many this call sent."""
+    """Send each queued notification through the outbox (which records a mail server's refusal
+    and retries it later). Anything unexpected does not stop the others; it is raised at the
+    end so the task shows as failed, and the outbox's sweep sends what is left. Returns how many
+    the mail server accepted."""
     sent = 0
     failed: list[int] = []
     for notification_id in notification_ids:
         try:
             sent += notification_send(notification_id=notification_id)
-        except Exception:  # logged by notification_send; the rest still go out
+        except Exception:  # the rest still go out
             failed.append(notification_id)
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(notification_ids)} e-mails not sent: {failed}")

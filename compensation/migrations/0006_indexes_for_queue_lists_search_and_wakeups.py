@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compensation', '0004_webhooks'),
+        ('compensation', '0005_notification_outbox'),
     ]
 
     operations = [
