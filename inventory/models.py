@@ -127,8 +127,11 @@ class Account(models.Model):
         permissions = [("reveal_credentials", "Can reveal account credentials")]
         indexes = [
             models.Index(fields=["product", "state", "id"], name="account_stock_idx"),
-            # The list filtered by state (in stock, retired…), in id order.
+            # The list filtered by state (retired…), in id order; for stock, which is most of the
+            # table and the newest rows, an index of its own (the planner otherwise walks the
+            # primary key through every delivered account first).
             models.Index(fields=["state", "id"], name="account_state_idx"),
+            models.Index(fields=["id"], condition=Q(state="in_stock"), name="account_in_stock_idx"),
             # The supplier filter lists distinct suppliers by walking this index (and filters).
             models.Index(fields=["supplier"], name="account_supplier_idx"),
             # Search by the platform's user id is exact.
