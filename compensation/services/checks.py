@@ -75,6 +75,7 @@ def request_run_checks(*, request_id: uuid.UUID, now: datetime) -> int:
     pending = list(
         AccountDecision.objects.filter(request_id=request_id, decision=Decision.PENDING)
         .select_related("account", "claim__line__product", "request__order")
+        .defer("account__credentials_sealed")  # a check never needs the credentials
         .order_by("id")
     )
     if not pending:
