@@ -115,6 +115,11 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL: str = env.str(
     "DEFAULT_FROM_EMAIL", default="Compensation desk <support@localhost>"
 )
+# The acknowledgement of a request waits this long for the checks (and deliveries) to finish, so
+# one e-mail carries the whole outcome; it goes at once if the request settles sooner.
+EMAIL_ACK_GRACE_SECONDS: int = env.int("EMAIL_ACK_GRACE_SECONDS", default=30)
+# Staff decisions on one request within this window are told in one e-mail.
+EMAIL_REVIEW_WINDOW_SECONDS: int = env.int("EMAIL_REVIEW_WINDOW_SECONDS", default=120)
 
 # --- Credentials encryption ------------------------------------------------------------------
 # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation: put the new key first,
