@@ -109,7 +109,9 @@ def sentence(template: str, **values: Value) -> Sentence:
             text_values[name] = str(value)
             html_values[name] = str(conditional_escape(str(value)))
     text = template % text_values if values else template
-    html = str(conditional_escape(template)) % html_values if values else conditional_escape(template)
+    html = (
+        str(conditional_escape(template)) % html_values if values else conditional_escape(template)
+    )
     return Sentence(text, mark_safe(html))  # noqa: S308 - escaped above, values escaped
 
 

@@ -156,7 +156,8 @@ def _queue_positions(batches: Iterable[ReplacementBatch]) -> dict[int, int]:
                 product_id=batch.product_id, state=ReplacementBatch.State.WAITING
             )
             .filter(
-                Q(approved_at__lt=batch.approved_at) | Q(approved_at=batch.approved_at, id__lt=batch.id)
+                Q(approved_at__lt=batch.approved_at)
+                | Q(approved_at=batch.approved_at, id__lt=batch.id)
             )
             .count()
         )

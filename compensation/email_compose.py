@@ -76,7 +76,9 @@ def _count(news: list[AccountView], state: AccountState) -> int:
     return sum(1 for a in news if a.state == state)
 
 
-def _subject(*, view: RequestView, news: list[AccountView], acknowledgement: bool) -> tuple[str, str]:
+def _subject(
+    *, view: RequestView, news: list[AccountView], acknowledgement: bool
+) -> tuple[str, str]:
     order = view.order_id
     delivered = _count(news, AccountState.DELIVERED)
     reviewed = any(a.status.by_person for a in news)
@@ -110,25 +112,19 @@ def _subject(*, view: RequestView, news: list[AccountView], acknowledgement: boo
         return "sent_to_review", _(
             "A person will review part of your request for order %(order)s"
         ) % {"order": order}
-    return "checked", _("We finished checking your request for order %(order)s") % {
-        "order": order
-    }
+    return "checked", _("We finished checking your request for order %(order)s") % {"order": order}
 
 
 def _request_email(notification: Notification, *, now: datetime) -> ComposedEmail | None:
     assert notification.request_id is not None and notification.order is not None
     with transaction.atomic():
         # One composer per request at a time, so two e-mails never tell the same change.
-        CompensationRequest.objects.select_for_update().filter(
-            pk=notification.request_id
-        ).exists()
+        CompensationRequest.objects.select_for_update().filter(pk=notification.request_id).exists()
         view = request_view(request_id=notification.request_id)
         assert view is not None
         acknowledgement = notification.kind == ACK_KIND
         told_before = {} if acknowledgement else _told_before(notification)
-        news = [
-            a for a in view.accounts if told_before.get(str(a.decision_id)) != a.state.value
-        ]
+        news = [a for a in view.accounts if told_before.get(str(a.decision_id)) != a.state.value]
         if not news and not acknowledgement:
             return None
         kind, subject = _subject(view=view, news=news, acknowledgement=acknowledgement)

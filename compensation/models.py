@@ -207,7 +207,8 @@ class CannedReason(models.Model):
 
 
 class Notification(models.Model):
-    """One e-mail per event: the unique key makes a repeated task send nothing twice."""
+    """One customer e-mail. Its words are composed when it is sent, from the state then
+    (`compensation.email_compose`); the unique key makes a repeated task send nothing twice."""
 
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=40)
@@ -223,10 +224,24 @@ class Notification(models.Model):
         related_name="notifications",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Scheduled send: no sender sends the row before this time (None: as soon as possible).
+    send_after = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # What the e-mail told, per decision id: the customer-facing state of each account. The next
+    # e-mail of the request tells only what changed since.
+    told = models.JSONField(default=dict, blank=True)
+    # Composed with nothing new to tell (an earlier e-mail told every change): not sent.
+    skipped = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["send_after"],
+                condition=Q(sent_at__isnull=True, skipped=False),
+                name="notification_due_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.key

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 
 class Order(models.Model):
@@ -20,6 +21,11 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-placed_at"]
+        constraints = [
+            # Customers type order ids in any case: "d1040" is D1040. The expression index also
+            # serves the lookup (orders.selectors.order_find).
+            models.UniqueConstraint(Upper("order_id"), name="order_id_unique_ignoring_case"),
+        ]
 
     def __str__(self) -> str:
         return self.order_id

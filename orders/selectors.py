@@ -1,12 +1,26 @@
-"""Reads of orders for the back office."""
+"""Reads of orders."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Upper
 
 from inventory.models import Account
 
-from .models import Event
+from .models import Event, Order
+
+
+def order_find(order_id: str) -> Order | None:
+    """The order a customer means: ids are trimmed and compared ignoring case, on every channel
+    (form, API, order-page link, e-mail). Uses the expression index of `Order`."""
+    reference = order_id.strip()
+    if not reference:
+        return None
+    return (
+        Order.objects.alias(reference=Upper("order_id"))
+        .filter(reference=Upper(Value(reference)))
+        .first()
+    )
 
 
 def order_delivered_accounts(*, order_id: int) -> QuerySet[Account]:

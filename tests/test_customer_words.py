@@ -114,8 +114,14 @@ def test_a_person_approving_replaces_the_will_review_wording() -> None:
 @pytest.mark.parametrize(
     ("outcome", "expected"),
     [
-        (EarlierRequest.USED, "This product was already compensated in your request of 26 November 2026."),
-        (EarlierRequest.OPEN, "Your earlier request of 26 November 2026 for this product is still being handled"),
+        (
+            EarlierRequest.USED,
+            "This product was already compensated in your request of 26 November 2026.",
+        ),
+        (
+            EarlierRequest.OPEN,
+            "Your earlier request of 26 November 2026 for this product is still being handled",
+        ),
         (EarlierRequest.RELEASED, "ended without a replacement, so you may ask again"),
     ],
 )

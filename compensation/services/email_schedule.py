@@ -22,6 +22,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -139,7 +140,7 @@ def _upsert_updates(
         return
     table = connection.ops.quote_name(Notification._meta.db_table)
     rows = []
-    params: list[object] = []
+    params: list[Any] = []
     for request_id, order_pk, email in requests:
         rows.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s)")
         params += [
@@ -165,7 +166,9 @@ def _upsert_updates(
         cursor.execute(sql, params)
 
 
-def notifications_on_change(*, request_ids: Iterable[uuid.UUID], change: str, now: datetime) -> None:
+def notifications_on_change(
+    *, request_ids: Iterable[uuid.UUID], change: str, now: datetime
+) -> None:
     """Report a change of these requests: send a settled acknowledgement now, or schedule the
     one update e-mail that will tell it. Call inside the transaction of the change."""
     if change not in Change.ALL:
