@@ -7,6 +7,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+# Requests by e-mail live in their own module; imported here so Django registers the model.
+from compensation.models_intake import InboundMessage as InboundMessage
+
 
 class RequestStatus(models.TextChoices):
     CHECKING = "checking", _("Checking")

@@ -47,18 +47,20 @@ def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
-def client_key(request: HttpRequest) -> str:
-    return hashlib.sha256(client_address(request).encode()).hexdigest()[:32]
-
-
 def rate_limit_hit(request: HttpRequest, *, scope: str = "compensation-submit") -> bool:
     """Count one submission; True when the caller is over the limit (and must get a 429)."""
+    return rate_limit_hit_for(client_address(request), scope=scope)
+
+
+def rate_limit_hit_for(identity: str, *, scope: str = "compensation-submit") -> bool:
+    """The same limit for any caller identity: the client address for the web form and the API,
+    "mail:<sender address>" for e-mail intake. Only a hash of it is kept in the cache."""
     parsed = parse_rate(settings.COMPENSATION_RATE_LIMIT)
     if parsed is None:
         return False
     limit, window = parsed
     bucket = int(time.time() // window)
-    key = f"rl:{scope}:{client_key(request)}:{bucket}"
+    key = f"rl:{scope}:{hashlib.sha256(identity.encode()).hexdigest()[:32]}:{bucket}"
     cache.add(key, 0, timeout=window + 1)
     try:
         count = cache.incr(key)

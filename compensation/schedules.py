@@ -34,4 +34,6 @@ SCHEDULES: list[ScheduleSpec] = [
         "func": "compensation.tasks.resume_stalled_checks",
         "minutes": 5,
     },
+    # Requests by e-mail: new mail in the support mailbox (IMAP_URL; does nothing when unset).
+    {"name": "poll-mailbox", "func": "compensation.intake.tasks.poll_mailbox", "minutes": 1},
 ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.db.models import QuerySet, Value
 from django.db.models.functions import Upper
 
-from inventory.models import Account
+from inventory.models import Account, Event
 
-from .models import Event, Order
+from .models import Order
 
 
 def order_find(order_id: str) -> Order | None:

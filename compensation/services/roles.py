@@ -17,9 +17,11 @@ AGENT_PERMISSIONS: tuple[str, ...] = (
     "compensation.view_compensationrequest",
     "compensation.view_lineclaim",
     "compensation.view_replacementbatch",
+    "compensation.view_inboundmessage",
+    "compensation.change_inboundmessage",  # mark an e-mail handled by hand
     "orders.view_order",
     "orders.view_orderline",
-    "orders.view_event",
+    "inventory.view_event",
     "inventory.view_product",
 )
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -159,6 +161,27 @@ RATE_LIMIT_TRUSTED_PROXIES: int = env.int("RATE_LIMIT_TRUSTED_PROXIES", default=
 ORDER_LINK_MAX_AGE_DAYS: int = env.int("ORDER_LINK_MAX_AGE_DAYS", default=14)
 REVIEW_CLAIM_MINUTES: int = env.int("REVIEW_CLAIM_MINUTES", default=15)
 
+# --- Requests by e-mail (interfaces.md §9, docs/email-intake.md) ----------------------------
+# The support mailbox: imap://user:pass@host:143/INBOX (STARTTLS when offered) or
+# imaps://user:pass@host:993/INBOX. Empty: e-mail intake is off.
+IMAP_URL: str = env.str("IMAP_URL", default="")
+# Finds order ids in a mail's subject and body; only the sender's own orders count.
+ORDER_ID_PATTERN: str = env.str("ORDER_ID_PATTERN", default=r"[A-Za-z]{0,4}-?\d{3,}")
+try:
+    re.compile(ORDER_ID_PATTERN)
+except re.error as exc:  # fail at start, not on every mail
+    raise ImproperlyConfigured(f"ORDER_ID_PATTERN is not a regular expression: {exc}") from exc
+# Bytes read of one message (headers and text come first; the rest, e.g. screenshots, is skipped).
+IMAP_MAX_MESSAGE_BYTES: int = env.int("IMAP_MAX_MESSAGE_BYTES", default=1024 * 1024)
+# Characters of a message's text kept for staff (attachments are never stored).
+IMAP_MAX_TEXT_CHARS: int = env.int("IMAP_MAX_TEXT_CHARS", default=20000)
+# Messages older than this are never read, so connecting an old mailbox answers no old mail.
+IMAP_LOOKBACK_DAYS: int = env.int("IMAP_LOOKBACK_DAYS", default=3)
+# Messages read per poll (the poll runs every minute; the rest waits for the next run).
+IMAP_BATCH_SIZE: int = env.int("IMAP_BATCH_SIZE", default=50)
+# Seconds for each network operation with the IMAP server.
+IMAP_TIMEOUT: float = env.float("IMAP_TIMEOUT", default=30.0)
+
 # --- Task cluster (django-q2) ----------------------------------------------------------------
 REDIS_URL: str = env.str("REDIS_URL", default="")
 Q_CLUSTER: dict[str, object] = {
@@ -179,7 +202,7 @@ else:
 
 # Order-page tokens are redacted from log lines: on the loggers that log request paths (a filter
 # on a logger sees the records logged there) and on the console handler (everything else).
-_REDACT = {"()": "orders.log_redaction.RedactOrderLinkTokens"}
+_REDACT = {"()": "compensation.log_redaction.RedactOrderLinkTokens"}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
