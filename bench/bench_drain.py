@@ -99,7 +99,7 @@ def _loop_drain(product_id: int) -> int:
 
     from compensation.events import CompensationEvent
     from compensation.models import ReplacementBatch
-    from compensation.services import notifications
+    from compensation.services.email_schedule import Change, notifications_on_change
     from inventory.audit import event_record
     from inventory.models import Account
 
@@ -141,7 +141,9 @@ def _loop_drain(product_id: int) -> int:
                 data={"account_ids": given},
                 at=now,
             )
-            notifications.notify_delivered(batch=batch)
+            notifications_on_change(
+                request_ids=[batch.request_id], change=Change.DELIVERED, now=now
+            )
             done += 1
     return done
 

@@ -253,6 +253,47 @@ def account_sentence(status: AccountStatus) -> Sentence:
     return sentence(rules.rule_message(status.rule, status.evidence))
 
 
+def line_sentence(
+    *,
+    holder_received_at: datetime | None,
+    holder_outcome: EarlierRequest | None,
+    window_ends_at: datetime,
+    window_open: bool,
+    days_left: int,
+) -> Sentence:
+    """What the order page says about one line: the request that holds its one compensation, or
+    how long it can still be claimed."""
+    if holder_received_at is not None and holder_outcome == EarlierRequest.OPEN:
+        return sentence(
+            _(
+                "Your request of %(date)s for this product is being handled; we will e-mail you "
+                "its outcome."
+            ),
+            date=Day(holder_received_at),
+        )
+    if holder_received_at is not None:
+        return sentence(
+            _(
+                "This product was compensated in your request of %(date)s. Each product on an "
+                "order can be compensated once."
+            ),
+            date=Day(holder_received_at),
+        )
+    if not window_open:
+        return sentence(
+            _("This product can no longer be compensated: its window closed on %(date)s."),
+            date=Day(window_ends_at),
+        )
+    left = (
+        ngettext("%(n)d day left", "%(n)d days left", days_left) % {"n": days_left}
+        if days_left
+        else _("less than a day left")
+    )
+    return sentence(
+        _("Can be compensated until %(when)s (%(left)s)."), when=window_ends_at, left=left
+    )
+
+
 def state_label(status: AccountStatus) -> str:
     """The short badge next to an account."""
     return _state_labels()[status.state]

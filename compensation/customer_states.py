@@ -158,6 +158,6 @@ def earlier_outcome(*, decisions: list[str], still_uses_line: bool) -> EarlierRe
     """What became of an earlier request's cases for one line (its decisions for that line)."""
     if any(d == APPROVED for d in decisions):
         return EarlierRequest.USED
-    if any(d in (PENDING, UNVERIFIED, MANUAL_REVIEW) for d in decisions) or still_uses_line:
+    if any(d in (PENDING, UNVERIFIED, MANUAL_REVIEW) for d in decisions):
         return EarlierRequest.OPEN
-    return EarlierRequest.RELEASED
+    return EarlierRequest.USED if still_uses_line else EarlierRequest.RELEASED

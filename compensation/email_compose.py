@@ -21,10 +21,10 @@ from django.utils.translation import ngettext
 
 from compensation import customer_messages as words
 from compensation.customer_states import AccountState
-from compensation.customer_view import AccountView, LineView, RequestView, request_view
 from compensation.models import CompensationRequest, Notification
+from compensation.order_page import order_page_link_issue
+from compensation.selectors import AccountView, LineView, RequestView, request_view
 from compensation.services.email_schedule import ACK_KIND
-from orders.links import order_link_issue
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def _request_email(notification: Notification, *, now: datetime) -> ComposedEmai
             return None
         kind, subject = _subject(view=view, news=news, acknowledgement=acknowledgement)
         order_link = (
-            order_link_issue(order=notification.order, now=now)
+            order_page_link_issue(order=notification.order, now=now)
             if any(a.state == AccountState.DELIVERED for a in news)
             else None
         )
@@ -161,7 +161,7 @@ def _order_link_email(notification: Notification, *, now: datetime) -> ComposedE
     assert notification.order is not None
     context = {
         "order_id": notification.order.order_id,
-        "order_link": order_link_issue(order=notification.order, now=now),
+        "order_link": order_page_link_issue(order=notification.order, now=now),
         "link_days": settings.ORDER_LINK_MAX_AGE_DAYS,
     }
     return ComposedEmail(

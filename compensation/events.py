@@ -317,16 +317,26 @@ def override_issued_event(
 # --- e-mails -----------------------------------------------------------------------------------
 
 
-def email_sent_event(*, notification: Notification, batch_id: int | None, now: datetime) -> Event:
+def email_sent_event(
+    *,
+    notification: Notification,
+    batch_id: int | None,
+    now: datetime,
+    subject: str = "",
+    tells: str = "",
+) -> Event:
+    """`tells`: what the e-mail was about when composed (acknowledgement, delivered, …)."""
     return event_record(
         kind=CompensationEvent.EMAIL_SENT,
         order_id=notification.order_id,
         request_id=notification.request_id,
         batch_id=batch_id,
+        message=subject,
         data={
             "notification_id": notification.pk,
             "kind": notification.kind,
             "key": notification.key,
+            "tells": tells or notification.kind,
         },
         at=now,
     )

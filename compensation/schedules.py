@@ -22,11 +22,12 @@ SCHEDULES: list[ScheduleSpec] = [
         "func": "compensation.tasks.expire_review_claims",
         "minutes": 5,
     },
-    # E-mails whose send task was lost are queued again.
+    # E-mails whose scheduled time has come (the acknowledgement at the end of its grace period,
+    # the update e-mails) are sent; so are any whose send task was lost.
     {
         "name": "send-unsent-notifications",
         "func": "compensation.tasks.send_unsent_notifications",
-        "minutes": 5,
+        "minutes": 1,
     },
     # Requests whose check task was lost (a killed worker) are checked again.
     {

@@ -51,6 +51,7 @@ def expire_review_claims() -> int:
 
 
 def send_unsent_notifications() -> int:
-    from compensation.services.notifications import notifications_send_unsent
+    """Every minute: e-mails whose scheduled time has come, and any whose send task was lost."""
+    from compensation.services.notifications import notifications_send_due
 
-    return notifications_send_unsent(now=timezone.now())
+    return notifications_send_due(now=timezone.now())

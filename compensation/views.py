@@ -1,7 +1,8 @@
 """Customer pages: the compensation form, the result page, and the order page behind a signed link.
 
 Views parse input, call one service or selector, and render. No JavaScript is needed anywhere: the
-result page refreshes itself with a meta refresh while checks run.
+result page refreshes itself with a meta refresh while checks run; `site.js` only enhances
+(local times, focus on the error summary, copy buttons, naming ticked accounts in a claim).
 """
 
 from __future__ import annotations
@@ -9,28 +10,36 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable
-from typing import cast
+from datetime import datetime
+from typing import Any, cast
 
+from django import forms
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.decorators import decorator_from_middleware
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from compensation.forms import CompensationRequestForm, FreshLinkForm
-from compensation.order_page import order_credentials_reveal, order_page_read
+from compensation.forms import CompensationRequestForm, FreshLinkForm, OrderClaimForm
+from compensation.order_page import OrderPage, order_credentials_reveal, order_page_read
 from compensation.ratelimit import rate_limit_hit
 from compensation.selectors import request_view
 from compensation.services.notifications import order_link_resend
-from compensation.services.submit import OrderNotFound, UnknownLines, request_submit
+from compensation.services.submit import (
+    OrderNotFound,
+    SubmitResult,
+    UnknownLines,
+    request_submit,
+)
 from orders.links import order_link_resolve
+from orders.models import Order
 
 RESULT_REFRESH_SECONDS = 3
 RECHECK_REFRESH_SECONDS = 30
@@ -40,10 +49,39 @@ class HttpResponseSeeOther(HttpResponseRedirect):
     status_code = 303
 
 
-def _rate_limited(request: HttpRequest) -> HttpResponse:
-    response = render(request, "compensation/rate_limited.html", status=429)
+RATE_LIMITED = _(
+    "We received too many requests from your connection in a short time. Please wait a minute, "
+    "then send the form again: your answers are kept."
+)
+NOT_FOUND = _(
+    "We could not find an order with this number and e-mail address. Please check both against "
+    "your order confirmation."
+)
+
+
+def _rate_limited(
+    request: HttpRequest, template: str, context: dict[str, Any], form: forms.Form
+) -> HttpResponse:
+    """The same page again with the customer's answers kept and the limit in the summary."""
+    form.is_valid()  # bind the answers so the page shows them
+    form.add_error(None, RATE_LIMITED)
+    response = render(request, template, {**context, "form": form}, status=429)
     response["Retry-After"] = "60"
     return response
+
+
+def _see_result(request: HttpRequest, result: SubmitResult) -> HttpResponse:
+    if not result.created:
+        messages.info(
+            request,
+            _(
+                "A request for this order is already being checked. Here it is; you can send a "
+                "new one once it is decided."
+            ),
+        )
+    return HttpResponseSeeOther(
+        reverse("compensation:request_result", kwargs={"request_id": result.request.pk})
+    )
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -95,13 +133,12 @@ def no_referrer_csrf_protect(view: Callable[..., HttpResponse]) -> Callable[...,
 
 @require_http_methods(["GET", "POST"])
 def request_form(request: HttpRequest) -> HttpResponse:
+    template = "compensation/request_form.html"
     if request.method != "POST":
-        return render(
-            request, "compensation/request_form.html", {"form": CompensationRequestForm()}
-        )
-    if rate_limit_hit(request):
-        return _rate_limited(request)
+        return render(request, template, {"form": CompensationRequestForm()})
     form = CompensationRequestForm(request.POST)
+    if rate_limit_hit(request):
+        return _rate_limited(request, template, {}, form)
     status = 400
     if form.is_valid():
         data = form.cleaned_data
@@ -116,13 +153,7 @@ def request_form(request: HttpRequest) -> HttpResponse:
             )
         except OrderNotFound:
             # One message and one status for an unknown order and a wrong e-mail (no probing).
-            form.add_error(
-                None,
-                _(
-                    "We could not find an order with this number and e-mail address. Please check "
-                    "both against your order confirmation."
-                ),
-            )
+            form.add_error(None, NOT_FOUND)
             status = 404
         except UnknownLines as exc:
             form.add_error(
@@ -131,18 +162,8 @@ def request_form(request: HttpRequest) -> HttpResponse:
                 % {"skus": ", ".join(exc.skus)},
             )
         else:
-            if not result.created:
-                messages.info(
-                    request,
-                    _(
-                        "A request for this order is already being checked. Here it is; you can "
-                        "send a new one once it is decided."
-                    ),
-                )
-            return HttpResponseSeeOther(
-                reverse("compensation:request_result", kwargs={"request_id": result.request.pk})
-            )
-    return render(request, "compensation/request_form.html", {"form": form}, status=status)
+            return _see_result(request, result)
+    return render(request, template, {"form": form}, status=status)
 
 
 # --- the result page --------------------------------------------------------------------------
@@ -153,24 +174,13 @@ def request_result(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     view = request_view(request_id=request_id)
     if view is None:
         return render(request, "compensation/request_not_found.html", status=404)
-    counts: dict[str, int] = {}
-    for line in view.lines:
-        for account in line.accounts:
-            counts[account.decision] = counts.get(account.decision, 0) + 1
     checking = view.status == "checking"
     # Fast refresh while profiles are being read; slow while only back-off re-checks remain.
-    refresh = RESULT_REFRESH_SECONDS if counts.get("pending") else RECHECK_REFRESH_SECONDS
+    refresh = RESULT_REFRESH_SECONDS if view.any_checking else RECHECK_REFRESH_SECONDS
     response = render(
         request,
         "compensation/request_result.html",
-        {
-            "view": view,
-            "counts": counts,
-            "checking": checking,
-            "refresh_seconds": refresh,
-            "any_review": counts.get("manual_review", 0) > 0,
-            "any_unverified": counts.get("unverified", 0) > 0,
-        },
+        {"view": view, "checking": checking, "refresh_seconds": refresh},
     )
     # The page names the customer's accounts and changes while checks run: never cache it.
     patch_cache_control(response, private=True, no_store=True, max_age=0)
@@ -180,27 +190,66 @@ def request_result(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
 # --- the order page ---------------------------------------------------------------------------
 
 
+def _claim_form(page: OrderPage, data: QueryDict | None = None) -> OrderClaimForm:
+    lines = page.claimable_lines
+    return OrderClaimForm(
+        data,
+        lines=[(line.id, f"{line.product_name} ({line.sku})") for line in lines],
+        accounts=[(a.id, a.username) for line in lines for a in line.accounts],
+    )
+
+
+def _order_claim(
+    request: HttpRequest, *, order: Order, page: OrderPage, now: datetime
+) -> HttpResponse:
+    """A claim from the order page: the same service, rate limit and policy as the form; the
+    order and its e-mail address come from the signed link."""
+    template = "compensation/order_page/order_page.html"
+    form = _claim_form(page, request.POST)
+    if rate_limit_hit(request):
+        return _rate_limited(request, template, {"page": page}, form)
+    if not form.is_valid():
+        return render(request, template, {"page": page, "form": form}, status=400)
+    skus = [line.sku for line in page.claimable_lines if line.id in form.cleaned_data["lines"]]
+    try:
+        result = request_submit(
+            email=order.email,
+            order_id=order.order_id,
+            reason=form.reason_text(usernames=form.ticked_usernames()),
+            password_change_warning=form.cleaned_data["password_change_warning"],
+            skus=skus,
+            now=now,
+        )
+    except (OrderNotFound, UnknownLines):  # the order or its lines changed under the page
+        form.add_error(None, NOT_FOUND)
+        return render(request, template, {"page": page, "form": form}, status=409)
+    return _see_result(request, result)
+
+
 @no_referrer_csrf_protect
 @require_http_methods(["GET", "POST"])
 def order_page(request: HttpRequest, token: str) -> HttpResponse:
     now = timezone.now()
     link = order_link_resolve(token=token, now=now)
     if link is None:
-        return _private(
-            render(
-                request,
-                "compensation/order_page/link_invalid.html",
-                {"form": FreshLinkForm()},
-                status=404,
-            )
+        return render(
+            request,
+            "compensation/order_page/link_invalid.html",
+            {"form": FreshLinkForm()},
+            status=404,
         )
+    if request.method == "POST" and request.POST.get("action") == "claim":
+        page = order_page_read(order=link.order, now=now)
+        return _order_claim(request, order=link.order, page=page, now=now)
     credentials = None
     if request.method == "POST":  # the reveal button (a POST: mail scanners follow GET links)
         with transaction.atomic():
             credentials = order_credentials_reveal(link=link, now=now)
     page = order_page_read(order=link.order, now=now, credentials=credentials)
-    return _private(
-        render(request, "compensation/order_page/order_page.html", {"page": page, "now": now})
+    return render(
+        request,
+        "compensation/order_page/order_page.html",
+        {"page": page, "form": _claim_form(page)},
     )
 
 
@@ -208,16 +257,13 @@ def order_page(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def order_link_fresh(request: HttpRequest) -> HttpResponse:
     """Ask for a new order-page link: the answer is the same whether the order exists or not."""
+    template = "compensation/order_page/link_fresh.html"
     if request.method != "POST":
-        return _private(
-            render(request, "compensation/order_page/link_fresh.html", {"form": FreshLinkForm()})
-        )
-    if rate_limit_hit(request, scope="order-link"):
-        return _private(_rate_limited(request))
+        return render(request, template, {"form": FreshLinkForm()})
     form = FreshLinkForm(request.POST)
+    if rate_limit_hit(request, scope="order-link"):
+        return _rate_limited(request, template, {}, form)
     if not form.is_valid():
-        return _private(
-            render(request, "compensation/order_page/link_fresh.html", {"form": form}, status=400)
-        )
+        return render(request, template, {"form": form}, status=400)
     order_link_resend(order_id=form.cleaned_data["order_id"], now=timezone.now())
-    return _private(render(request, "compensation/order_page/link_sent.html"))
+    return render(request, "compensation/order_page/link_sent.html")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -70,8 +71,6 @@ def test_html_and_text_say_the_same_words() -> None:
         "number 3 in the queue for this product. We will deliver it and e-mail you as soon as "
         "stock arrives."
     )
-    import re
-
     assert re.sub(r"<[^>]+>", "", str(sentence.html)) == sentence.text
 
 

@@ -25,9 +25,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
+from compensation import tasks
 from compensation.models import (
     AccountDecision,
     CompensationRequest,
@@ -35,6 +36,7 @@ from compensation.models import (
     Notification,
     ReplacementBatch,
 )
+from compensation.queueing import enqueue_on_commit
 
 ACK_KIND = "request_received"
 UPDATE_KIND = "request_update"
@@ -70,16 +72,9 @@ def _delay(change: str) -> timedelta:
 
 
 def _queue_on_commit(notification_ids: list[int]) -> None:
-    if not notification_ids:
-        return
-
-    def queue() -> None:
-        from django_q.tasks import async_task
-
-        for notification_id in notification_ids:
-            async_task("compensation.tasks.send_notification", notification_id)
-
-    transaction.on_commit(queue)
+    # robust: the minute sweep sends a row whose task the broker refused.
+    for notification_id in notification_ids:
+        enqueue_on_commit(tasks.send_notification, notification_id, robust=True)
 
 
 def acknowledgements_schedule(*, requests: Iterable[CompensationRequest], now: datetime) -> int:
@@ -124,12 +119,14 @@ def _settled_acks(request_ids: list[uuid.UUID], now: datetime) -> list[int]:
 
 
 def _acknowledged(request_ids: list[uuid.UUID]) -> list[uuid.UUID]:
-    """Requests whose acknowledgement has gone out (or was composed: it is being sent)."""
-    return list(
+    """Requests whose acknowledgement has gone out (or is being sent), and requests that have
+    none (received before acknowledgements existed): their changes get update e-mails."""
+    waiting_ack = set(
         Notification.objects.filter(
-            request_id__in=request_ids, kind=ACK_KIND, sent_at__isnull=False
+            request_id__in=request_ids, kind=ACK_KIND, sent_at__isnull=True
         ).values_list("request_id", flat=True)
     )
+    return [r for r in request_ids if r not in waiting_ack]
 
 
 def _upsert_updates(

@@ -1,151 +1,56 @@
-"""Customer e-mails: one per event, sent only after the transaction that caused it commits.
+"""Customer e-mails: how a Notification row is sent (WHEN it is due and WHAT it says live in
+`services.email_schedule` and `email_compose`).
 
-`notify()` creates a `Notification` row whose `key` is unique per event (a second call with the
-same key, e.g. a task delivered twice, does nothing) and queues `send_notification` on commit.
-`notification_send()` claims the row with a compare-and-set on `sent_at` (so two workers never
-both send it), renders `templates/emails/<kind>.txt` + `.html` and sends through Django's mail
-(`EMAIL_URL`), then records an `email_sent` event.
+A row is sent at most once: `notification_send()` claims it with a compare-and-set on `sent_at`
+(only once its `send_after` has passed), composes it from the state at that moment, sends it
+through Django's mail (`EMAIL_URL`) with no lock held, and records an `email_sent` event. An
+update that finds nothing new to tell is marked `skipped` instead. If composing or sending fails,
+the claim is released for the retry. `notifications_send_due()` (every minute) sends the rows
+whose time has come and any whose send task was lost.
 
-The `Notification` model stores no context, so everything an e-mail shows is rebuilt from the
-database when it is sent: the request (its current decisions, through `compensation.selectors`),
-the batch (its id is in the key) and, for the e-mails that carry one, a freshly issued order-page
-link (issued at send time, so the token never sits in a task argument or a table).
+Rows store no context and no token: the order-page link inside an e-mail is issued when it is
+sent.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
-from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
+from django.db.models import Q
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 
 from compensation import tasks
+from compensation.email_compose import email_compose
 from compensation.events import email_sent_event
-from compensation.models import (
-    AccountDecision,
-    CompensationRequest,
-    Notification,
-    ReplacementBatch,
-)
-from compensation.order_page import order_page_link_issue
+from compensation.models import Notification
 from compensation.queueing import enqueue_on_commit
-from compensation.selectors import request_view
+from compensation.services.email_schedule import UPDATE_KIND, notifications_due
 from orders.models import Order
+from orders.selectors import order_find
 
 log = logging.getLogger(__name__)
 
-KINDS = (
-    "request_received",
-    "sent_to_review",
-    "unavailable",
-    "delivered",
-    "review_outcome",
-    "order_link",
-)
 
-
-def notify(
-    *,
-    kind: str,
-    key: str,
-    order: Order,
-    request: CompensationRequest | None = None,
-) -> Notification | None:
-    """Record one e-mail for one event and send it after commit; None if the key already exists.
-
-    Call inside the transaction of the change it reports: if that rolls back, nothing is sent.
-    """
-    if kind not in KINDS:
-        raise ValueError(f"unknown notification kind {kind!r}")
+def notify_order_link(*, order: Order, now: datetime) -> Notification | None:
+    """A fresh order-page link the customer asked for (each ask is its own e-mail), sent after
+    commit. Call inside the transaction of the ask."""
     try:
         with transaction.atomic():  # savepoint: a duplicate key must not break the caller's work
             notification = Notification.objects.create(
-                key=key, kind=kind, to=order.email, order=order, request=request
+                key=f"order_link:{order.pk}:{now:%Y%m%dT%H%M%S}:{secrets.token_hex(6)}",
+                kind="order_link",
+                to=order.email,
+                order=order,
             )
     except IntegrityError:
         return None
     enqueue_on_commit(tasks.send_notification, notification.pk)
     return notification
-
-
-# --- the events the other services report ------------------------------------------------------
-
-
-def notify_request_received(*, request: CompensationRequest) -> Notification | None:
-    return notify(
-        kind="request_received",
-        key=f"request_received:{request.pk}",
-        order=request.order,
-        request=request,
-    )
-
-
-def notify_sent_to_review(*, request: CompensationRequest) -> Notification | None:
-    return notify(
-        kind="sent_to_review",
-        key=f"sent_to_review:{request.pk}",
-        order=request.order,
-        request=request,
-    )
-
-
-def notify_unavailable(*, batch: ReplacementBatch) -> Notification | None:
-    """Once per waiting batch, however often fulfilment finds it short of stock (the key is the
-    batch; `ReplacementBatch.unavailable_notified_at` is kept by the fulfilment service)."""
-    return notify(
-        kind="unavailable",
-        key=f"unavailable:{batch.pk}",
-        order=batch.line.order,
-        request=batch.request,
-    )
-
-
-def notify_delivered(*, batch: ReplacementBatch) -> Notification | None:
-    return notify(
-        kind="delivered", key=f"delivered:{batch.pk}", order=batch.line.order, request=batch.request
-    )
-
-
-def notify_review_outcome(
-    *, decision_ids: Sequence[int], request: CompensationRequest
-) -> Notification | None:
-    """One e-mail per staff decision: the key is the sorted decision ids and their outcome."""
-    ids = sorted({int(i) for i in decision_ids})
-    if not ids:
-        return None
-    outcomes = sorted(
-        set(
-            AccountDecision.objects.filter(pk__in=ids, request=request).values_list(
-                "decision", flat=True
-            )
-        )
-    )
-    digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:32]
-    return notify(
-        kind="review_outcome",
-        key=f"review_outcome:{request.pk}:{digest}:{'+'.join(outcomes)}",
-        order=request.order,
-        request=request,
-    )
-
-
-def notify_order_link(*, order: Order, now: datetime) -> Notification | None:
-    """A fresh order-page link the customer asked for (each ask is its own event)."""
-    return notify(
-        kind="order_link",
-        key=f"order_link:{order.pk}:{now:%Y%m%dT%H%M%S}:{secrets.token_hex(6)}",
-        order=order,
-    )
 
 
 def order_link_resend(*, order_id: str, now: datetime) -> None:
@@ -154,109 +59,72 @@ def order_link_resend(*, order_id: str, now: datetime) -> None:
     Returns nothing either way: the caller must answer the same whether the order exists or not.
     The link itself is issued when the e-mail is sent (the token never sits in a task argument).
     """
-    order = Order.objects.filter(order_id=order_id.strip()).first()
+    order = order_find(order_id)
     if order is None:
         return
     with transaction.atomic():
         notify_order_link(order=order, now=now)
 
 
-# --- sending ----------------------------------------------------------------------------------
-
-
-def _result_url(request: CompensationRequest) -> str:
-    return settings.SITE_URL + reverse(
-        "compensation:request_result", kwargs={"request_id": request.pk}
+def _claim(notification: Notification, *, now: datetime) -> bool:
+    """Compare-and-set the row to sent. An update row (`…:next`) takes its final key in the same
+    statement, so a change committed after this moment schedules a new e-mail (email_schedule)."""
+    key = notification.key
+    if notification.kind == UPDATE_KIND and key.endswith(":next"):
+        key = f"{UPDATE_KIND}:{notification.request_id}:{notification.pk}"
+    claimed = (
+        Notification.objects.filter(pk=notification.pk, sent_at__isnull=True, skipped=False)
+        .filter(Q(send_after__isnull=True) | Q(send_after__lte=now))
+        .update(sent_at=now, key=key)
     )
-
-
-def _batch_id(notification: Notification) -> int:
-    return int(notification.key.split(":", 1)[1])
-
-
-def _subject(kind: str, order_id: str) -> str:
-    subjects = {
-        "request_received": _("We received your compensation request for order %(order)s"),
-        "sent_to_review": _("A person will review part of your request for order %(order)s"),
-        "unavailable": _("Your replacement for order %(order)s is currently unavailable"),
-        "delivered": _("Your replacement for order %(order)s has been delivered"),
-        "review_outcome": _("Our team reviewed your request for order %(order)s"),
-        "order_link": _("Your link to order %(order)s"),
-    }
-    return subjects[kind] % {"order": order_id}
-
-
-def _context(notification: Notification, *, now: datetime) -> dict[str, Any]:
-    order = notification.order
-    assert order is not None
-    context: dict[str, Any] = {
-        "kind": notification.kind,
-        "order_id": order.order_id,
-        "site_url": settings.SITE_URL,
-        "link_days": settings.ORDER_LINK_MAX_AGE_DAYS,
-    }
-    if notification.request_id is not None:
-        assert notification.request is not None
-        context["view"] = request_view(request_id=notification.request_id)
-        context["result_url"] = _result_url(notification.request)
-    if notification.kind in ("unavailable", "delivered"):
-        batch = ReplacementBatch.objects.select_related("product").get(pk=_batch_id(notification))
-        context["batch"] = batch
-        context["product_name"] = batch.product.name
-    if notification.kind in ("delivered", "order_link"):
-        context["order_link"] = order_page_link_issue(order=order, now=now)
-    return context
+    notification.key = key
+    return bool(claimed)
 
 
 def notification_send(*, notification_id: int, now: datetime | None = None) -> bool:
-    """Send one notification at most once; True when this call sent it.
-
-    The claim (sent_at set) is a compare-and-set in its own short transaction, so two runs of the
-    task never both send; the mail server is called with no lock held. If rendering or sending
-    fails the claim is released so the task's retry can send it.
-    """
+    """Send one notification at most once, not before its `send_after`; True when this call
+    sent it. The mail server is called with no lock or transaction held."""
     now = now or timezone.now()
-    claimed = Notification.objects.filter(pk=notification_id, sent_at__isnull=True).update(
-        sent_at=now
+    notification = (
+        Notification.objects.select_related("order", "request").filter(pk=notification_id).first()
     )
-    if not claimed:
+    if notification is None or not _claim(notification, now=now):
         return False
-    notification = Notification.objects.select_related("order", "request").get(pk=notification_id)
     try:
         with translation.override(settings.LANGUAGE_CODE):
-            with transaction.atomic():
-                context = _context(notification, now=now)
-            assert notification.order is not None
-            subject = _subject(notification.kind, notification.order.order_id)
-            text = render_to_string(f"emails/{notification.kind}.txt", context)
-            html = render_to_string(f"emails/{notification.kind}.html", context)
+            composed = email_compose(notification=notification, now=now)
+        if composed is None:  # every change was told already
+            Notification.objects.filter(pk=notification_id).update(skipped=True)
+            return False
         message = EmailMultiAlternatives(
-            subject=subject,
-            body=text,
+            subject=composed.subject,
+            body=composed.text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[notification.to],
             headers={"Auto-Submitted": "auto-generated"},
         )
-        message.attach_alternative(html, "text/html")
+        message.attach_alternative(composed.html, "text/html")
         message.send()
     except Exception:
         Notification.objects.filter(pk=notification_id).update(sent_at=None)
         log.exception("notification %s (%s) could not be sent", notification_id, notification.kind)
         raise
-    batch_id = (
-        _batch_id(notification) if notification.kind in ("unavailable", "delivered") else None
+    email_sent_event(
+        notification=notification,
+        batch_id=None,
+        now=now,
+        subject=composed.subject,
+        tells=composed.kind,
     )
-    email_sent_event(notification=notification, batch_id=batch_id, now=now)
     return True
 
 
-def notifications_send_unsent(*, now: datetime, older_than_seconds: int = 300) -> int:
-    """Safety net for a lost queue message: queue every notification still unsent after a while."""
-    ids = list(
-        Notification.objects.filter(
-            sent_at__isnull=True, created_at__lte=now - timedelta(seconds=older_than_seconds)
-        ).values_list("id", flat=True)[:500]
-    )
-    for notification_id in ids:
-        enqueue_on_commit(tasks.send_notification, notification_id)
-    return len(ids)
+def notifications_send_due(*, now: datetime) -> int:
+    """Send every row whose time has come (the minute schedule); returns how many were sent."""
+    sent = 0
+    for notification_id in notifications_due(now=now, limit=200):
+        try:
+            sent += notification_send(notification_id=notification_id, now=now)
+        except Exception:  # logged by notification_send; the others still go out
+            log.warning("due notification %s left for the next sweep", notification_id)
+    return sent

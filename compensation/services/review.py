@@ -29,13 +29,13 @@ from compensation.events import (
     review_rejected_events,
     review_released_event,
 )
-from compensation.models import AccountDecision, CompensationRequest, Decision
-from compensation.services import notifications
+from compensation.models import AccountDecision, Decision
 from compensation.services.approval import (
     claims_refresh_usage,
     decisions_approve,
     request_refresh_status,
 )
+from compensation.services.email_schedule import Change, notifications_on_change
 from compensation.services.facts import account_facts
 from inventory.audit import Actor, actor_pk
 
@@ -185,22 +185,25 @@ def _lock_open_cases(
 
 
 def _after_decision(*, rows: list[AccountDecision], now: datetime) -> None:
-    """Re-evaluate each request touched and tell its customer the outcome (one e-mail per
-    request and staff decision; sent on commit by the notifications service)."""
+    """Re-evaluate each request touched and schedule the customer's review e-mail (the staff
+    decisions on one request within EMAIL_REVIEW_WINDOW_SECONDS are told together)."""
     claims_refresh_usage(claim_ids={r.claim_id for r in rows})
-    by_request: dict[Any, list[int]] = defaultdict(list)
-    for r in rows:
-        by_request[r.request_id].append(r.id)
-    for request_id, ids in sorted(by_request.items(), key=lambda kv: str(kv[0])):
+    request_ids = sorted({r.request_id for r in rows}, key=str)
+    for request_id in request_ids:
         request_refresh_status(request_id=request_id, now=now)
-        request = CompensationRequest.objects.select_related("order").get(id=request_id)
-        notifications.notify_review_outcome(decision_ids=sorted(ids), request=request)
+    notifications_on_change(request_ids=request_ids, change=Change.REVIEWED, now=now)
 
 
 def review_approve(
-    *, decision_ids: Sequence[int], actor: Actor, now: datetime, note: str = ""
+    *,
+    decision_ids: Sequence[int],
+    actor: Actor,
+    now: datetime,
+    note: str = "",
+    customer_message: str = "",
 ) -> list[Any]:
     """Approve waiting cases: one replacement batch per line for the accounts approved together.
+    `customer_message` (optional) is shown to the customer with the approval; `note` is internal.
     Returns the batches created."""
     _require(actor, "compensation.review_decision")
     with transaction.atomic():
@@ -210,7 +213,13 @@ def review_approve(
         for r in rows:
             by_request[r.request_id].append(r.id)
         for ids in by_request.values():
-            batches += decisions_approve(decision_ids=ids, actor=actor, now=now, note=note.strip())
+            batches += decisions_approve(
+                decision_ids=ids,
+                actor=actor,
+                now=now,
+                note=note.strip(),
+                customer_message=customer_message.strip(),
+            )
         _after_decision(rows=rows, now=now)
     return batches
 
