@@ -2,11 +2,11 @@
 
 One acknowledgement per request (`request_received:<id>`), due at the end of the grace period
 (`EMAIL_ACK_GRACE_SECONDS`) or at once when the request settles before that. After it, one
-e-mail per change of the request as a whole: an update row (`update:<id>:next`) is due a short
-while after the change; every change that arrives before it is sent joins the same e-mail (staff
-decisions within `EMAIL_REVIEW_WINDOW_SECONDS`; deliveries and re-check outcomes within
-`COALESCE_SECONDS`; "waiting for stock" only after `SHORT_STOCK_SECONDS`, so a restock within
-the minute turns it into a delivery instead of a statement that is wrong a moment later).
+e-mail per change of the request as a whole: the first change opens an update row
+(`request_update:<id>:next`) due a while later (staff decisions: `EMAIL_REVIEW_WINDOW_SECONDS`;
+deliveries and re-check outcomes: `COALESCE_SECONDS`; "waiting for stock": `SHORT_STOCK_SECONDS`,
+so a restock within the minute turns it into a delivery instead of a statement that is wrong a
+moment later); every change that arrives before it is sent joins that e-mail.
 
 What an e-mail says is composed when it is sent, from the state at that moment
 (`compensation.email_compose`). The functions here take many requests at once and write with a
@@ -14,7 +14,7 @@ few set-based statements (the fulfilment drain reports thousands of batches in o
 
 Concurrency: at most one unsent update row per request is guaranteed by its key (`…:next`,
 unique); the upsert takes that row's lock, so a sender claiming it (which renames the key to
-`update:<id>:<pk>`) waits for the change's transaction to commit and then sees the change.
+`request_update:<id>:<pk>`) waits for the change's transaction to commit and then sees it.
 """
 
 from __future__ import annotations
@@ -132,7 +132,9 @@ def _acknowledged(request_ids: list[uuid.UUID]) -> list[uuid.UUID]:
 def _upsert_updates(
     requests: list[tuple[uuid.UUID, int, str]], *, due: datetime, now: datetime
 ) -> None:
-    """One unsent update row per request; an existing one keeps the earlier of the two times."""
+    """One unsent update row per request. An existing one keeps its time (the first change since
+    the last e-mail opens the window; later ones join it) but is locked by this statement, so a
+    sender claiming it waits for this transaction and then sees the change."""
     if not requests:
         return
     table = connection.ops.quote_name(Notification._meta.db_table)
@@ -155,9 +157,7 @@ def _upsert_updates(
         INSERT INTO {table} ("key", "kind", "to", "order_id", "request_id", "created_at",
                              "send_after", "told", "skipped")
         VALUES {", ".join(rows)}
-        ON CONFLICT (key) DO UPDATE SET send_after = CASE
-            WHEN EXCLUDED.send_after < {table}.send_after THEN EXCLUDED.send_after
-            ELSE {table}.send_after END
+        ON CONFLICT ("key") DO UPDATE SET send_after = {table}.send_after
     """  # noqa: S608 - table name from the model, values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
