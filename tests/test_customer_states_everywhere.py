@@ -171,7 +171,7 @@ def test_every_channel_says_the_same_sentence(
     assert sentence in result_page
     assert sentence in _text(order_page.content.decode())
     assert sentence in message.body
-    assert sentence in _text(str(message.alternatives[0][0]))
+    assert sentence in _text(str(message.alternatives[0][0]))  # type: ignore[attr-defined]
     # Nothing a later state contradicts: a decided account never reads "will review".
     if state not in (AccountState.WITH_PERSON,):
         assert "will review" not in sentence
