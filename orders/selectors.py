@@ -10,17 +10,19 @@ from inventory.models import Account, Event
 from .models import Order
 
 
-def order_find(order_id: str) -> Order | None:
-    """The order a customer means: ids are trimmed and compared ignoring case, on every channel
-    (form, API, order-page link, e-mail). Uses the expression index of `Order`."""
-    reference = order_id.strip()
-    if not reference:
-        return None
-    return (
-        Order.objects.alias(reference=Upper("order_id"))
-        .filter(reference=Upper(Value(reference)))
-        .first()
+def orders_by_reference(order_id: str) -> QuerySet[Order]:
+    """The orders a customer's typed id names: trimmed, compared ignoring case, on every channel
+    (form, API, order-page link, e-mail). Served by the expression index of `Order`."""
+    return Order.objects.alias(reference=Upper("order_id")).filter(
+        reference=Upper(Value(order_id.strip()))
     )
+
+
+def order_find(order_id: str) -> Order | None:
+    """The one order a customer means (ids are unique ignoring case), or None."""
+    if not order_id.strip():
+        return None
+    return orders_by_reference(order_id).first()
 
 
 def order_delivered_accounts(*, order_id: int) -> QuerySet[Account]:
