@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from compensation import models_webhooks  # noqa: F401  (registers the webhook tables)
+
 # Requests by e-mail live in their own module; imported here so Django registers the model.
 from compensation.models_intake import InboundMessage as InboundMessage
 

@@ -37,4 +37,7 @@ SCHEDULES: list[ScheduleSpec] = [
     },
     # Requests by e-mail: new mail in the support mailbox (IMAP_URL; does nothing when unset).
     {"name": "poll-mailbox", "func": "compensation.intake.tasks.poll_mailbox", "minutes": 1},
+    # Webhook deliveries whose back-off elapsed (or whose send task was lost) are sent again;
+    # endpoints failing longer than WEBHOOK_PAUSE_AFTER are paused.
+    {"name": "webhooks-sweep", "func": "compensation.webhooks.tasks.webhooks_sweep", "minutes": 1},
 ]

@@ -10,12 +10,14 @@ e-mails and the order page all read it, so they cannot disagree.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 
 from compensation import customer_messages as words
 from compensation.customer_states import (
@@ -137,23 +139,23 @@ class RequestView:
 
 
 def _queue_positions(batches: Iterable[ReplacementBatch]) -> dict[int, int]:
-    """Place of each waiting batch in its product's first-come, first-served queue (1 = next)."""
-    positions = {}
-    for batch in batches:
-        if batch.state != ReplacementBatch.State.WAITING:
-            continue
-        ahead = (
-            ReplacementBatch.objects.filter(
-                product_id=batch.product_id, state=ReplacementBatch.State.WAITING
-            )
-            .filter(
-                Q(approved_at__lt=batch.approved_at)
-                | Q(approved_at=batch.approved_at, id__lt=batch.id)
-            )
-            .count()
+    """Place of each waiting batch in its product's first-come, first-served queue (1 = next),
+    in one query (a window over the waiting batches of those products)."""
+    waiting = {b.id: b.product_id for b in batches if b.state == ReplacementBatch.State.WAITING}
+    if not waiting:
+        return {}
+    return dict(
+        ReplacementBatch.objects.filter(
+            product_id__in=set(waiting.values()), state=ReplacementBatch.State.WAITING
         )
-        positions[batch.id] = ahead + 1
-    return positions
+        .annotate(
+            position=Window(
+                RowNumber(), partition_by=[F("product_id")], order_by=[F("approved_at"), F("id")]
+            )
+        )
+        .filter(id__in=list(waiting))
+        .values_list("id", "position")
+    )
 
 
 def _earlier_facts(claims: Iterable[LineClaim]) -> dict[int, EarlierFacts]:
@@ -169,21 +171,28 @@ def _earlier_facts(claims: Iterable[LineClaim]) -> dict[int, EarlierFacts]:
         .select_related("request")
         .order_by("id")
     }
-    result: dict[int, EarlierFacts] = {}
+    chosen: dict[int, LineClaim | None] = {}
     for claim in refused:
         holder = holders.get(claim.line_id)
         if holder is None or holder.request_id == claim.request_id:
             holder = _recorded_earlier(claim)
+        chosen[claim.id] = holder
+    decisions: dict[int, list[str]] = defaultdict(list)
+    for claim_id, decision in AccountDecision.objects.filter(
+        claim_id__in=[h.pk for h in chosen.values() if h is not None]
+    ).values_list("claim_id", "decision"):
+        decisions[claim_id].append(decision)
+    result: dict[int, EarlierFacts] = {}
+    for claim_id, holder in chosen.items():
         if holder is None:
-            result[claim.id] = EarlierFacts(None, None, EarlierRequest.USED)
+            result[claim_id] = EarlierFacts(None, None, EarlierRequest.USED)
             continue
-        decisions = list(
-            AccountDecision.objects.filter(claim=holder).values_list("decision", flat=True)
-        )
-        result[claim.id] = EarlierFacts(
+        result[claim_id] = EarlierFacts(
             request_id=holder.request_id,
             received_at=holder.request.received_at,
-            outcome=earlier_outcome(decisions=decisions, still_uses_line=holder.uses_compensation),
+            outcome=earlier_outcome(
+                decisions=decisions[holder.pk], still_uses_line=holder.uses_compensation
+            ),
         )
     return result
 
@@ -250,31 +259,47 @@ def _replacement(d: AccountDecision) -> dict[str, str] | None:
 
 
 def request_view(*, request_id: uuid.UUID) -> RequestView | None:
-    request = CompensationRequest.objects.select_related("order").filter(id=request_id).first()
-    if request is None:
-        return None
+    return request_views(request_ids=[request_id]).get(request_id)
+
+
+def request_views(*, request_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, RequestView]:
+    """The views of many requests in a fixed number of queries, whatever their number (the
+    webhook outbox builds one per event inside the writing transaction); unknown ids are left
+    out."""
+    requests = {
+        r.id: r
+        for r in CompensationRequest.objects.select_related("order").filter(
+            id__in=list(request_ids)
+        )
+    }
+    if not requests:
+        return {}
     decisions = list(
-        AccountDecision.objects.filter(request=request)
+        AccountDecision.objects.filter(request_id__in=list(requests))
         .select_related("account", "claim__line__product", "batch")
         .order_by("claim__line_id", "account_id")
     )
     views = account_views(decisions)
-    lines: dict[int, LineView] = {}
+    lines: dict[uuid.UUID, dict[int, LineView]] = {request_id: {} for request_id in requests}
     for d in decisions:
         line = d.claim.line
-        view = lines.get(line.id)
+        by_line = lines[d.request_id]
+        view = by_line.get(line.id)
         if view is None:
-            view = lines[line.id] = LineView(
+            view = by_line[line.id] = LineView(
                 line_id=line.id, sku=line.product.sku, product_name=line.product.name
             )
         view.accounts.append(views[d.id])
-    return RequestView(
-        id=request.id,
-        order_id=request.order.order_id,
-        status=request.status,
-        created_at=request.received_at,
-        lines=list(lines.values()),
-    )
+    return {
+        request.id: RequestView(
+            id=request.id,
+            order_id=request.order.order_id,
+            status=request.status,
+            created_at=request.received_at,
+            lines=list(lines[request.id].values()),
+        )
+        for request in requests.values()
+    }
 
 
 @dataclass(frozen=True)

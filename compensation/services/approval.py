@@ -28,6 +28,7 @@ from compensation.models import (
 )
 from compensation.services.email_schedule import Change, notifications_on_change
 from compensation.services.fulfilment import fulfilment_wake
+from compensation.webhooks.outbox import webhooks_emit
 from inventory.audit import Actor, actor_pk
 
 # The columns a decision writes (the checks store these; an approval adds the review columns).
@@ -176,5 +177,6 @@ def request_mark_decided(*, request: CompensationRequest, now: datetime) -> bool
     ):
         counts[decision] += 1
     request_decided_event(request=request, counts=counts, now=now)
+    webhooks_emit(event_type="request.decided", request_ids=[request.id], now=now)
     notifications_on_change(request_ids=[request.id], change=Change.CHECKED, now=now)
     return True

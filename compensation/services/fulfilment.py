@@ -29,6 +29,7 @@ from compensation.events import batches_delivered_events, batches_waiting_events
 from compensation.models import ReplacementBatch
 from compensation.queueing import enqueue_on_commit
 from compensation.services.email_schedule import Change, notifications_on_change
+from compensation.webhooks.outbox import webhooks_emit
 from inventory.models import Account
 from inventory.services import AllocationConflict, accounts_mark_delivered, stock_claim_ids
 
@@ -171,6 +172,12 @@ def batches_fulfil(*, product_id: int, now: datetime) -> int:
         )
         notifications_on_change(
             request_ids={b.request_id for b in to_tell}, change=Change.SHORT, now=now
+        )
+        webhooks_emit(
+            event_type="replacement.delivered", request_ids=[b.request_id for b in served], now=now
+        )
+        webhooks_emit(
+            event_type="replacement.waiting", request_ids=[b.request_id for b in to_tell], now=now
         )
     return len(served)
 

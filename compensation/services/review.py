@@ -37,6 +37,7 @@ from compensation.services.approval import (
 )
 from compensation.services.email_schedule import Change, notifications_on_change
 from compensation.services.facts import account_facts
+from compensation.webhooks.outbox import webhooks_emit
 from inventory.audit import Actor, actor_pk
 
 
@@ -191,6 +192,7 @@ def _after_decision(*, rows: list[AccountDecision], now: datetime) -> None:
     request_ids = sorted({r.request_id for r in rows}, key=str)
     for request_id in request_ids:
         request_refresh_status(request_id=request_id, now=now)
+        webhooks_emit(event_type="review.decided", request_ids=[request_id], now=now)
     notifications_on_change(request_ids=request_ids, change=Change.REVIEWED, now=now)
 
 

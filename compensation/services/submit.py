@@ -28,6 +28,7 @@ from compensation.services.approval import request_mark_decided
 from compensation.services.checks import request_checks_queue
 from compensation.services.email_schedule import acknowledgements_schedule
 from compensation.services.facts import account_baseline
+from compensation.webhooks.outbox import webhooks_emit
 from inventory.models import Account
 from orders.models import Order, OrderLine
 from orders.selectors import order_find
@@ -197,6 +198,7 @@ def _request_create(
             accounts=len(decisions),
             now=now,
         )
+        webhooks_emit(event_type="request.received", request_ids=[request.id], now=now)
         for claim in claims:
             if claim.refusal:
                 line_refused_event(claim=claim, order_id=order.id, now=now)

@@ -181,6 +181,19 @@ IMAP_LOOKBACK_DAYS: int = env.int("IMAP_LOOKBACK_DAYS", default=3)
 IMAP_BATCH_SIZE: int = env.int("IMAP_BATCH_SIZE", default=50)
 # Seconds for each network operation with the IMAP server.
 IMAP_TIMEOUT: float = env.float("IMAP_TIMEOUT", default=30.0)
+# --- Storefront (interfaces.md §5 orders in, §6 webhooks out) ---------------------------------
+# Shared secret of the storefront's signed order pushes (POST /api/v1/orders); empty = endpoint off.
+SHOP_API_SECRET: str = env.str("SHOP_API_SECRET", default="")
+# Order pushes per client address and window: "300/m"; "0" turns the limit off.
+SHOP_API_RATE_LIMIT: str = env.str("SHOP_API_RATE_LIMIT", default="300/m")
+# An endpoint failing without a success for longer than this (seconds) is paused until resumed.
+WEBHOOK_PAUSE_AFTER: int = env.int("WEBHOOK_PAUSE_AFTER", default=24 * 3600)
+# Allow webhook URLs on loopback, link-local and private addresses (tests, the shop's own network).
+WEBHOOK_ALLOW_PRIVATE_HOSTS: bool = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
+WEBHOOK_CONNECT_TIMEOUT: float = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+WEBHOOK_READ_TIMEOUT: float = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+# Whole attempt (connect, send, the answer's first bytes): a trickling receiver cannot hold on.
+WEBHOOK_DEADLINE: float = env.float("WEBHOOK_DEADLINE", default=15.0)
 
 # --- Task cluster (django-q2) ----------------------------------------------------------------
 REDIS_URL: str = env.str("REDIS_URL", default="")
