@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compensation', '0003_inbound_message'),
+        ('compensation', '0004_webhooks'),
         ('orders', '0003_event_moves_to_inventory'),
     ]
 
