@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from compensation import customer_messages as words
 from compensation.customer_states import (
@@ -140,22 +140,30 @@ class RequestView:
 
 def _queue_positions(batches: Iterable[ReplacementBatch]) -> dict[int, int]:
     """Place of each waiting batch in its product's first-come, first-served queue (1 = next),
-    in one query (a window over the waiting batches of those products)."""
-    waiting = {b.id: b.product_id for b in batches if b.state == ReplacementBatch.State.WAITING}
+    in one query: per batch, the waiting batches of its product approved before it (the FIFO
+    index serves the count)."""
+    waiting = [b.id for b in batches if b.state == ReplacementBatch.State.WAITING]
     if not waiting:
         return {}
-    return dict(
+    ahead = (
         ReplacementBatch.objects.filter(
-            product_id__in=set(waiting.values()), state=ReplacementBatch.State.WAITING
+            product_id=OuterRef("product_id"), state=ReplacementBatch.State.WAITING
         )
-        .annotate(
-            position=Window(
-                RowNumber(), partition_by=[F("product_id")], order_by=[F("approved_at"), F("id")]
-            )
+        .filter(
+            Q(approved_at__lt=OuterRef("approved_at"))
+            | Q(approved_at=OuterRef("approved_at"), id__lt=OuterRef("id"))
         )
-        .filter(id__in=list(waiting))
-        .values_list("id", "position")
+        .order_by()
+        .values("product_id")
+        .annotate(n=Count("id"))
+        .values("n")
     )
+    return {
+        batch_id: n + 1
+        for batch_id, n in ReplacementBatch.objects.filter(id__in=waiting)
+        .annotate(ahead=Coalesce(Subquery(ahead), 0))
+        .values_list("id", "ahead")
+    }
 
 
 def _earlier_facts(claims: Iterable[LineClaim]) -> dict[int, EarlierFacts]:
