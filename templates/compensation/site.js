@@ -43,9 +43,21 @@
 
   function focusErrors() {
     var summary = document.querySelector("[data-error-summary]");
-    if (summary) {
-      summary.focus();
+    if (!summary) {
+      return;
     }
+    summary.focus();
+    // A link in the summary puts the cursor in its field (a plain #fragment only scrolls).
+    summary.querySelectorAll('a[href^="#"]').forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var field = document.getElementById(link.getAttribute("href").slice(1));
+        if (field) {
+          event.preventDefault();
+          field.focus();
+          field.scrollIntoView({ block: "center" });
+        }
+      });
+    });
   }
 
   function copyButtons() {
