@@ -1,4 +1,4 @@
-"""The customer JSON API (interfaces.md §3). Parses input, calls one service, renders the view."""
+"""The customer JSON API (docs/api.md). Parses input, calls one service, renders the view."""
 
 from __future__ import annotations
 
@@ -15,10 +15,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from compensation.db_retry import RETRY_AFTER_SECONDS, DatabaseUnavailable, with_connection_retry
 from compensation.forms import ApiSubmissionForm
 from compensation.ratelimit import parse_rate, rate_limit_hit
-from compensation.selectors import request_view, request_view_json
-from compensation.services.submit import OrderNotFound, UnknownLines, request_submit
+from compensation.selectors import RequestView, request_view, request_view_json
+from compensation.services.submit import (
+    OrderNotFound,
+    SubmitResult,
+    UnknownLines,
+    request_submit,
+)
 
 # A valid body is a few kilobytes (reason 2,000 characters, 50 SKUs of 64): anything far larger
 # is refused before it is parsed. The field limits are the web form's (compensation.forms).
@@ -66,23 +72,37 @@ def submit(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         return _errors(form.errors_json())
     data = form.cleaned_data
-    try:
+    now = timezone.now()
+
+    def submit_and_read() -> tuple[SubmitResult, RequestView]:
         result = request_submit(
             email=data["email"],
             order_id=data["order_id"],
             reason=data["reason"],
             password_change_warning=data["password_change_warning"],
             skus=data["lines"],
-            now=timezone.now(),
+            now=now,
         )
+        view = request_view(request_id=result.request.id)
+        assert view is not None
+        return result, view
+
+    try:
+        # A second run after a dropped connection finds the request the first one committed.
+        result, view = with_connection_retry(submit_and_read)
     except OrderNotFound:
         return JsonResponse({"error": _(NOT_FOUND_MESSAGE)}, status=404)
     except UnknownLines as exc:
         return _errors(
             {"lines": [_("Not a product line of this order: %(s)s") % {"s": ", ".join(exc.skus)}]}
         )
-    view = request_view(request_id=result.request.id)
-    assert view is not None
+    except DatabaseUnavailable:
+        response = JsonResponse(
+            {"error": _("We cannot take requests at this moment. Please try again shortly.")},
+            status=503,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     return JsonResponse(request_view_json(view), status=202 if result.created else 200)
 
 

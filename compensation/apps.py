@@ -6,7 +6,7 @@ class CompensationConfig(AppConfig):
     verbose_name = "Compensation"
 
     def ready(self) -> None:
-        from compensation import receivers
+        from compensation import checks, receivers  # noqa: F401  (checks register themselves)
         from inventory.signals import stock_arrived
 
         stock_arrived.connect(

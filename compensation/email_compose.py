@@ -24,7 +24,7 @@ from compensation.customer_states import AccountState
 from compensation.models import CompensationRequest, Notification
 from compensation.order_page import order_page_link_issue
 from compensation.selectors import AccountView, LineView, RequestView, request_view
-from compensation.services.email_schedule import ACK_KIND
+from compensation.services.email_schedule import UPDATE_KIND
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,14 @@ def result_url(request_id: object) -> str:
 
 
 def _told_before(notification: Notification) -> dict[str, str]:
-    """What the request's earlier e-mails told, per decision id (later e-mails win)."""
+    """What the request's earlier e-mails told, per decision id (later e-mails win). An e-mail
+    that finally failed told nothing."""
     told: dict[str, str] = {}
     for row in (
         Notification.objects.filter(request_id=notification.request_id)
         .exclude(pk=notification.pk)
         .exclude(told={})
+        .exclude(state=Notification.State.FAILED)
         .order_by("id")
         .values_list("told", flat=True)
     ):
@@ -122,7 +124,9 @@ def _request_email(notification: Notification, *, now: datetime) -> ComposedEmai
         CompensationRequest.objects.select_for_update().filter(pk=notification.request_id).exists()
         view = request_view(request_id=notification.request_id)
         assert view is not None
-        acknowledgement = notification.kind == ACK_KIND
+        # Rows of the kinds used before acknowledgements existed (still queued at an upgrade) tell
+        # the whole request, like an acknowledgement.
+        acknowledgement = notification.kind != UPDATE_KIND
         told_before = {} if acknowledgement else _told_before(notification)
         news = [a for a in view.accounts if told_before.get(str(a.decision_id)) != a.state.value]
         if not news and not acknowledgement:

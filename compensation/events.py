@@ -12,12 +12,10 @@ from compensation.models import (
     AccountDecision,
     CompensationRequest,
     Decision,
-    InboundMessage,
     LineClaim,
     Notification,
     ReplacementBatch,
 )
-from compensation.models_webhooks import WebhookDelivery, WebhookEndpoint
 from inventory.audit import Actor, event_new, event_record, events_record_many
 from inventory.models import Event
 from orders.models import OrderLine
@@ -37,6 +35,7 @@ class CompensationEvent(StrEnum):
     REVIEW_RECHECKED = "review_rechecked"
     OVERRIDE_ISSUED = "override_issued"
     EMAIL_SENT = "email_sent"
+    EMAIL_FAILED = "email_failed"
     INBOUND_EMAIL_HANDLED = "inbound_email_handled"
     INBOUND_EMAIL_CLOSED = "inbound_email_closed"
     WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint_created"
@@ -327,197 +326,39 @@ def override_issued_event(
 
 
 def email_sent_event(
-    *,
-    notification: Notification,
-    batch_id: int | None,
-    now: datetime,
-    subject: str = "",
-    tells: str = "",
+    *, notification: Notification, batch_id: int | None, message_id: str, now: datetime
 ) -> Event:
-    """`tells`: what the e-mail was about when composed (acknowledgement, delivered, …)."""
     return event_record(
         kind=CompensationEvent.EMAIL_SENT,
         order_id=notification.order_id,
         request_id=notification.request_id,
         batch_id=batch_id,
-        message=subject,
         data={
             "notification_id": notification.pk,
             "kind": notification.kind,
             "key": notification.key,
-            "tells": tells or notification.kind,
+            "attempts": notification.attempts,
+            "message_id": message_id,
         },
         at=now,
     )
 
 
-def inbound_reply_sent_event(*, message: InboundMessage, now: datetime) -> Event:
-    """The desk's reply to a customer's mail went out (requests by e-mail)."""
+def email_failed_event(
+    *, notification: Notification, batch_id: int | None, attempts: int, error: str, now: datetime
+) -> Event:
+    """The customer's e-mail could not be delivered: staff see it on the request."""
     return event_record(
-        kind=CompensationEvent.EMAIL_SENT,
-        order_id=message.request.order_id if message.request else None,
-        request_id=message.request_id,
-        message=f"reply to e-mail: {message.reply_kind}",
-        data={"inbound_message_id": message.pk, "kind": f"intake_{message.reply_kind}"},
-        at=now,
-    )
-
-
-# --- requests by e-mail ------------------------------------------------------------------------
-
-
-def inbound_email_handled_event(*, message: InboundMessage, now: datetime) -> Event:
-    """The desk acted on a mail once: its outcome, why it was not answered, the reply decided."""
-    return event_record(
-        kind=CompensationEvent.INBOUND_EMAIL_HANDLED,
-        order_id=message.request.order_id if message.request else None,
-        request_id=message.request_id,
-        message=message.outcome,
+        kind=CompensationEvent.EMAIL_FAILED,
+        order_id=notification.order_id,
+        request_id=notification.request_id,
+        batch_id=batch_id,
+        message=f"{notification.kind} to the customer failed after {attempts} attempt(s): {error}",
         data={
-            "inbound_message_id": message.pk,
-            "outcome": message.outcome,
-            "skip_reason": message.skip_reason,
-            "reply": message.reply_kind,
+            "notification_id": notification.pk,
+            "kind": notification.kind,
+            "attempts": attempts,
+            "error": error,
         },
         at=now,
-    )
-
-
-def inbound_email_failed_event(*, message: InboundMessage, now: datetime) -> Event:
-    """A mail whose handling kept failing was given up and left for a person."""
-    return event_record(
-        kind=CompensationEvent.INBOUND_EMAIL_HANDLED,
-        message=message.outcome,
-        data={"inbound_message_id": message.pk, "outcome": message.outcome},
-        at=now,
-    )
-
-
-def inbound_email_closed_event(*, message: InboundMessage, actor: Actor, now: datetime) -> Event:
-    """Staff handled a mail by hand: it leaves the list waiting for a person."""
-    return event_record(
-        kind=CompensationEvent.INBOUND_EMAIL_CLOSED,
-        actor=actor,
-        order_id=message.request.order_id if message.request else None,
-        request_id=message.request_id,
-        message=f"{message.sender}: {message.subject[:80]}",
-        data={"inbound_message_id": message.pk, "outcome": message.outcome},
-        at=now,
-    )
-
-
-# --- webhooks (never the secret: endpoints are named by id and URL) ----------------------------
-
-
-def _endpoint_event(
-    kind: CompensationEvent,
-    *,
-    endpoint: WebhookEndpoint,
-    actor: Actor,
-    data: Mapping[str, Any],
-    now: datetime,
-) -> Event:
-    return event_record(
-        kind=kind,
-        actor=actor,
-        message=endpoint.url,
-        data={"endpoint_id": endpoint.pk, **data},
-        at=now,
-    )
-
-
-def webhook_endpoint_created_event(
-    *, endpoint: WebhookEndpoint, actor: Actor, events: Sequence[str], now: datetime
-) -> Event:
-    return _endpoint_event(
-        CompensationEvent.WEBHOOK_ENDPOINT_CREATED,
-        endpoint=endpoint,
-        actor=actor,
-        data={"events": list(events)},
-        now=now,
-    )
-
-
-def webhook_endpoint_changed_event(
-    *, endpoint: WebhookEndpoint, actor: Actor, changes: Mapping[str, Any], now: datetime
-) -> Event:
-    """`changes`: the new events and whichever of active / previous_url / secret_replaced apply."""
-    return _endpoint_event(
-        CompensationEvent.WEBHOOK_ENDPOINT_CHANGED,
-        endpoint=endpoint,
-        actor=actor,
-        data=changes,
-        now=now,
-    )
-
-
-def webhook_secret_replaced_event(
-    *, endpoint: WebhookEndpoint, actor: Actor, now: datetime
-) -> Event:
-    return _endpoint_event(
-        CompensationEvent.WEBHOOK_SECRET_REPLACED, endpoint=endpoint, actor=actor, data={}, now=now
-    )
-
-
-def webhook_endpoint_deleted_event(
-    *, endpoint: WebhookEndpoint, actor: Actor, pending_dropped: int, now: datetime
-) -> Event:
-    return _endpoint_event(
-        CompensationEvent.WEBHOOK_ENDPOINT_DELETED,
-        endpoint=endpoint,
-        actor=actor,
-        data={"pending_dropped": pending_dropped},
-        now=now,
-    )
-
-
-def webhook_endpoint_resumed_event(
-    *, endpoint: WebhookEndpoint, actor: Actor, paused_at: datetime, requeued: int, now: datetime
-) -> Event:
-    return _endpoint_event(
-        CompensationEvent.WEBHOOK_ENDPOINT_RESUMED,
-        endpoint=endpoint,
-        actor=actor,
-        data={"paused_at": paused_at.isoformat(), "requeued": requeued},
-        now=now,
-    )
-
-
-def webhook_endpoint_paused_event(
-    *, endpoint: WebhookEndpoint, failing_since: datetime, now: datetime
-) -> Event:
-    return event_record(
-        kind=CompensationEvent.WEBHOOK_ENDPOINT_PAUSED,
-        message=f"{endpoint.url}: no success since {failing_since:%Y-%m-%d %H:%M} UTC",
-        data={"endpoint_id": endpoint.pk, "failing_since": failing_since.isoformat()},
-        at=now,
-    )
-
-
-def webhook_delivery_failed_event(
-    *, delivery: WebhookDelivery, endpoint: WebhookEndpoint, attempts: int, now: datetime
-) -> Event:
-    return event_record(
-        kind=CompensationEvent.WEBHOOK_DELIVERY_FAILED,
-        request_id=delivery.request_id,
-        message=f"{delivery.event_type} to {endpoint.url}: gave up after {attempts} attempts",
-        data={"delivery_id": delivery.pk, "endpoint_id": endpoint.pk},
-        at=now,
-    )
-
-
-def webhook_deliveries_resent_events(
-    *, deliveries: Sequence[WebhookDelivery], actor: Actor, now: datetime
-) -> list[Event]:
-    """One event per delivery queued again by "send again" (rows with their endpoint)."""
-    return events_record_many(
-        event_new(
-            kind=CompensationEvent.WEBHOOK_DELIVERY_RESENT,
-            actor=actor,
-            request_id=row.request_id,
-            message=f"{row.event_type} to {row.endpoint.url}",
-            data={"delivery_id": row.id, "endpoint_id": row.endpoint_id},
-            at=now,
-        )
-        for row in deliveries
     )

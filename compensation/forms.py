@@ -19,6 +19,8 @@ from django.core.validators import MaxLengthValidator
 from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext_lazy as _
 
+from inventory.validation import storable_text, text_problem
+
 MAX_EMAIL = 254  # Order.email
 MAX_ORDER_ID = 64  # Order.order_id
 MAX_REASON = 2000  # the customer's own words
@@ -44,6 +46,14 @@ _REASON_LABELS = {
 _SKU_SPLIT = re.compile(r"[,;\n]+")
 _TOO_MANY_SKUS = _("Please list at most %(n)d products.")
 _BAD_SKU = _("A product SKU has at most %(n)d characters and no null characters.")
+UNPAIRED_SURROGATE = _("Invalid Unicode (an unpaired surrogate) is not allowed.")
+
+
+def storable_text_check(value: str) -> None:
+    """What PostgreSQL cannot store: NUL (Django's own validator says so first) and unpaired
+    surrogates, which a JSON body's "\ud800" escape produces."""
+    if text_problem(value) is not None:
+        raise ValidationError(UNPAIRED_SURROGATE, code="unstorable")
 
 
 def skus_check(skus: list[str]) -> list[str]:
@@ -51,7 +61,7 @@ def skus_check(skus: list[str]) -> list[str]:
     dropped: they count against the limit too)."""
     if len(skus) > MAX_SKUS:
         raise ValidationError(_TOO_MANY_SKUS, params={"n": MAX_SKUS}, code="max_skus")
-    if any(len(sku) > MAX_SKU or "\x00" in sku for sku in skus):
+    if any(len(sku) > MAX_SKU or text_problem(sku) is not None for sku in skus):
         raise ValidationError(_BAD_SKU, params={"n": MAX_SKU}, code="bad_sku")
     return skus
 
@@ -59,6 +69,10 @@ def skus_check(skus: list[str]) -> list[str]:
 class _OneMessageField(forms.CharField):
     """One message per field: the length first, then the other validators, stopping at the
     first that fails (a NUL byte in an address is "not a valid address", not two messages)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.append(storable_text_check)
 
     def run_validators(self, value: Any) -> None:
         if value in self.empty_values:
@@ -275,7 +289,7 @@ class _JsonSkuListField(forms.Field):
 
 
 class ApiSubmissionForm(SubmissionForm):
-    """The body of `POST /api/v1/compensation-requests` (interfaces.md §3), bound to the parsed
+    """The body of `POST /api/v1/compensation-requests` (docs/api.md), bound to the parsed
     JSON object: `ApiSubmissionForm(body)`."""
 
     FIELDS = ("email", "order_id", "reason", "password_change_warning", "lines")
@@ -292,11 +306,12 @@ class ApiSubmissionForm(SubmissionForm):
         cleaned = super().clean() or {}
         unknown = sorted(set(self.data) - set(self.FIELDS))
         if unknown:
-            raise ValidationError(_("Unknown field(s): %(f)s") % {"f": ", ".join(unknown)})
+            names = ", ".join(storable_text(name) for name in unknown)
+            raise ValidationError(_("Unknown field(s): %(f)s") % {"f": names})
         return cleaned
 
     def errors_json(self) -> dict[str, list[str]]:
-        """{field or "__all__": [message, …]} as interfaces.md §3 answers a 400."""
+        """{field or "__all__": [message, …]} as docs/api.md answers a 400."""
         return {field: [str(m) for m in messages] for field, messages in self.errors.items()}
 
 

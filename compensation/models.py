@@ -212,8 +212,20 @@ class CannedReason(models.Model):
 
 
 class Notification(models.Model):
-    """One customer e-mail. Its words are composed when it is sent, from the state then
-    (`compensation.email_compose`); the unique key makes a repeated task send nothing twice."""
+    """One customer e-mail and its place in the outbox: queued -> sending -> sent, or back to
+    queued with a later attempt, or failed after the last attempt (shown to staff on the
+    request), or skipped (an update that found nothing new to tell when it was composed).
+
+    Its words are composed when it is sent, from the state then (`compensation.email_compose`);
+    WHEN it is due is `next_attempt_at` (a scheduled send: the acknowledgement's grace period, the
+    review window), which every sender respects."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("E-mail failed")
+        SKIPPED = "skipped", _("Not needed (nothing new to tell)")
 
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=40)
@@ -229,22 +241,53 @@ class Notification(models.Model):
         related_name="notifications",
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # Scheduled send: no sender sends the row before this time (None: as soon as possible).
-    send_after = models.DateTimeField(null=True, blank=True)
+    # Database defaults too: set-based and raw inserts of notifications need not name them.
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.QUEUED, db_default=State.QUEUED
+    )
+    # Attempts started (a claim counts, even if the worker died during it).
+    attempts = models.PositiveIntegerField(default=0, db_default=0)
+    # Queued: not before this time (a scheduled send, or the back-off after a failed attempt);
+    # None: as soon as possible.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Sending: since when (a worker killed mid-send leaves it; the sweep takes it back).
+    sending_since = models.DateTimeField(null=True, blank=True)
+    # Only once the mail server accepted the message.
     sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    # What went wrong the last time (an SMTP code and text, or an exception name); never secrets.
+    last_error = models.CharField(max_length=300, blank=True, default="", db_default="")
     # What the e-mail told, per decision id: the customer-facing state of each account. The next
     # e-mail of the request tells only what changed since.
-    told = models.JSONField(default=dict, blank=True)
-    # Composed with nothing new to tell (an earlier e-mail told every change): not sent.
-    skipped = models.BooleanField(default=False)
+    told = models.JSONField(default=dict, blank=True, db_default={})
 
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(
-                fields=["send_after"],
-                condition=Q(sent_at__isnull=True, skipped=False),
-                name="notification_due_idx",
+            models.Index(fields=["state", "next_attempt_at"], name="notification_outbox_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state="sent", sent_at__isnull=False)
+                | ~Q(state="sent") & Q(sent_at__isnull=True),
+                name="notification_sent_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="sending", sending_since__isnull=False)
+                | ~Q(state="sending") & Q(sending_since__isnull=True),
+                name="notification_sending_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="failed", failed_at__isnull=False)
+                | ~Q(state="failed") & Q(failed_at__isnull=True),
+                name="notification_failed_has_time",
+            ),
+            # One update e-mail per request open to new changes: queued and never claimed. A
+            # sender's claim closes it (later changes open the next one).
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=Q(kind="request_update", state="queued", attempts=0),
+                name="one_open_update_per_request",
             ),
         ]
 

@@ -1,4 +1,4 @@
-"""Requests by e-mail: one row per message read from the support mailbox (interfaces.md §9).
+"""Requests by e-mail: one row per message read from the support mailbox (docs/email-intake.md).
 
 The row is written *before* the desk acts on the message (its unique `message_key` is the claim),
 and the action — submitting the request, deciding the reply — is stored on the same row in one

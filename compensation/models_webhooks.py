@@ -1,4 +1,4 @@
-"""Outbound webhooks (interfaces.md §6): endpoints, the outbox of deliveries and every attempt.
+"""Outbound webhooks (docs/storefront.md): endpoints, the outbox of deliveries and every attempt.
 
 Logic lives in `compensation.webhooks`; these are the tables. Imported by `compensation.models`
 so Django registers them in the compensation app.

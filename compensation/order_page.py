@@ -5,7 +5,7 @@ what it shows (`order_page_read`: the lines, delivered accounts and replacements
 account's state in its latest request in the words of the result page, the claim window and the
 request holding the line's compensation) and its one write, revealing the credentials
 through the link (`order_credentials_reveal`, recorded as a `credentials_revealed` event).
-E-mailing a fresh link is `services.notifications.order_link_resend`.
+E-mailing a fresh link is `services.fresh_links.order_link_request` (in a task).
 """
 
 from __future__ import annotations

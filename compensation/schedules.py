@@ -22,18 +22,25 @@ SCHEDULES: list[ScheduleSpec] = [
         "func": "compensation.tasks.expire_review_claims",
         "minutes": 5,
     },
-    # E-mails whose scheduled time has come (the acknowledgement at the end of its grace period,
-    # the update e-mails) are sent; so are any whose send task was lost.
+    # The e-mail outbox: retries whose back-off elapsed, sends interrupted by a crash, and
+    # e-mails whose send task was lost are sent (again).
     {
         "name": "send-unsent-notifications",
         "func": "compensation.tasks.send_unsent_notifications",
         "minutes": 1,
     },
-    # Requests whose check task was lost (a killed worker) are checked again.
+    # Requests whose check task was lost (a killed worker) are checked again, 30–90 s after
+    # submission (STALLED_AFTER + this period).
     {
         "name": "resume-stalled-checks",
         "func": "compensation.tasks.resume_stalled_checks",
-        "minutes": 5,
+        "minutes": 1,
+    },
+    # The task cluster's heartbeat read by /healthz (HEALTH_CLUSTER_MAX_AGE).
+    {
+        "name": "cluster-heartbeat",
+        "func": "compensation.health.tasks.cluster_heartbeat",
+        "minutes": 1,
     },
     # Requests by e-mail: new mail in the support mailbox (IMAP_URL; does nothing when unset).
     {"name": "poll-mailbox", "func": "compensation.intake.tasks.poll_mailbox", "minutes": 1},

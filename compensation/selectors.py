@@ -339,7 +339,7 @@ def order_account_states(*, order_id: int) -> dict[int, OrderAccountState]:
 
 
 def request_view_json(view: RequestView) -> dict[str, Any]:
-    """The body of interfaces.md §3. No credentials, ever."""
+    """The body of docs/api.md. No credentials, ever."""
     return {
         "id": str(view.id),
         "order_id": view.order_id,

@@ -38,10 +38,10 @@ def fulfil_sweep() -> int:
     return batches_sweep(now=timezone.now())
 
 
-def send_notification(notification_id: int) -> None:
-    from compensation.services.notifications import notification_send
+def send_notification(notification_id: int) -> bool:
+    from compensation.services.outbox import notification_send
 
-    notification_send(notification_id=int(notification_id))
+    return notification_send(notification_id=int(notification_id))
 
 
 def expire_review_claims() -> int:
@@ -51,7 +51,13 @@ def expire_review_claims() -> int:
 
 
 def send_unsent_notifications() -> int:
-    """Every minute: e-mails whose scheduled time has come, and any whose send task was lost."""
-    from compensation.services.notifications import notifications_send_due
+    from compensation.services.outbox import notifications_send_due
 
     return notifications_send_due(now=timezone.now())
+
+
+def send_fresh_link(order_id: str) -> bool:
+    """The fresh-link form's work (the form answers before the order is even looked up)."""
+    from compensation.services.fresh_links import order_link_request
+
+    return order_link_request(order_id=str(order_id), now=timezone.now())

@@ -27,11 +27,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from compensation import tasks
+from compensation.db_retry import RETRY_AFTER_SECONDS, DatabaseUnavailable, with_connection_retry
 from compensation.forms import CompensationRequestForm, FreshLinkForm, OrderClaimForm
 from compensation.order_page import OrderPage, order_credentials_reveal, order_page_read
+from compensation.queueing import enqueue_on_commit
 from compensation.ratelimit import rate_limit_hit
 from compensation.selectors import request_view
-from compensation.services.notifications import order_link_resend
 from compensation.services.submit import (
     OrderNotFound,
     SubmitResult,
@@ -53,6 +55,7 @@ RATE_LIMITED = _(
     "We received too many requests from your connection in a short time. Please wait a minute, "
     "then send the form again: your answers are kept."
 )
+UNAVAILABLE = _("We cannot take requests at this moment. Please send the form again shortly.")
 NOT_FOUND = _(
     "We could not find an order with this number and e-mail address. Please check both against "
     "your order confirmation."
@@ -142,15 +145,24 @@ def request_form(request: HttpRequest) -> HttpResponse:
     status = 400
     if form.is_valid():
         data = form.cleaned_data
+        now = timezone.now()
         try:
-            result = request_submit(
-                email=data["email"],
-                order_id=data["order_id"],
-                reason=form.reason_text(),
-                password_change_warning=data["password_change_warning"],
-                skus=data["skus"],
-                now=timezone.now(),
+            # A dropped database connection is retried once (the submission is idempotent).
+            result = with_connection_retry(
+                lambda: request_submit(
+                    email=data["email"],
+                    order_id=data["order_id"],
+                    reason=form.reason_text(),
+                    password_change_warning=data["password_change_warning"],
+                    skus=data["skus"],
+                    now=now,
+                )
             )
+        except DatabaseUnavailable:
+            form.add_error(None, UNAVAILABLE)
+            response = render(request, template, {"form": form}, status=503)
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         except OrderNotFound:
             # One message and one status for an unknown order and a wrong e-mail (no probing).
             form.add_error(None, NOT_FOUND)
@@ -212,14 +224,21 @@ def _order_claim(
         return render(request, template, {"page": page, "form": form}, status=400)
     skus = [line.sku for line in page.claimable_lines if line.id in form.cleaned_data["lines"]]
     try:
-        result = request_submit(
-            email=order.email,
-            order_id=order.order_id,
-            reason=form.reason_text(usernames=form.ticked_usernames()),
-            password_change_warning=form.cleaned_data["password_change_warning"],
-            skus=skus,
-            now=now,
+        result = with_connection_retry(
+            lambda: request_submit(
+                email=order.email,
+                order_id=order.order_id,
+                reason=form.reason_text(usernames=form.ticked_usernames()),
+                password_change_warning=form.cleaned_data["password_change_warning"],
+                skus=skus,
+                now=now,
+            )
         )
+    except DatabaseUnavailable:
+        form.add_error(None, UNAVAILABLE)
+        response = render(request, template, {"page": page, "form": form}, status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     except (OrderNotFound, UnknownLines):  # the order or its lines changed under the page
         form.add_error(None, NOT_FOUND)
         return render(request, template, {"page": page, "form": form}, status=409)
@@ -265,5 +284,7 @@ def order_link_fresh(request: HttpRequest) -> HttpResponse:
         return _rate_limited(request, template, {}, form)
     if not form.is_valid():
         return render(request, template, {"form": form}, status=400)
-    order_link_resend(order_id=form.cleaned_data["order_id"], now=timezone.now())
+    # The lookup and the e-mail happen in a task: this answer does the same work and takes the
+    # same time whether the order exists or not (nothing to learn from it).
+    enqueue_on_commit(tasks.send_fresh_link, form.cleaned_data["order_id"])
     return render(request, "compensation/order_page/link_sent.html")

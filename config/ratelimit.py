@@ -9,6 +9,7 @@ pushes (`orders.api`) each count in their own scope with their own rate.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import time
 
 from django.conf import settings
@@ -46,6 +47,17 @@ def client_address(request: HttpRequest) -> str:
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def client_ip_or_none(request: HttpRequest) -> str | None:
+    """The client address for django-axes (staff login throttling, stored in an IP field): None
+    when there is none to tell, e.g. a login made in code (`force_login`) with no address."""
+    address = client_address(request)
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return address
 
 
 def window_hit(request: HttpRequest, *, scope: str, rate: str, setting: str = "rate") -> bool:

@@ -15,8 +15,9 @@ from django.db.models.functions import Lower
 from .crypto import Credentials, credentials_seal
 from .import_rows import BATCH_SIZE, chunks
 from .models import INTERACTION_KINDS, Account, Product
+from .validation import COUNTER_MAX
 
-MAX_COUNTER = 2_147_483_647  # PositiveIntegerField on PostgreSQL
+MAX_COUNTER = COUNTER_MAX  # a sane bound, well inside PositiveIntegerField
 COUNTER_FIELDS = ("followers", *INTERACTION_KINDS)
 
 

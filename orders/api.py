@@ -1,4 +1,4 @@
-"""POST /api/v1/orders: the storefront pushes one order, signed (interfaces.md §5).
+"""POST /api/v1/orders: the storefront pushes one order, signed (docs/storefront.md).
 
 Checks in this order: endpoint on (SHOP_API_SECRET set, else 404), rate limit (429), size (413),
 signature over the raw body (401, constant-time), JSON (400); then one service call

@@ -1,4 +1,4 @@
-"""Reading the orders JSON file (interfaces.md §2): the file as items with their line numbers,
+"""Reading the orders JSON file (docs/formats.md): the file as items with their line numbers,
 and each order parsed and checked on its own (field by field, products looked up by SKU).
 Cross-order checks and the writes are `orders.services.orders_import`.
 """
@@ -17,6 +17,12 @@ from django.core.validators import validate_email
 from inventory.account_fields import COUNTER_FIELDS, AccountFields, account_fields_parse
 from inventory.import_rows import RowError
 from inventory.models import Product
+from inventory.validation import (
+    datetime_problem,
+    json_storable,
+    json_strings_problems,
+    json_structure_problem,
+)
 
 ORDER_KEYS = {"order_id", "email", "placed_at", "lines"}
 LINE_KEYS = {"sku", "quantity", "accounts"}
@@ -141,8 +147,8 @@ def order_parse(
             f"placed_at {raw.get('placed_at')!r} is not an ISO 8601 time "
             "(e.g. 2026-11-20T10:00:00Z)"
         )
-    elif placed_at > now + FUTURE_TOLERANCE:
-        bad(f"placed_at {raw.get('placed_at')!r} is in the future")
+    elif problem := datetime_problem(placed_at, now=now, future_tolerance=FUTURE_TOLERANCE):
+        bad(f"placed_at {raw.get('placed_at')!r} {problem}")
     lines_raw = raw.get("lines")
     lines: list[ParsedLine] = []
     if not isinstance(lines_raw, list) or not lines_raw:
@@ -225,8 +231,21 @@ def order_file_read(source: IO[bytes], errors: list[RowError]) -> tuple[str, lis
             RowError(bad_line, f"not valid UTF-8 (byte {column}); save the file as UTF-8")
         )
         return sha, []
+    # Before the parser sees it: it would recurse once per bracket and convert any number.
+    structure = json_structure_problem(text)
+    if structure is not None:
+        errors.append(RowError(structure[0], f"not accepted: {structure[1]}"))
+        return sha, []
     try:
-        return sha, json_items(text)
+        items = json_items(text)
     except json.JSONDecodeError as exc:
         errors.append(RowError(exc.lineno, f"not valid JSON: {exc.msg} (column {exc.colno})"))
         return sha, []
+    # Text the database cannot store (NUL, unpaired surrogates from "\ud800" escapes) is an
+    # error on the order's line; the rest of the checks see it replaced, so no lookup fails.
+    for index, (line, raw) in enumerate(items):
+        problems = list(json_strings_problems(raw))
+        if problems:
+            errors.extend(RowError(line, f"order: {problem}") for problem in problems)
+            items[index] = (line, json_storable(raw))
+    return sha, items

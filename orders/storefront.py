@@ -1,4 +1,4 @@
-"""Orders pushed by the storefront (interfaces.md §5): one order, validated and written by the
+"""Orders pushed by the storefront (docs/storefront.md): one order, validated and written by the
 order import itself, idempotent by order id.
 
 The order goes through the same code as `import_orders`: `order_parse` (the import's per-order

@@ -224,8 +224,8 @@ def test_stalled_requests_are_requeued(
     received = timezone.now()
     request = submit(line, now=received)
     with django_capture_on_commit_callbacks(execute=True):
-        assert requests_resume_stalled(now=received + timedelta(minutes=1)) == 0
-        assert requests_resume_stalled(now=received + timedelta(minutes=6)) == 1
+        assert requests_resume_stalled(now=received + timedelta(seconds=29)) == 0
+        assert requests_resume_stalled(now=received + timedelta(seconds=30)) == 1
     assert queued == [("compensation.tasks.check_request", str(request.id))]
 
 

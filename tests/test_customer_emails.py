@@ -13,12 +13,12 @@ from django.utils import timezone
 
 from compensation.models import AccountDecision, CompensationRequest, Decision, Notification
 from compensation.services.email_schedule import acknowledgements_schedule
-from compensation.services.notifications import notification_send, notifications_send_due
+from compensation.services.outbox import notification_send
 from compensation.services.review import review_approve, review_reject
 from compensation.services.submit import request_submit
 from inventory.models import Account
 
-from .emails import ORDER_LINK
+from .emails import ORDER_LINK, send_due
 from .factories.compensation import agent, request_with_decisions
 from .factories.inventory import make_accounts, make_product
 from .factories.orders import delivered_line, make_order
@@ -47,7 +47,7 @@ def _submit(order_id: str, email: str, callbacks: Any) -> CompensationRequest:
 def _sweep_for(request: CompensationRequest, minutes: int) -> None:
     """The minute schedule, run for the next `minutes` minutes after the request."""
     for minute in range(minutes + 1):
-        notifications_send_due(now=request.received_at + timedelta(minutes=minute, seconds=1))
+        send_due(now=request.received_at + timedelta(minutes=minute, seconds=1))
 
 
 def test_three_accounts_approved_and_delivered_at_once_get_exactly_one_mail(
@@ -74,9 +74,7 @@ def test_three_accounts_approved_and_delivered_at_once_get_exactly_one_mail(
     assert len(set(ORDER_LINK.findall(str(message.body)))) == 1  # one order link for everything
     assert f"/requests/{request.pk}/" in message.body
     assert Account.objects.filter(line=line, delivery_kind="compensation").count() == 3
-    assert list(Notification.objects.values_list("kind", "skipped")) == [
-        ("request_received", False)
-    ]
+    assert list(Notification.objects.values_list("kind", "state")) == [("request_received", "sent")]
 
 
 def test_all_accounts_unverified_get_an_acknowledgement_with_the_link(
@@ -91,9 +89,9 @@ def test_all_accounts_unverified_get_an_acknowledgement_with_the_link(
     assert set(request.decisions.values_list("decision", flat=True)) == {Decision.UNVERIFIED}
     assert mail.outbox == []  # within the grace period the checks may still settle
 
-    notifications_send_due(now=request.received_at + timedelta(seconds=29))
+    send_due(now=request.received_at + timedelta(seconds=29))
     assert mail.outbox == []
-    notifications_send_due(now=request.received_at + timedelta(seconds=31))
+    send_due(now=request.received_at + timedelta(seconds=31))
 
     [message] = mail.outbox
     assert message.subject == "We received your compensation request for order D1010"
@@ -136,9 +134,9 @@ def test_two_cases_reviewed_minutes_apart_get_two_review_mails(
         review_approve(
             decision_ids=[first.pk], actor=me, now=t, customer_message="Confirmed by hand."
         )
-    notifications_send_due(now=t + timedelta(seconds=119))
+    send_due(now=t + timedelta(seconds=119))
     assert mail.outbox == []  # the review window is still open
-    notifications_send_due(now=t + timedelta(seconds=121))
+    send_due(now=t + timedelta(seconds=121))
     with django_capture_on_commit_callbacks(execute=True):
         review_reject(
             decision_ids=[second.pk],
@@ -147,7 +145,7 @@ def test_two_cases_reviewed_minutes_apart_get_two_review_mails(
             customer_message="The account was used after delivery.",
         )
     for minutes in (6, 8, 15):
-        notifications_send_due(now=t + timedelta(minutes=minutes))
+        send_due(now=t + timedelta(minutes=minutes))
 
     assert [m.subject for m in mail.outbox] == [
         "Our team reviewed your request for order D2000: your replacement is ready",
@@ -180,7 +178,7 @@ def test_two_cases_reviewed_within_the_window_get_one_mail(
             customer_message="The account was used after delivery.",
         )
     for minutes in (1, 2, 3, 10):
-        notifications_send_due(now=t + timedelta(minutes=minutes, seconds=1))
+        send_due(now=t + timedelta(minutes=minutes, seconds=1))
 
     [message] = mail.outbox
     assert (

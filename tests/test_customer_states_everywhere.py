@@ -18,7 +18,7 @@ from compensation.models import AccountDecision, CompensationRequest, Decision, 
 from compensation.order_page import order_page_link_issue
 from compensation.selectors import request_view
 from compensation.services.email_schedule import acknowledgements_schedule
-from compensation.services.notifications import notification_send
+from compensation.services.outbox import notification_send
 from compensation.services.review import review_reject
 from compensation.services.submit import request_submit
 from orders.models import OrderLine

@@ -11,11 +11,11 @@ from compensation.events import CompensationEvent
 from compensation.models import Decision, Notification, ReplacementBatch
 from compensation.services import fulfilment
 from compensation.services.fulfilment import batches_fulfil, batches_sweep, fulfilment_wake
-from compensation.services.notifications import notifications_send_due
 from inventory.importing import stock_import
 from inventory.models import Account, Event, Product
 from inventory.services import AllocationConflict
 
+from .emails import send_due
 from .factories.compensation import acknowledged, request_with_decisions, waiting_batch
 from .factories.inventory import make_accounts, make_product
 from .factories.orders import delivered_line
@@ -61,9 +61,9 @@ def test_a_batch_that_fits_is_delivered_on_its_line_as_compensation() -> None:
     )
     assert event.data["account_ids"] == [stock[0].id, stock[1].id]
     # The customer hears of it in one update e-mail, composed when it is sent.
-    assert list(Notification.objects.values_list("kind", "key", "send_after")) == [
-        ("request_received", ack.key, None),
-        ("request_update", f"request_update:{batch.request_id}:next", now + timedelta(seconds=15)),
+    assert list(Notification.objects.values_list("key", "kind", "state", "next_attempt_at")) == [
+        (ack.key, "request_received", "sent", None),
+        (Notification.objects.last().key, "request_update", "queued", now + timedelta(seconds=15)),
     ]
 
 
@@ -86,7 +86,7 @@ def test_short_stock_waits_takes_nothing_and_emails_once_even_when_drained_twice
         assert batches_fulfil(product_id=product.id, now=now + timedelta(minutes=5)) == 0
     batches_sweep(now=now + timedelta(minutes=10))
     for minutes in (11, 12):
-        notifications_send_due(now=now + timedelta(minutes=minutes))
+        send_due(now=now + timedelta(minutes=minutes))
 
     batch.refresh_from_db()
     assert (batch.state, batch.unavailable_notified_at) == ("waiting", now)

@@ -178,6 +178,7 @@ def test_a_task_cluster_killed_in_the_middle_of_a_drain_loses_nothing() -> None:
         kind="request_received",
         to="x@example.com",
         request_id=first.request_id,
+        state=Notification.State.SENT,
         sent_at=timezone.now(),
     )
     settings_dict = connection.settings_dict
@@ -198,9 +199,9 @@ def test_a_task_cluster_killed_in_the_middle_of_a_drain_loses_nothing() -> None:
     with psycopg.connect(dsn) as blocker:
         # An uncommitted twin of the e-mail row the drain writes after marking the stock.
         blocker.execute(
-            'INSERT INTO compensation_notification (key, kind, "to", created_at, told, skipped) '
-            "VALUES (%s, 'request_update', 'x@example.com', now(), '{}', false)",
-            [f"request_update:{first.request_id}:next"],
+            'INSERT INTO compensation_notification (key, kind, "to", created_at, request_id) '
+            "VALUES (%s, 'request_update', 'x@example.com', now(), %s)",
+            [f"request_update:{first.request_id}:twin", first.request_id],
         )
         subprocess.run(  # noqa: S603 - our own interpreter and arguments
             [

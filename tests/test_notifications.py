@@ -17,19 +17,15 @@ from compensation.models import CompensationRequest, Decision, Notification
 from compensation.services.email_schedule import (
     Change,
     acknowledgements_schedule,
-    notifications_due,
     notifications_on_change,
 )
-from compensation.services.notifications import (
-    notification_send,
-    notifications_send_due,
-    order_link_resend,
-)
+from compensation.services.fresh_links import order_link_request
+from compensation.services.outbox import notification_send
 from compensation.tasks import send_notification
 from inventory.models import Event
 from orders.links import order_link_resolve
 
-from .emails import link_in
+from .emails import link_in, send_due
 from .factories.compensation import deliver_replacement, request_with_decisions
 from .factories.orders import delivered_line, make_order
 
@@ -69,13 +65,13 @@ def test_the_acknowledgement_waits_for_its_time_and_is_sent_once() -> None:
     acknowledgements_schedule(requests=[request], now=received)
     acknowledgements_schedule(requests=[request], now=received)  # a twin: nothing more
     ack = Notification.objects.get()
-    assert (ack.kind, ack.send_after) == ("request_received", received + GRACE)
+    assert (ack.kind, ack.next_attempt_at) == ("request_received", received + GRACE)
 
     assert notification_send(notification_id=ack.pk, now=received + GRACE / 2) is False
-    assert notifications_due(now=received + GRACE / 2) == []
+    assert send_due(now=received + GRACE / 2) == 0
     assert mail.outbox == []
 
-    assert notifications_send_due(now=received + GRACE) == 1
+    assert send_due(now=received + GRACE) == 1
     send_notification(ack.pk)  # the task delivered a second time
     assert notification_send(notification_id=ack.pk, now=received + 2 * GRACE) is False
 
@@ -88,7 +84,7 @@ def test_the_acknowledgement_waits_for_its_time_and_is_sent_once() -> None:
     )
     assert Event.objects.filter(kind=CompensationEvent.EMAIL_SENT).count() == 1
     ack.refresh_from_db()
-    assert ack.sent_at == received + GRACE
+    assert (ack.state, ack.sent_at) == ("sent", received + GRACE)
     assert set(ack.told.values()) == {"approved", "with_person"}
 
 
@@ -121,7 +117,7 @@ def test_a_settled_acknowledgement_goes_at_once_but_only_after_commit() -> None:
         notifications_on_change(request_ids=[request.pk], change=Change.CHECKED, now=now)
         raise RuntimeError("rolled back")
     assert mail.outbox == []
-    assert Notification.objects.get().send_after == now + GRACE
+    assert Notification.objects.get().next_attempt_at == now + GRACE
 
     with transaction.atomic():
         notifications_on_change(request_ids=[request.pk], change=Change.CHECKED, now=now)
@@ -143,8 +139,7 @@ def test_changes_before_the_update_is_sent_join_it_and_keep_its_time() -> None:
     )
 
     [update] = Notification.objects.filter(kind="request_update")
-    assert update.key == f"request_update:{request.pk}:next"
-    assert update.send_after == t + timedelta(seconds=120)
+    assert (update.state, update.next_attempt_at) == ("queued", t + timedelta(seconds=120))
 
 
 def test_an_update_tells_only_what_changed_and_nothing_twice() -> None:
@@ -157,8 +152,6 @@ def test_an_update_tells_only_what_changed_and_nothing_twice() -> None:
     notifications_on_change(request_ids=[request.pk], change=Change.DELIVERED, now=t)
     [first] = Notification.objects.filter(kind="request_update")
     assert notification_send(notification_id=first.pk, now=t + timedelta(seconds=15))
-    first.refresh_from_db()
-    assert first.key == f"request_update:{request.pk}:{first.pk}"  # a new change: a new row
 
     message = mail.outbox[-1]
     assert message.subject == "Your replacement for order A8000 is ready"
@@ -166,12 +159,13 @@ def test_an_update_tells_only_what_changed_and_nothing_twice() -> None:
     assert "suspended" not in message.body  # the account with a person did not change
     assert "Still open: 1 account is waiting for a person." in message.body
 
-    # Reported again (a twin task): the new row finds nothing new and is not sent.
+    # Reported again (a twin task) after that e-mail was claimed: a new row, which finds nothing
+    # new and is not sent.
     notifications_on_change(request_ids=[request.pk], change=Change.DELIVERED, now=t)
-    [second] = Notification.objects.filter(kind="request_update", sent_at__isnull=True)
+    [second] = Notification.objects.filter(kind="request_update", state="queued")
     assert notification_send(notification_id=second.pk, now=t + timedelta(minutes=1)) is False
     second.refresh_from_db()
-    assert second.skipped is True and second.sent_at is not None
+    assert (second.state, second.sent_at) == ("skipped", None)
     assert len(mail.outbox) == 2  # the acknowledgement and the delivery
 
 
@@ -180,7 +174,7 @@ def test_the_delivery_link_works_and_its_token_is_stored_nowhere(client, setting
     _acknowledge(request)
     deliver_replacement(batch=request.batches.get())
     notifications_on_change(request_ids=[request.pk], change=Change.DELIVERED, now=timezone.now())
-    notifications_send_due(now=timezone.now() + timedelta(minutes=1))
+    send_due(now=timezone.now() + timedelta(minutes=1))
 
     message = mail.outbox[-1]
     url = link_in(message.body)
@@ -193,7 +187,9 @@ def test_the_delivery_link_works_and_its_token_is_stored_nowhere(client, setting
     assert not any(token in n.key + str(n.told) for n in Notification.objects.all())
 
 
-def test_a_failed_send_is_released_for_the_retry(monkeypatch) -> None:
+def test_a_scheduled_e_mail_that_fails_is_retried_and_keeps_telling_everything(
+    monkeypatch,
+) -> None:
     request = _request()
     acknowledgements_schedule(requests=[request], now=request.received_at)
     ack = Notification.objects.get()
@@ -204,15 +200,18 @@ def test_a_failed_send_is_released_for_the_retry(monkeypatch) -> None:
 
     with monkeypatch.context() as patch:
         patch.setattr(EmailMultiAlternatives, "send", boom)
-        with pytest.raises(ConnectionError):
-            notification_send(notification_id=ack.pk, now=due)
-        assert notifications_send_due(now=due) == 0  # the sweep logs and carries on
+        assert notification_send(notification_id=ack.pk, now=due) is False
     ack.refresh_from_db()
-    assert ack.sent_at is None
-    assert not Event.objects.filter(kind=CompensationEvent.EMAIL_SENT).exists()
+    assert (ack.state, ack.attempts) == ("queued", 1)
+    # A change meanwhile: the acknowledgement will tell it (no separate update e-mail).
+    notifications_on_change(request_ids=[request.pk], change=Change.REVIEWED, now=due)
+    assert not Notification.objects.filter(kind="request_update").exists()
 
-    assert notification_send(notification_id=ack.pk, now=due) is True
-    assert len(mail.outbox) == 1
+    assert ack.next_attempt_at is not None
+    assert send_due(now=ack.next_attempt_at) == 1
+    assert [m.subject for m in mail.outbox] == [
+        "We received your compensation request for order A8000"
+    ]
 
 
 def test_a_fresh_link_finds_the_order_whatever_the_case_and_spaces(
@@ -221,8 +220,8 @@ def test_a_fresh_link_finds_the_order_whatever_the_case_and_spaces(
     order = make_order(order_id="D1040")
 
     with django_capture_on_commit_callbacks(execute=True):
-        order_link_resend(order_id="  d1040 ", now=timezone.now())
-        order_link_resend(order_id="D104", now=timezone.now())
+        assert order_link_request(order_id="D104", now=timezone.now()) is False
+        assert order_link_request(order_id="  d1040 ", now=timezone.now()) is True
 
     [message] = mail.outbox
     assert message.subject == "Your link to order D1040" and message.to == [order.email]

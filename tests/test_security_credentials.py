@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
 from compensation.models import Decision
-from compensation.services.notifications import order_link_resend
+from compensation.services.fresh_links import order_link_request
 from inventory.crypto import Credentials, _current, credentials_open, credentials_seal
 from inventory.events import InventoryEvent
 from inventory.models import Account, Event, ImportBatch
@@ -138,7 +138,7 @@ def _world(django_capture_on_commit_callbacks: Any, upload_dir: Path) -> dict[st
 
     # 3. A fresh order-page link, e-mailed through the task queue (sync in tests).
     with django_capture_on_commit_callbacks(execute=True):
-        order_link_resend(order_id=order.order_id, now=timezone.now())
+        order_link_request(order_id=order.order_id, now=timezone.now())
     assert len(mail.outbox) == 1
     link = re.search(r"https?://\S+/orders/link/[^/\s]+/", str(mail.outbox[0].body))
     assert link is not None

@@ -49,8 +49,10 @@ def _production_env(**extra: str) -> dict[str, str]:
         ALLOWED_HOSTS="shop.example.com",
         STATUS_API_URL="https://status.example.com",
         DATABASE_URL="sqlite:///:memory:",
-        **extra,
+        # A shared cache for the rate limit (the check does not connect to it).
+        CACHE_URL="rediscache://127.0.0.1:6379/7",
     )
+    env.update(extra)
     return env
 
 
@@ -105,3 +107,19 @@ def test_production_refuses_to_start_without_its_secrets(missing: str, message: 
     result = _run([sys.executable, "manage.py", "check"], env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.parametrize("cache_url", ["locmemcache://", "dummycache://", "filecache:///tmp/rl"])
+@pytest.mark.timeout(180)
+def test_production_refuses_a_rate_limit_cache_that_is_not_shared(cache_url: str) -> None:
+    result = _run([sys.executable, "manage.py", "check"], _production_env(CACHE_URL=cache_url))
+    assert result.returncode == 1
+    assert "compensation.E001" in result.stderr
+    assert "not shared between processes" in result.stderr
+
+
+@pytest.mark.timeout(180)
+def test_production_accepts_a_per_process_cache_when_the_rate_limit_is_off() -> None:
+    env = _production_env(CACHE_URL="locmemcache://", COMPENSATION_RATE_LIMIT="0")
+    result = _run([sys.executable, "manage.py", "check"], env)
+    assert result.returncode == 0, result.stderr

@@ -34,6 +34,7 @@ from compensation.status.double import (
     status,
     trickle,
 )
+from compensation.status.parsing import RETRY_AFTER_MAX, parse_retry_after
 from tests.factories.inventory import AccountFactory
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -564,3 +565,36 @@ def test_a_failing_resolver_answers_500_not_a_dropped_connection() -> None:
         result = make_client(server.url, max_attempts=1).fetch(query())
     assert_unverified(result, "http_500")
     assert result.raw == {"error": "resolver failed"}
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Wed, 21 Oct 2099 07:28:00 GMT", RETRY_AFTER_MAX),
+        ("9" * 20, RETRY_AFTER_MAX),
+        ("Thu, 31 Dec 9999 23:59:59 GMT", RETRY_AFTER_MAX),
+        ("-30", 0.0),
+        ("Mon, 01 Jan 0001 00:00:00 GMT", 0.0),
+        ("1e400", None),
+        ("nan", None),
+        ("soon™, maybe", None),
+        ("Fri, 99 Zzz 2020 99:99:99 GMT", None),
+        ("", None),
+        ("7", 7.0),
+    ],
+)
+def test_any_retry_after_is_parsed_without_overflow_and_bounded(
+    header: str, expected: float | None
+) -> None:
+    assert parse_retry_after(header) == expected
+
+
+def test_a_far_future_retry_after_ends_the_fetch_with_a_bounded_delay(
+    double: StatusDouble,
+) -> None:
+    double.set(
+        "instagram", "ig_one", status(503, headers={"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"})
+    )
+    result = make_client(double.url, retry_after_cap=1.0).fetch(query())
+    assert_unverified(result, "http_503")
+    assert result.retry_after == RETRY_AFTER_MAX

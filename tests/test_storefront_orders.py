@@ -1,4 +1,4 @@
-"""POST /api/v1/orders over real HTTP (interfaces.md §5): Django under pytest-django's live
+"""POST /api/v1/orders over real HTTP (docs/storefront.md): Django under pytest-django's live
 server on 127.0.0.1, called with the documented Python sender and the documented curl line."""
 
 from __future__ import annotations

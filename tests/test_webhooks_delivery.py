@@ -1,4 +1,4 @@
-"""Webhooks out (interfaces.md §6) against real receivers on 127.0.0.1: signature (checked with
+"""Webhooks out (docs/storefront.md) against real receivers on 127.0.0.1: signature (checked with
 the snippet of docs/storefront.md, executed as written), back-off, order per request, pausing.
 
 Time passes by moving the stored times back (`elapse`); the tasks then run with the real clock.

@@ -6,12 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from compensation.admin.intake import InboundMessageInline
-from compensation.models import AccountDecision, CompensationRequest, LineClaim, ReplacementBatch
+from compensation.models import (
+    AccountDecision,
+    CompensationRequest,
+    LineClaim,
+    Notification,
+    ReplacementBatch,
+)
 from compensation.selectors_backoffice import request_events
 from inventory.admin_mixins import ReadOnlyAdminMixin
 
@@ -64,6 +71,30 @@ class BatchInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class NotificationInline(ReadOnlyInline):
+    """The customer's e-mails about this request: a failed one says so ("E-mail failed")."""
+
+    model = Notification
+    fk_name = "request"
+    verbose_name = "e-mail to the customer"
+    verbose_name_plural = "e-mails to the customer"
+    fields = ("kind", "state", "attempts", "last_error", "created_at", "sent_at", "failed_at")
+    readonly_fields = fields
+
+
+class EmailFailedFilter(admin.SimpleListFilter):
+    title = "e-mail"
+    parameter_name = "email_failed"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "E-mail failed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(email_failed=True)
+        return queryset
+
+
 @admin.register(CompensationRequest)
 class CompensationRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/compensation/compensationrequest/change_form.html"
@@ -75,8 +106,9 @@ class CompensationRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "received_at",
         "decided_at",
         "password_change_warning",
+        "email_state",
     )
-    list_filter = ("status", "password_change_warning")
+    list_filter = ("status", "password_change_warning", EmailFailedFilter)
     search_fields = ("order__order_id", "email")
     date_hierarchy = "received_at"
     list_select_related = ("order",)
@@ -92,7 +124,23 @@ class CompensationRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "decided_at",
     )
     readonly_fields = fields
-    inlines = [LineClaimInline, DecisionInline, BatchInline, InboundMessageInline]
+    inlines = [
+        LineClaimInline,
+        DecisionInline,
+        BatchInline,
+        NotificationInline,
+        InboundMessageInline,
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CompensationRequest]:
+        failed = Notification.objects.filter(
+            request_id=OuterRef("pk"), state=Notification.State.FAILED
+        )
+        return super().get_queryset(request).annotate(email_failed=Exists(failed))
+
+    @admin.display(description="e-mail", ordering="email_failed")
+    def email_state(self, obj: CompensationRequest) -> str:
+        return "E-mail failed" if getattr(obj, "email_failed", False) else ""
 
     def change_view(
         self,

@@ -1,4 +1,4 @@
-"""Requests by e-mail (interfaces.md §9; for shop owners: docs/email-intake.md).
+"""Requests by e-mail (docs/email-intake.md; for shop owners: docs/email-intake.md).
 
 - `parsing`: raw message bytes -> `ParsedMessage` (headers, sender, text from plain or HTML parts,
   charsets decoded); and whether a mail is automatic or our own (never answered). Pure.

@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
-from compensation.events import inbound_reply_sent_event
+from compensation.intake.events import inbound_reply_sent_event
 from compensation.intake.parsing import OWN_ID_PREFIX
 from compensation.models import InboundMessage
 

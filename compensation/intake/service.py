@@ -22,12 +22,12 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models.functions import Lower, Trim
 
-from compensation.events import (
+from compensation.intake import replies, tasks
+from compensation.intake.events import (
     inbound_email_closed_event,
     inbound_email_failed_event,
     inbound_email_handled_event,
 )
-from compensation.intake import replies, tasks
 from compensation.intake.imap import ImapConfigError, imap_config
 from compensation.intake.parsing import (
     ParsedMessage,

@@ -1,27 +1,45 @@
 """Checking the accounts of a request against the status service.
 
 `request_run_checks` (task `check_request`, queued after submission) reads the public profiles
-with no lock or transaction held, asks the pure rule engine, and writes every decision with its
-evidence in one short transaction (a compare-and-set: a twin task decides nothing twice).
-Unverified accounts are re-checked by `decisions_recheck_due` with back-off; after the last try
-they go to a person, keeping rule `status_unavailable`. Approvals go through `approval`.
+with no lock or transaction held, asks the pure rule engine, and writes the decisions with their
+evidence in one short transaction per request (a compare-and-set: a twin task decides nothing
+twice). Unverified accounts are re-checked by `decisions_recheck_due` with back-off; after the
+last try they go to a person, keeping rule `status_unavailable`. Approvals go through `approval`.
+
+Every check ends somewhere:
+- one request's write never blocks another's (the re-check job handles many requests); if a
+  request's write fails, its accounts are written one by one, and an account whose own write
+  still fails goes to a person (or, if even that is refused, waits for its next re-check);
+- a next check is never later than the longest re-check delay, whatever `Retry-After` said;
+- counters and evidence are bounded to what the database holds before they are written;
+- a staff decision racing the check (the account was replaced, or the line's compensation used,
+  by an override of an earlier request) turns the account into `already_compensated`, never into
+  a task that fails for ever.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from compensation import rules, tasks
 from compensation import status as status_service
 from compensation.bulk import rows_update
 from compensation.events import accounts_decided_events
-from compensation.models import AccountDecision, CompensationRequest, Decision, RequestStatus
+from compensation.models import (
+    AccountDecision,
+    CompensationRequest,
+    Decision,
+    LineClaim,
+    RequestStatus,
+)
 from compensation.queueing import enqueue_on_commit
 from compensation.services.approval import (
     DECIDED_FIELDS,
@@ -30,10 +48,20 @@ from compensation.services.approval import (
     fulfilment_wake_for_batches,
     request_refresh_status,
 )
-from compensation.services.facts import account_facts
+from compensation.services.facts import account_baseline, account_facts
+from inventory.validation import json_storable
 
-# Requests whose check task has not finished this long after it was queued are re-queued.
-STALLED_AFTER = timedelta(minutes=5)
+log = logging.getLogger(__name__)
+
+# Requests whose check task has not finished this long after it was queued are re-queued (the
+# job runs every minute: a lost check is picked up 30–90 s after submission). A twin of a check
+# still running is harmless: the compare-and-set lets only one of them write.
+STALLED_AFTER = timedelta(seconds=30)
+# PositiveIntegerField on PostgreSQL: the stored count of interactions never exceeds it (the
+# evidence keeps the counters as observed).
+MAX_STORED_INTERACTIONS = 2_147_483_647
+# Attempts at writing one request's decisions when a staff decision commits in between.
+RACE_ATTEMPTS = 3
 
 
 def request_checks_queue(*, request_id: uuid.UUID) -> None:
@@ -97,19 +125,88 @@ def _decisions_check(*, decisions: list[AccountDecision], now: datetime) -> int:
     verdicts: dict[int, tuple[rules.Verdict, Any]] = {}
     for d in decisions:
         result = results[d.id]
-        facts = account_facts(decision=d, observation=result.observation)
-        verdicts[d.id] = (rules.decide_account(facts), result)
+        try:
+            verdict = rules.decide_account(
+                account_facts(decision=d, observation=result.observation)
+            )
+        except Exception:  # a bug must not strand the account: it counts as unverified
+            log.exception("rules failed for decision %s; treated as unverified", d.id)
+            verdict = rules.decide_account(account_facts(decision=d, observation=None))
+        verdicts[d.id] = (verdict, result)
     return _decisions_store(decisions=decisions, verdicts=verdicts, now=now)
 
 
-def _decisions_store(
-    *,
-    decisions: list[AccountDecision],
-    verdicts: dict[int, tuple[rules.Verdict, Any]],
-    now: datetime,
-) -> int:
+Verdicts = dict[int, tuple[rules.Verdict, Any]]
+
+
+def _decisions_store(*, decisions: list[AccountDecision], verdicts: Verdicts, now: datetime) -> int:
+    """Write each request's decisions in its own transaction; see the module docstring."""
+    by_request: dict[uuid.UUID, list[AccountDecision]] = defaultdict(list)
+    for decision in decisions:
+        by_request[decision.request_id].append(decision)
+    stored = 0
+    for group in by_request.values():
+        try:
+            stored += _store_despite_races(group, verdicts, now)
+        except Exception:
+            log.exception(
+                "storing the checks of request %s failed; one by one", group[0].request_id
+            )
+            stored += sum(_store_alone(d, verdicts, now) for d in group)
+    return stored
+
+
+def _store_despite_races(group: list[AccountDecision], verdicts: Verdicts, now: datetime) -> int:
+    for attempt in range(1, RACE_ATTEMPTS + 1):
+        try:
+            return _store_group(group, verdicts, now)
+        except IntegrityError:
+            # A staff decision committed between our read and our write; the next attempt sees
+            # it (and turns the account into already_compensated).
+            if attempt == RACE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _store_alone(decision: AccountDecision, verdicts: Verdicts, now: datetime) -> int:
+    """One account on its own; if even that fails, a person decides (or, if that write is
+    refused too, the account waits for its next re-check, no later than the longest delay)."""
+    try:
+        return _store_despite_races([decision], verdicts, now)
+    except Exception as exc:
+        log.exception("storing the check of decision %s failed", decision.id)
+        error = type(exc).__name__
     delays = settings.STATUS_RECHECK_DELAYS
-    snapshot = {d.id: (d.decision, d.check_attempts) for d in decisions}
+    same = AccountDecision.objects.filter(
+        pk=decision.pk, decision=decision.decision, check_attempts=decision.check_attempts
+    )
+    evidence = {"store_error": error, "checked_at": now.isoformat()}
+    for fallback in (
+        {"decision": Decision.MANUAL_REVIEW, "review_requested_at": now, "next_check_at": None},
+        {"decision": Decision.UNVERIFIED, "next_check_at": now + timedelta(seconds=max(delays))},
+    ):
+        try:
+            with transaction.atomic():
+                updated = same.update(
+                    rule="status_unavailable",
+                    evidence=evidence,
+                    decided_at=now,
+                    check_attempts=F("check_attempts") + 1,
+                    **fallback,
+                )
+                if updated:
+                    claims_refresh_usage(claim_ids={decision.claim_id})
+                    request_refresh_status(request_id=decision.request_id, now=now)
+            return updated
+        except Exception:
+            log.exception("fallback %s refused for decision %s", fallback["decision"], decision.id)
+    return 0
+
+
+def _store_group(group: list[AccountDecision], verdicts: Verdicts, now: datetime) -> int:
+    delays = settings.STATUS_RECHECK_DELAYS
+    longest = max(delays)
+    snapshot = {d.id: (d.decision, d.check_attempts) for d in group}
     with transaction.atomic():
         current = {
             pk: (decision, attempts)
@@ -119,23 +216,33 @@ def _decisions_store(
             .values_list("id", "decision", "check_attempts")
         }
         # Compare-and-set: a twin task (at-least-once delivery) may have decided some already.
-        rows = [d for d in decisions if current.get(d.id) == snapshot[d.id]]
+        rows = [d for d in group if current.get(d.id) == snapshot[d.id]]
+        taken = _compensated_elsewhere(rows, verdicts)
         approved_by_claim: dict[int, list[AccountDecision]] = defaultdict(list)
         for row in rows:
             verdict, result = verdicts[row.id]
+            if row.id in taken:
+                verdict = _already_compensated(row, earlier=taken[row.id])
             row.check_attempts += 1
             row.rule = verdict.rule
-            row.interactions = verdict.interactions
-            row.evidence = {
-                **verdict.evidence,
-                "status_service": {
-                    "error": result.error,
-                    "attempts": result.attempts,
-                    "response": result.raw,
+            row.interactions = (
+                None
+                if verdict.interactions is None
+                else min(verdict.interactions, MAX_STORED_INTERACTIONS)
+            )
+            row.evidence = json_storable(
+                {
+                    **verdict.evidence,
+                    "status_service": {
+                        "error": result.error,
+                        "attempts": result.attempts,
+                        "response": result.raw,
+                    },
+                    "check_round": row.check_attempts,
+                    "checked_at": now.isoformat(),
                 },
-                "check_round": row.check_attempts,
-                "checked_at": now.isoformat(),
-            }
+                max_depth=32,
+            )
             row.decided_at = now
             row.next_check_at = None
             decision = verdict.decision
@@ -146,7 +253,8 @@ def _decisions_store(
                     wait = delays[row.check_attempts - 1]
                     if result.retry_after:
                         wait = max(wait, int(result.retry_after))
-                    row.next_check_at = now + timedelta(seconds=wait)
+                    # However far Retry-After pointed, never later than the longest delay.
+                    row.next_check_at = now + timedelta(seconds=min(wait, longest))
             if decision == Decision.MANUAL_REVIEW:
                 row.review_requested_at = now
             row.decision = decision
@@ -156,8 +264,49 @@ def _decisions_store(
         rows_update(AccountDecision, rows, DECIDED_FIELDS)
         accounts_decided_events(rows=rows, now=now)
         claims_refresh_usage(claim_ids={r.claim_id for r in rows})
-        request_ids = sorted({r.request_id for r in rows})
-        for request_id in request_ids:
+        for request_id in sorted({r.request_id for r in rows}):
             request_refresh_status(request_id=request_id, now=now)
         fulfilment_wake_for_batches(batches)
     return len(rows)
+
+
+def _compensated_elsewhere(rows: list[AccountDecision], verdicts: Verdicts) -> dict[int, datetime]:
+    """{decision id: when the other request was received} for the accounts that were replaced,
+    or whose line's compensation was used, by another request meanwhile (a staff override of an
+    earlier, rejected request). Only accounts this check would not reject anyway."""
+    live = [r for r in rows if verdicts[r.id][0].decision != Decision.REJECTED]
+    if not live:
+        return {}
+    request_ids = {r.request_id for r in live}
+    replaced = dict(
+        AccountDecision.objects.filter(
+            account_id__in={r.account_id for r in live}, decision=Decision.APPROVED
+        )
+        .exclude(request_id__in=request_ids)
+        .values_list("account_id", "request__received_at")
+    )
+    used = dict(
+        LineClaim.objects.filter(
+            line_id__in={r.claim.line_id for r in live}, uses_compensation=True
+        )
+        .exclude(request_id__in=request_ids)
+        .values_list("line_id", "request__received_at")
+    )
+    taken: dict[int, datetime] = {}
+    for row in live:
+        earlier = replaced.get(row.account_id) or used.get(row.claim.line_id)
+        if earlier is not None:
+            taken[row.id] = earlier
+    return taken
+
+
+def _already_compensated(row: AccountDecision, *, earlier: datetime) -> rules.Verdict:
+    request = row.request
+    return rules.line_verdict(
+        rule="already_compensated",
+        baseline=account_baseline(row.account),
+        order_placed_at=request.order.placed_at,
+        now=request.received_at,
+        claim_window_days=row.claim.line.product.claim_window_days,
+        earlier_use_received_at=earlier,
+    )

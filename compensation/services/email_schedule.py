@@ -1,24 +1,29 @@
-"""WHEN a customer hears from us: the Notification rows of a request and their send times.
+"""WHEN a customer hears from us: the Notification rows of a request and their due times.
 
 One acknowledgement per request (`request_received:<id>`), due at the end of the grace period
 (`EMAIL_ACK_GRACE_SECONDS`) or at once when the request settles before that. After it, one
-e-mail per change of the request as a whole: the first change opens an update row
-(`request_update:<id>:next`) due a while later (staff decisions: `EMAIL_REVIEW_WINDOW_SECONDS`;
-deliveries and re-check outcomes: `COALESCE_SECONDS`; "waiting for stock": `SHORT_STOCK_SECONDS`,
-so a restock within the minute turns it into a delivery instead of a statement that is wrong a
-moment later); every change that arrives before it is sent joins that e-mail.
+e-mail per change of the request as a whole: the first change opens an update row (kind
+`request_update`) due a while later (staff decisions: `EMAIL_REVIEW_WINDOW_SECONDS`; deliveries
+and re-check outcomes: `COALESCE_SECONDS`; "waiting for stock": `SHORT_STOCK_SECONDS`, so a
+restock within the minute turns it into a delivery instead of a statement that is wrong a moment
+later); every change that arrives before it is sent joins that e-mail.
 
-What an e-mail says is composed when it is sent, from the state at that moment
-(`compensation.email_compose`). The functions here take many requests at once and write with a
-few set-based statements (the fulfilment drain reports thousands of batches in one call).
+The due time is the outbox's `Notification.next_attempt_at` ("not before"), which every sender
+respects (`services.outbox`). What an e-mail says is composed when it is sent, from the state at
+that moment (`compensation.email_compose`). The functions here take many requests at once and
+write with a few set-based statements (the fulfilment drain reports thousands of batches in one
+call).
 
-Concurrency: at most one unsent update row per request is guaranteed by its key (`…:next`,
-unique); the upsert takes that row's lock, so a sender claiming it (which renames the key to
-`request_update:<id>:<pk>`) waits for the change's transaction to commit and then sees it.
+Concurrency: a request has at most one *open* update row — queued and never claimed — by a
+partial unique constraint (`one_open_update_per_request`). A change upserts into it, taking its
+row lock, so an outbox claim (queued -> sending, which closes the row) waits for the change's
+transaction and then composes with the change in view; a change that comes after the claim opens
+the next row.
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -59,8 +64,9 @@ def ack_key(request_id: uuid.UUID) -> str:
     return f"{ACK_KIND}:{request_id}"
 
 
-def update_next_key(request_id: uuid.UUID) -> str:
-    return f"{UPDATE_KIND}:{request_id}:next"
+def update_key(request_id: uuid.UUID) -> str:
+    """A fresh key for an update row (the open row per request is found by the constraint)."""
+    return f"{UPDATE_KIND}:{request_id}:{secrets.token_hex(8)}"
 
 
 def _delay(change: str) -> timedelta:
@@ -88,7 +94,7 @@ def acknowledgements_schedule(*, requests: Iterable[CompensationRequest], now: d
             to=r.order.email,
             order_id=r.order_id,
             request_id=r.pk,
-            send_after=due,
+            next_attempt_at=due,
         )
         for r in requests
     ]
@@ -96,35 +102,37 @@ def acknowledgements_schedule(*, requests: Iterable[CompensationRequest], now: d
     return len(created)
 
 
+def _open(kind: str) -> Q:
+    """Rows of this kind that no sender has claimed yet: still open to change."""
+    return Q(kind=kind, state=Notification.State.QUEUED, attempts=0)
+
+
 def _settled_acks(request_ids: list[uuid.UUID], now: datetime) -> list[int]:
-    """Unsent acknowledgements (not yet due) of requests that have settled: nothing is being
+    """Unclaimed acknowledgements (not yet due) of requests that have settled: nothing is being
     checked or waits for a re-check, and every replacement was delivered (one waiting for stock
     keeps the acknowledgement until the end of the grace period: stock may still arrive)."""
-    open_decision = AccountDecision.objects.filter(request_id=OuterRef("request_id")).filter(
-        Q(decision__in=[Decision.PENDING, Decision.UNVERIFIED])
+    open_decision = AccountDecision.objects.filter(
+        request_id=OuterRef("request_id"), decision__in=[Decision.PENDING, Decision.UNVERIFIED]
     )
     undelivered = ReplacementBatch.objects.filter(
         request_id=OuterRef("request_id"), state=ReplacementBatch.State.WAITING
     )
     return list(
-        Notification.objects.filter(
-            request_id__in=request_ids,
-            kind=ACK_KIND,
-            sent_at__isnull=True,
-            send_after__gt=now,
-        )
+        Notification.objects.filter(_open(ACK_KIND), request_id__in=request_ids)
+        .filter(Q(next_attempt_at__gt=now))
         .filter(~Exists(open_decision), ~Exists(undelivered))
         .values_list("id", flat=True)
     )
 
 
 def _acknowledged(request_ids: list[uuid.UUID]) -> list[uuid.UUID]:
-    """Requests whose acknowledgement has gone out (or is being sent), and requests that have
-    none (received before acknowledgements existed): their changes get update e-mails."""
+    """Requests whose acknowledgement a sender has taken (sent, being sent or retried): later
+    changes get update e-mails. Requests with no acknowledgement at all (received before they
+    existed) count as acknowledged; an unclaimed one will tell every change itself."""
     waiting_ack = set(
-        Notification.objects.filter(
-            request_id__in=request_ids, kind=ACK_KIND, sent_at__isnull=True
-        ).values_list("request_id", flat=True)
+        Notification.objects.filter(_open(ACK_KIND), request_id__in=request_ids).values_list(
+            "request_id", flat=True
+        )
     )
     return [r for r in request_ids if r not in waiting_ack]
 
@@ -132,33 +140,37 @@ def _acknowledged(request_ids: list[uuid.UUID]) -> list[uuid.UUID]:
 def _upsert_updates(
     requests: list[tuple[uuid.UUID, int, str]], *, due: datetime, now: datetime
 ) -> None:
-    """One unsent update row per request. An existing one keeps its time (the first change since
-    the last e-mail opens the window; later ones join it) but is locked by this statement, so a
-    sender claiming it waits for this transaction and then sees the change."""
+    """Open an update row per request, or join the open one: it keeps its due time (the first
+    change since the last e-mail opens the window; later ones join it) but is locked by this
+    statement, so a sender claiming it waits for this transaction and then sees the change."""
     if not requests:
         return
     table = connection.ops.quote_name(Notification._meta.db_table)
     rows = []
     params: list[Any] = []
+    postgres = connection.vendor == "postgresql"
     for request_id, order_pk, email in requests:
-        rows.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s)")
+        rows.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
         params += [
-            update_next_key(request_id),
+            update_key(request_id),
             UPDATE_KIND,
             email,
             order_pk,
-            request_id.hex if connection.vendor != "postgresql" else request_id,
+            request_id if postgres else request_id.hex,
             now,
             due,
+            Notification.State.QUEUED,
+            0,
             "{}",
-            False,
         ]
     sql = f"""
         INSERT INTO {table} ("key", "kind", "to", "order_id", "request_id", "created_at",
-                             "send_after", "told", "skipped")
+                             "next_attempt_at", "state", "attempts", "told")
         VALUES {", ".join(rows)}
-        ON CONFLICT ("key") DO UPDATE SET send_after = {table}.send_after
-    """  # noqa: S608 - table name from the model, values are parameters
+        ON CONFLICT ("request_id")
+            WHERE "kind" = '{UPDATE_KIND}' AND "state" = 'queued' AND "attempts" = 0
+        DO UPDATE SET "next_attempt_at" = {table}."next_attempt_at"
+    """  # noqa: S608 - names from the model and constants, values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
@@ -175,7 +187,7 @@ def notifications_on_change(
         return
     settled = _settled_acks(ids, now)
     if settled:
-        Notification.objects.filter(id__in=settled, sent_at__isnull=True).update(send_after=now)
+        Notification.objects.filter(_open(ACK_KIND), id__in=settled).update(next_attempt_at=now)
         _queue_on_commit(settled)
     acknowledged = set(_acknowledged(ids))
     if not acknowledged:
@@ -188,17 +200,3 @@ def notifications_on_change(
     due = now + _delay(change)
     for start in range(0, len(targets), 500):
         _upsert_updates(targets[start : start + 500], due=due, now=now)
-
-
-def notifications_due(*, now: datetime, limit: int = 500) -> list[int]:
-    """Unsent rows whose time has come (scheduled rows), and immediate rows whose send task
-    seems lost (unsent for five minutes)."""
-    return list(
-        Notification.objects.filter(sent_at__isnull=True, skipped=False)
-        .filter(
-            Q(send_after__lte=now)
-            | Q(send_after__isnull=True, created_at__lte=now - timedelta(minutes=5))
-        )
-        .order_by("send_after", "id")
-        .values_list("id", flat=True)[:limit]
-    )

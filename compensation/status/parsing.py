@@ -1,4 +1,4 @@
-"""Turning one status-service answer into an observation or a named failure (interfaces.md §1).
+"""One status-service answer as an observation or a named failure (docs/status-service.md).
 
 Strict: anything but the documented JSON is the failure `invalid_body`. No I/O here; the client
 hands over the status code, the `Retry-After` header and the body it has read.
@@ -14,8 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from compensation import rules
+from inventory.validation import COUNTER_MAX, text_problem
 
 RAW_TEXT_LIMIT = 500
+# No Retry-After is taken at more than a day (the caller clamps further, to its longest re-check
+# delay): a date in 2099 or 20 digits of seconds must not move a check out of reach, nor overflow.
+RETRY_AFTER_MAX = 86_400.0
 
 
 class InvalidBody(ValueError):
@@ -47,7 +51,8 @@ def interpret_answer(
         return Answer(None, raw, f"http_{code}")
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # ValueError also covers integers beyond Python's digit limit; RecursionError "[[[[…".
         return Answer(None, raw, "invalid_body")
     try:
         observation = parse_profile(parsed, platform=platform)
@@ -71,14 +76,16 @@ def parse_profile(body: Any, *, platform: str) -> rules.Observation:
     username = body.get("username")
     if username is not None and (not isinstance(username, str) or not username):
         raise InvalidBody("username is not a string")
+    if username is not None and text_problem(username):
+        raise InvalidBody("username holds characters no profile name has")
     user_id = body.get("user_id")
     if isinstance(user_id, int) and not isinstance(user_id, bool):
         user_id = str(user_id)
-    if user_id is not None and not isinstance(user_id, str):
+    if user_id is not None and (not isinstance(user_id, str) or text_problem(user_id)):
         raise InvalidBody("user_id is not a string")
     followers = body.get("followers")
     if followers is not None and not _counter(followers):
-        raise InvalidBody("followers is not a non-negative integer")
+        raise InvalidBody("followers is not a whole number between 0 and 1,000,000,000")
     return rules.Observation(
         state=state,
         username=username,
@@ -100,13 +107,15 @@ def _interactions(interactions: Any) -> dict[str, int] | None:
         if value is None:
             continue
         if not _counter(value):
-            raise InvalidBody(f"{kind} is not a non-negative integer")
+            raise InvalidBody(f"{kind} is not a whole number between 0 and 1,000,000,000")
         shown[kind] = value
     return shown
 
 
 def _counter(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """A counter a real profile can show: a whole number, not negative, not absurd (10^12 likes
+    is a broken answer, and would not fit the database)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= COUNTER_MAX
 
 
 def raw_evidence(body: bytes) -> Any:
@@ -115,25 +124,24 @@ def raw_evidence(body: bytes) -> Any:
         return None
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return body[:RAW_TEXT_LIMIT].decode("utf-8", errors="replace")
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header (delta seconds or an HTTP date); None if unusable."""
+    """Seconds from a `Retry-After` header (delta seconds or an HTTP date), between 0 and
+    RETRY_AFTER_MAX; None if unusable. Never raises, whatever the header holds."""
     if not value:
         return None
-    value = value.strip()
+    value = value.strip()[:100]
     try:
         seconds = float(value)
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+            seconds = when.timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError, AttributeError):
             return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - time.time()
     if math.isnan(seconds) or math.isinf(seconds):
         return None
-    return max(0.0, seconds)
+    return min(max(0.0, seconds), RETRY_AFTER_MAX)

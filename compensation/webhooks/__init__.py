@@ -1,4 +1,4 @@
-"""Outbound webhooks (interfaces.md §6), without models (they are in compensation.models_webhooks).
+"""Outbound webhooks (docs/storefront.md); the models are in compensation.models_webhooks.
 
 - `addresses`: which URLs may be called (http(s), public hosts unless WEBHOOK_ALLOW_PRIVATE_HOSTS);
 - `signing`: the body and the signature receivers verify;

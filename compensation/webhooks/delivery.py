@@ -1,4 +1,4 @@
-"""Sending the outbox from the task cluster (interfaces.md §6).
+"""Sending the outbox from the task cluster (docs/storefront.md).
 
 - A delivery is claimed in a short transaction (row lock, then a lease in `sending_until`), the
   POST happens with no transaction open, and the outcome is stored with a compare-and-set on the
@@ -22,12 +22,15 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 
-from compensation.events import webhook_delivery_failed_event, webhook_endpoint_paused_event
 from compensation.models_webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from compensation.queueing import enqueue_on_commit
 from compensation.webhooks import tasks
 from compensation.webhooks.client import PostResult, get_webhook_client
 from compensation.webhooks.endpoints import secret_open
+from compensation.webhooks.events import (
+    webhook_delivery_failed_event,
+    webhook_endpoint_paused_event,
+)
 
 # Seconds to wait after the 1st, 2nd, … failed attempt: 1 min up to 12 h, 27.9 h in all.
 RETRY_DELAYS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200)

@@ -17,7 +17,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from compensation.events import (
+from compensation.models_webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from compensation.queueing import enqueue_on_commit
+from compensation.webhooks import tasks
+from compensation.webhooks.addresses import AddressRefused, url_check
+from compensation.webhooks.events import (
     webhook_deliveries_resent_events,
     webhook_endpoint_changed_event,
     webhook_endpoint_created_event,
@@ -25,10 +29,6 @@ from compensation.events import (
     webhook_endpoint_resumed_event,
     webhook_secret_replaced_event,
 )
-from compensation.models_webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from compensation.queueing import enqueue_on_commit
-from compensation.webhooks import tasks
-from compensation.webhooks.addresses import AddressRefused, url_check
 from inventory.audit import Actor
 from inventory.crypto import _current as credentials_fernet
 

@@ -1,4 +1,4 @@
-"""What a receiver gets: the event body and its signature (interfaces.md §6, docs/storefront.md).
+"""What a receiver gets: the event body and its signature (docs/storefront.md, docs/storefront.md).
 
 X-Signature is "sha256=" + hex HMAC-SHA256, keyed with the endpoint's secret, of
 "<X-Webhook-Timestamp>.<raw body>"; the timestamp (unix seconds) is signed so a captured

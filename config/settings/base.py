@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -22,6 +23,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105
 
 SECRET_KEY: str = env.str("SECRET_KEY", default=_DEV_SECRET)
+# Earlier keys still accepted when checking signatures (order-page links, sessions) after a
+# rotation: put the old key here, remove it once its links have expired (docs/deploy.md).
+SECRET_KEY_FALLBACKS: list[str] = env.list("SECRET_KEY_FALLBACKS", default=[])
 DEBUG: bool = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -36,12 +40,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "axes",
     "inventory",
     "orders",
     "compensation",
+    "compensation.health",
 ]
 
 MIDDLEWARE = [
+    # First, so it counts every answer (redirects, static files, errors) for /metrics.
+    "compensation.health.middleware.count_requests",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -50,6 +58,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out staff login into a 429 page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -89,6 +105,21 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Production sets this: the rate limit then needs a cache shared by every process (a system
+# check refuses local-memory, dummy and file caches, which count per process or not at all).
+RATE_LIMIT_REQUIRE_SHARED_CACHE = False
+
+# --- Staff login throttling (django-axes, failures kept in the database) -----------------------
+# After this many failed logins for one username, or from one address, further logins (even
+# with the right password) are refused for STAFF_LOGIN_LOCKOUT_MINUTES.
+AXES_FAILURE_LIMIT: int = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("STAFF_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per user, per address
+AXES_RESET_ON_SUCCESS = True
+# The same client address as the submission rate limit (honours RATE_LIMIT_TRUSTED_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "config.ratelimit.client_ip_or_none"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -110,13 +141,27 @@ DEMO_PROFILES_PATH = BASE_DIR / "var" / "demo_profiles.json"
 IMPORT_UPLOAD_DIR = BASE_DIR / "var" / "pending_imports"
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` writes (WhiteNoise serves it in production).
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 
 # --- E-mail -----------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Every message goes through a wrapper that counts sent/failed for /metrics and then hands it to
+# the backend EMAIL_URL chose (tests replace EMAIL_BACKEND with locmem and skip the wrapper).
+EMAIL_DELIVERY_BACKEND: str = vars()["EMAIL_BACKEND"]
+EMAIL_BACKEND = "compensation.health.mail.CountingEmailBackend"
 DEFAULT_FROM_EMAIL: str = env.str(
     "DEFAULT_FROM_EMAIL", default="Compensation desk <support@localhost>"
 )
+# Seconds per socket operation with the mail server: a stalled server must not hold a worker.
+EMAIL_TIMEOUT: float = env.float("EMAIL_TIMEOUT", default=10.0)
+# The outbox: a failed send is tried again after each of these delays (seconds); after the last
+# one the e-mail is marked failed and shown to staff on the request. A 5xx answer fails at once.
+EMAIL_RETRY_DELAYS: list[int] = [
+    int(x) for x in env.list("EMAIL_RETRY_DELAYS", default=["60", "300", "1800", "7200"])
+]
+# A send still "sending" after this many seconds was interrupted (a killed worker): sent again.
+EMAIL_SENDING_STALE_SECONDS: int = env.int("EMAIL_SENDING_STALE_SECONDS", default=300)
 # The acknowledgement of a request waits this long for the checks (and deliveries) to finish, so
 # one e-mail carries the whole outcome; it goes at once if the request settles sooner.
 EMAIL_ACK_GRACE_SECONDS: int = env.int("EMAIL_ACK_GRACE_SECONDS", default=30)
@@ -135,7 +180,7 @@ if not CREDENTIALS_ENCRYPTION_KEYS:
         ).decode()
     ]
 
-# --- Status service (interfaces.md §1) -------------------------------------------------------
+# --- Status service (docs/status-service.md) ------------------------------------------------
 STATUS_API_URL: str = env.str("STATUS_API_URL", default="").rstrip("/")
 STATUS_API_TOKEN: str = env.str("STATUS_API_TOKEN", default="")
 STATUS_API_CONNECT_TIMEOUT: float = env.float("STATUS_API_CONNECT_TIMEOUT", default=2.0)
@@ -159,9 +204,11 @@ COMPENSATION_RATE_LIMIT: str = env.str("COMPENSATION_RATE_LIMIT", default="10/m"
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
 RATE_LIMIT_TRUSTED_PROXIES: int = env.int("RATE_LIMIT_TRUSTED_PROXIES", default=0)
 ORDER_LINK_MAX_AGE_DAYS: int = env.int("ORDER_LINK_MAX_AGE_DAYS", default=14)
+# The fresh-link form e-mails at most one new link per order within this many minutes.
+ORDER_LINK_RESEND_MINUTES: int = env.int("ORDER_LINK_RESEND_MINUTES", default=60)
 REVIEW_CLAIM_MINUTES: int = env.int("REVIEW_CLAIM_MINUTES", default=15)
 
-# --- Requests by e-mail (interfaces.md §9, docs/email-intake.md) ----------------------------
+# --- Requests by e-mail (docs/email-intake.md, docs/email-intake.md) ----------------------------
 # The support mailbox: imap://user:pass@host:143/INBOX (STARTTLS when offered) or
 # imaps://user:pass@host:993/INBOX. Empty: e-mail intake is off.
 IMAP_URL: str = env.str("IMAP_URL", default="")
@@ -181,7 +228,7 @@ IMAP_LOOKBACK_DAYS: int = env.int("IMAP_LOOKBACK_DAYS", default=3)
 IMAP_BATCH_SIZE: int = env.int("IMAP_BATCH_SIZE", default=50)
 # Seconds for each network operation with the IMAP server.
 IMAP_TIMEOUT: float = env.float("IMAP_TIMEOUT", default=30.0)
-# --- Storefront (interfaces.md §5 orders in, §6 webhooks out) ---------------------------------
+# --- Storefront (docs/storefront.md: orders in, webhooks out) ---------------------------------
 # Shared secret of the storefront's signed order pushes (POST /api/v1/orders); empty = endpoint off.
 SHOP_API_SECRET: str = env.str("SHOP_API_SECRET", default="")
 # Order pushes per client address and window: "300/m"; "0" turns the limit off.
@@ -212,6 +259,27 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- Serving (config/gunicorn.conf.py reads these; see docs/deploy.md) -------------------------
+WEB_BIND: str = env.str("WEB_BIND", default="127.0.0.1:8000")
+# Processes × threads = requests served at once (and database connections held by one node).
+WEB_CONCURRENCY: int = env.int("WEB_CONCURRENCY", default=2)
+WEB_THREADS: int = env.int("WEB_THREADS", default=4)
+# A worker silent for this long is killed and replaced (no request here waits on the network).
+WEB_TIMEOUT: int = env.int("WEB_TIMEOUT", default=30)
+WEB_GRACEFUL_TIMEOUT: int = env.int("WEB_GRACEFUL_TIMEOUT", default=30)
+WEB_KEEPALIVE: int = env.int("WEB_KEEPALIVE", default=5)
+# Recycle a worker after this many requests (0 = never), jittered so they do not all restart.
+WEB_MAX_REQUESTS: int = env.int("WEB_MAX_REQUESTS", default=5000)
+# Addresses whose X-Forwarded-* headers gunicorn believes (the nginx in front of it).
+WEB_FORWARDED_ALLOW_IPS: str = env.str("WEB_FORWARDED_ALLOW_IPS", default="127.0.0.1")
+
+# --- Health and metrics (compensation/health) ---------------------------------------------------
+# /healthz answers 503 when no task cluster has been seen for longer than this (seconds). The
+# cluster beats when a worker starts and every minute through the `cluster-heartbeat` schedule.
+HEALTH_CLUSTER_MAX_AGE: int = env.int("HEALTH_CLUSTER_MAX_AGE", default=180)
+# Bearer token for /metrics (Prometheus text); empty = /metrics answers 404.
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
 
 # Order-page tokens are redacted from log lines: on the loggers that log request paths (a filter
 # on a logger sees the records logged there) and on the console handler (everything else).

@@ -239,5 +239,6 @@ def acknowledged(request: CompensationRequest, *, at: datetime | None = None) ->
         to=request.order.email,
         order_id=request.order_id,
         request=request,
+        state=Notification.State.SENT,
         sent_at=at or timezone.now(),
     )

@@ -1,4 +1,4 @@
-"""`manage.py webhook_endpoint_add URL --secret SECRET [--events a,b]` (interfaces.md §6).
+"""`manage.py webhook_endpoint_add URL --secret SECRET [--events a,b]` (docs/storefront.md).
 
 Idempotent by URL: creates the endpoint, or brings the one with this URL to the given secret and
 events (default: every event); the same call twice changes nothing. The secret is never printed.
