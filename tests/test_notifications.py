@@ -203,14 +203,21 @@ def test_a_scheduled_e_mail_that_fails_is_retried_and_keeps_telling_everything(
         assert notification_send(notification_id=ack.pk, now=due) is False
     ack.refresh_from_db()
     assert (ack.state, ack.attempts) == ("queued", 1)
-    # A change meanwhile: the acknowledgement will tell it (no separate update e-mail).
+    # A change meanwhile: the retried acknowledgement tells it, so the update finds nothing new.
+    request.decisions.filter(decision=Decision.MANUAL_REVIEW).update(
+        decision=Decision.REJECTED, reviewed=True, customer_message="Used after delivery."
+    )
     notifications_on_change(request_ids=[request.pk], change=Change.REVIEWED, now=due)
-    assert not Notification.objects.filter(kind="request_update").exists()
 
     assert ack.next_attempt_at is not None
     assert send_due(now=ack.next_attempt_at) == 1
-    assert [m.subject for m in mail.outbox] == [
-        "We received your compensation request for order A8000"
+    assert send_due(now=due + timedelta(minutes=10)) == 0
+    [message] = mail.outbox
+    assert message.subject == "We received your compensation request for order A8000"
+    assert "cannot replace it: Used after delivery." in message.body
+    assert list(Notification.objects.values_list("kind", "state")) == [
+        ("request_received", "sent"),
+        ("request_update", "skipped"),
     ]
 
 

@@ -126,7 +126,8 @@ def _settled_acks(request_ids: list[uuid.UUID], now: datetime) -> list[int]:
 
 
 def _acknowledged(request_ids: list[uuid.UUID]) -> list[uuid.UUID]:
-    """Requests whose acknowledgement a sender has taken (sent, being sent or retried): later
+    """Requests whose acknowledgement a sender has taken (sent, being sent, or to be retried: a
+    retried one tells everything again, and the update then finds nothing new): later
     changes get update e-mails. Requests with no acknowledgement at all (received before they
     existed) count as acknowledged; an unclaimed one will tell every change itself."""
     waiting_ack = set(
