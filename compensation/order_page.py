@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.urls import reverse
 
 from compensation import customer_messages as words
 from compensation.customer_messages import Sentence
 from compensation.customer_states import EarlierRequest, earlier_outcome
-from compensation.models import AccountDecision, LineClaim, ReplacementBatch
+from compensation.models import AccountDecision, LineClaim, ReplacementBatch, RequestStatus
 from compensation.selectors import OrderAccountState, order_account_states
 from inventory.crypto import Credentials, credentials_open
 from inventory.events import order_credentials_revealed_event
@@ -84,20 +85,26 @@ class OrderPage:
 
 
 def _holders(line_ids: list[int]) -> dict[int, tuple[LineClaim, EarlierRequest]]:
-    """Per line, the claim that holds its one compensation and what became of it so far."""
-    claims = {
-        c.line_id: c
-        for c in LineClaim.objects.filter(
-            line_id__in=line_ids, uses_compensation=True
-        ).select_related("request")
-    }
+    """Per line, the claim that holds its one compensation (or a request still being checked
+    that asks for it) and what became of it so far."""
+    claims: dict[int, LineClaim] = {}
+    for claim in (
+        LineClaim.objects.filter(line_id__in=line_ids)
+        .filter(Q(uses_compensation=True) | Q(refusal="", request__status=RequestStatus.CHECKING))
+        .select_related("request")
+        .order_by("-uses_compensation", "id")
+    ):
+        claims.setdefault(claim.line_id, claim)
     decisions: dict[int, list[str]] = defaultdict(list)
     for claim_id, decision in AccountDecision.objects.filter(
         claim_id__in=[c.pk for c in claims.values()]
     ).values_list("claim_id", "decision"):
         decisions[claim_id].append(decision)
     return {
-        line_id: (c, earlier_outcome(decisions=decisions[c.pk], still_uses_line=True))
+        line_id: (
+            c,
+            earlier_outcome(decisions=decisions[c.pk], still_uses_line=c.uses_compensation),
+        )
         for line_id, c in claims.items()
     }
 

@@ -260,3 +260,19 @@ def test_an_import_names_an_order_in_any_case_once() -> None:
     ]
     assert report.skipped == 1  # "d1002" is the order D1002, already present
     assert product.sku == "HIST"
+
+
+def test_a_line_being_checked_is_neither_claimable_nor_said_to_be_open() -> None:
+    _order, first, _second, url = _order_page()
+    request = request_with_decisions(
+        line=first, decisions=[(Decision.PENDING, "")] * 2, status="checking"
+    )
+    assert not request.claims.get().uses_compensation  # nothing decided yet
+
+    body = Client().get(url).content.decode()
+
+    start = body.index(f'id="line-{first.pk}"')
+    line_part = body[start : body.index("</section>", start)]
+    assert "is being handled; we will e-mail you its outcome." in line_part
+    assert "Can be compensated until" not in line_part
+    assert f'name="claim-lines" value="{first.pk}"' not in body
