@@ -1,0 +1,364 @@
+"""Quality report (interfaces.md §7) on a hand-built case: two suppliers, known outcomes.
+
+Built through the real services: sales marked delivered by the allocation path's compare-and-set,
+approvals through the one approval path (rules = no actor, staff = a manager), replacements
+delivered by the FIFO drain from stock (which decides which supplier's account goes out).
+
+Alpha (import batches IA1: 4 x IG-AGED, IA2: 2 x X-FRESH) and Beta (IB1: 4 x IG-AGED, plus one
+account sold 40 days ago from IB0):
+- order O1 (IG-AGED x3): a1 approved by the rules (locked_no_interaction), a2 approved by staff
+  (suspended_no_interaction), a3 rejected;
+- order O2 (IG-AGED x2): b1 rejected, b2 approved by the rules (locked_one_interaction);
+- order O3 (X-FRESH x2): c1 approved by the rules (locked_no_interaction), c2 waiting for a person;
+- order O4 40 days ago (IG-AGED x1): b0 approved by staff;
+- IG-AGED stock after the sales is a4 (Alpha), b3, b4 (Beta). The drain serves the batches by
+  approval time: O4's (b0) gets a4, O1's two get b3 and b4, O2's waits; the X-FRESH batch waits.
+
+All time: Alpha delivered a1 a2 a3 a4 c1 c2 = 6, failed a1 a2 c1 = 3; Beta delivered b0..b4 = 5,
+failed b0 b2 = 2. In the last 30 days b0 (40 days ago) drops out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, cast
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from compensation.models import AccountDecision, CompensationRequest, Decision, LineClaim
+from compensation.quality import CSV_HEADER, failure_rate, quality_report, weekly_supplier_failure
+from compensation.services.fulfilment import batches_fulfil
+from compensation.services.requests import decisions_approve
+from inventory.models import Account, ImportBatch, Product
+from inventory.retiring import (
+    StockCountChanged,
+    StockSource,
+    stock_in_source_count,
+    stock_retire_source,
+)
+from inventory.services import accounts_mark_delivered
+from orders.models import Event, Order, OrderLine
+
+from .factories import AccountFactory, OrderFactory, ProductFactory
+from .factories_backoffice import CompensationRequestFactory, agent, manager
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)  # a Friday: the week of Monday 10 March
+
+
+def _batch(name: str) -> ImportBatch:
+    return ImportBatch.objects.create(kind=ImportBatch.Kind.STOCK, filename=name, sha256="0" * 64)
+
+
+def _accounts(n: int, *, product: Product, supplier: str, batch: ImportBatch) -> list[Account]:
+    return cast(
+        list[Account],
+        AccountFactory.create_batch(n, product=product, supplier=supplier, import_batch=batch),
+    )
+
+
+def _sell(accounts: list[Account], *, product: Product, at: datetime, order_id: str) -> OrderLine:
+    order = cast(Order, OrderFactory(order_id=order_id, placed_at=at))
+    line = OrderLine.objects.create(order=order, product=product, quantity=len(accounts))
+    accounts_mark_delivered(
+        account_ids=[a.pk for a in accounts], line_id=line.pk, kind="sale", now=at
+    )
+    return line
+
+
+def _request(line: OrderLine, outcomes: list[tuple[Account, str, str]], *, at: datetime) -> dict:
+    request = cast(
+        CompensationRequest, CompensationRequestFactory(order=line.order, received_at=at)
+    )
+    claim = LineClaim.objects.create(request=request, line=line)
+    return {
+        account.username: AccountDecision.objects.create(
+            request=request,
+            claim=claim,
+            account=account,
+            decision=decision,
+            rule=rule,
+            decided_at=at,
+            review_requested_at=at if decision == Decision.MANUAL_REVIEW else None,
+        )
+        for account, decision, rule in outcomes
+    }
+
+
+@pytest.fixture
+def case() -> dict[str, Any]:
+    now = NOW
+    staff = manager("quality-manager")
+    ig = cast(Product, ProductFactory(sku="IG-AGED", name="Instagram account, aged 2019"))
+    x = cast(Product, ProductFactory(sku="X-FRESH", name="X account, fresh", platform="x"))
+    ib0 = _batch("beta-old.csv")
+    b0 = _accounts(1, product=ig, supplier="Beta", batch=ib0)
+    ia1, ia2, ib1 = _batch("alpha-ig.csv"), _batch("alpha-x.csv"), _batch("beta-ig.csv")
+    a = _accounts(4, product=ig, supplier="Alpha", batch=ia1)
+    c = _accounts(2, product=x, supplier="Alpha", batch=ia2)
+    b = _accounts(4, product=ig, supplier="Beta", batch=ib1)
+
+    old = now - timedelta(days=40)
+    o4 = _sell(b0, product=ig, at=old, order_id="O4")
+    o1 = _sell(a[:3], product=ig, at=now - timedelta(days=3), order_id="O1")
+    o2 = _sell(b[:2], product=ig, at=now - timedelta(days=3), order_id="O2")
+    o3 = _sell(c, product=x, at=now - timedelta(days=2), order_id="O3")
+
+    r4 = _request(o4, [(b0[0], Decision.MANUAL_REVIEW, "suspended_no_interaction")], at=old)
+    decisions_approve(decision_ids=[r4[b0[0].username].pk], actor=staff, now=old)
+    when = now - timedelta(days=1)
+    r1 = _request(
+        o1,
+        [
+            (a[0], Decision.PENDING, ""),
+            (a[1], Decision.MANUAL_REVIEW, "suspended_no_interaction"),
+            (a[2], Decision.REJECTED, "appears_active"),
+        ],
+        at=when,
+    )
+    decisions_approve(
+        decision_ids=[r1[a[0].username].pk], actor=None, now=when, rule="locked_no_interaction"
+    )
+    decisions_approve(decision_ids=[r1[a[1].username].pk], actor=staff, now=when)
+    r2 = _request(
+        o2,
+        [(b[0], Decision.REJECTED, "multiple_interactions"), (b[1], Decision.PENDING, "")],
+        at=when,
+    )
+    decisions_approve(
+        decision_ids=[r2[b[1].username].pk], actor=None, now=when, rule="locked_one_interaction"
+    )
+    r3 = _request(
+        o3,
+        [(c[0], Decision.PENDING, ""), (c[1], Decision.MANUAL_REVIEW, "profile_not_found")],
+        at=when,
+    )
+    decisions_approve(
+        decision_ids=[r3[c[0].username].pk], actor=None, now=when, rule="locked_no_interaction"
+    )
+    assert batches_fulfil(product_id=ig.pk, now=now) == 3  # O4's, then O1's two; O2's waits
+    assert batches_fulfil(product_id=x.pk, now=now) == 0  # no X-FRESH stock: waits
+    # Stock arriving afterwards: what a manager could still retire.
+    spare_alpha = _accounts(2, product=ig, supplier="Alpha", batch=ia1)
+    spare_beta = _accounts(1, product=ig, supplier="Beta", batch=ib1)
+    return {
+        "now": now,
+        "staff": staff,
+        "ig": ig,
+        "x": x,
+        "batches": {"IB0": ib0, "IA1": ia1, "IA2": ia2, "IB1": ib1},
+        "spare_alpha": spare_alpha,
+        "spare_beta": spare_beta,
+        "a": a,
+        "b": b,
+    }
+
+
+def _table(rows: list[Any]) -> dict[str, tuple[int, int, str, str, int]]:
+    return {
+        r.key: (r.delivered, r.failed, f"{r.failure_rate:.4f}", r.top_rule, r.in_stock)
+        for r in rows
+    }
+
+
+def test_the_replacements_came_from_the_stock_the_case_expects(case: dict[str, Any]) -> None:
+    served = {
+        a.username: a.line.order.order_id
+        for a in Account.objects.filter(delivery_kind="compensation").select_related("line__order")
+    }
+    a, b = case["a"], case["b"]
+    assert served == {a[3].username: "O4", b[2].username: "O1", b[3].username: "O1"}
+
+
+def test_quality_by_supplier_all_time(case: dict[str, Any]) -> None:
+    rows = quality_report(by="supplier", now=NOW)
+    assert _table(rows) == {
+        # 3 of 6; locked_no_interaction twice (a1, c1), suspended_no_interaction once (a2)
+        "Alpha": (6, 3, "0.5000", "locked_no_interaction", 2),
+        # 2 of 5; one each: the tie goes to the alphabetically first rule
+        "Beta": (5, 2, "0.4000", "locked_one_interaction", 1),
+    }
+    assert [r.key for r in rows] == ["Alpha", "Beta"]  # highest failure rate first
+    assert [r.source for r in rows] == ["Alpha", "Beta"]
+
+
+def test_quality_by_supplier_last_30_days_leaves_out_older_deliveries(
+    case: dict[str, Any],
+) -> None:
+    assert _table(quality_report(by="supplier", now=NOW, days=30)) == {
+        "Alpha": (6, 3, "0.5000", "locked_no_interaction", 2),
+        "Beta": (4, 1, "0.2500", "locked_one_interaction", 1),
+    }
+
+
+def test_quality_by_product_is_keyed_by_sku(case: dict[str, Any]) -> None:
+    rows = quality_report(by="product", now=NOW)
+    assert _table(rows) == {
+        "X-FRESH": (2, 1, "0.5000", "locked_no_interaction", 0),
+        # b0 a1 a2 b2 of 9; suspended_no_interaction for b0 and a2
+        "IG-AGED": (9, 4, "0.4444", "suspended_no_interaction", 3),
+    }
+    assert [r.name for r in rows] == ["X account, fresh", "Instagram account, aged 2019"]
+    assert [r.source for r in rows] == [None, None]  # no retiring a whole product here
+
+
+def test_quality_by_import_batch(case: dict[str, Any]) -> None:
+    ids = {name: str(batch.pk) for name, batch in case["batches"].items()}
+    rows = quality_report(by="import_batch", now=NOW)
+    assert _table(rows) == {
+        ids["IB0"]: (1, 1, "1.0000", "suspended_no_interaction", 0),
+        ids["IA1"]: (4, 2, "0.5000", "locked_no_interaction", 2),
+        ids["IA2"]: (2, 1, "0.5000", "locked_no_interaction", 0),
+        ids["IB1"]: (4, 1, "0.2500", "locked_one_interaction", 1),
+    }
+    assert [r.key for r in rows] == [ids["IB0"], ids["IA1"], ids["IA2"], ids["IB1"]]
+    assert rows[1].name == "alpha-ig.csv (" + f"{case['batches']['IA1'].created_at:%Y-%m-%d})"
+    assert rows[1].source == case["batches"]["IA1"].pk
+
+
+def test_weekly_failure_rate_per_supplier(case: dict[str, Any]) -> None:
+    series = {
+        s.supplier: [(p.week, p.delivered, p.failed, f"{p.failure_rate:.4f}") for p in s.points]
+        for s in weekly_supplier_failure(now=NOW)
+    }
+    assert series == {
+        "Alpha": [(date(2025, 3, 10), 6, 3, "0.5000")],
+        # b0 was sold on Sunday 2 February: the week of Monday 27 January
+        "Beta": [(date(2025, 1, 27), 1, 1, "1.0000"), (date(2025, 3, 10), 4, 1, "0.2500")],
+    }
+
+
+def test_failure_rate_rounds_half_up_to_four_places() -> None:
+    assert failure_rate(1, 3) == Decimal("0.3333")
+    assert failure_rate(2, 3) == Decimal("0.6667")
+    assert failure_rate(1, 16) == Decimal("0.0625")
+    assert failure_rate(1, 32) == Decimal("0.0313")  # 0.03125: half up
+    assert failure_rate(0, 0) == Decimal("0.0000")
+
+
+def test_quality_report_rejects_an_unknown_key() -> None:
+    with pytest.raises(ValueError, match="--by must be one of supplier, product, import_batch"):
+        quality_report(by="platform", now=NOW)
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def _command(*args: str) -> str:
+    out = io.StringIO()
+    call_command("quality_report", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_command_csv_has_the_stable_header_and_the_figures(
+    case: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
+    text = _command("--by", "supplier", "--format", "csv")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:4] == ["key", "delivered", "failed", "failure_rate"]
+    assert rows[0] == list(CSV_HEADER)
+    assert rows[1:] == [
+        ["Alpha", "6", "3", "0.5000", "Alpha", "locked_no_interaction", "2", "2"],
+        ["Beta", "5", "2", "0.4000", "Beta", "locked_one_interaction", "1", "1"],
+    ]
+    recent = list(
+        csv.reader(io.StringIO(_command("--by", "supplier", "--days", "30", "--format", "csv")))
+    )
+    assert recent[2][:4] == ["Beta", "4", "1", "0.2500"]
+
+
+def test_command_table_is_readable(case: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
+    lines = _command("--by", "product").splitlines()
+    assert lines[0] == "Quality by product (all deliveries)"
+    assert lines[1].split() == [
+        "key",
+        "delivered",
+        "failed",
+        "failure_rate",
+        "top_rule",
+        "in_stock",
+        "name",
+    ]
+    assert lines[2].split()[:5] == ["X-FRESH", "2", "1", "0.5000", "locked_no_interaction"]
+    assert lines[3].split()[:5] == ["IG-AGED", "9", "4", "0.4444", "suspended_no_interaction"]
+
+
+def test_command_refuses_zero_days() -> None:
+    with pytest.raises(CommandError, match="--days must be at least 1"):
+        _command("--by", "supplier", "--days", "0")
+
+
+# --- retiring the rest of a bad source ------------------------------------------------------------
+
+
+def test_manager_retires_what_is_left_of_a_supplier_in_one_audited_step(
+    case: dict[str, Any],
+) -> None:
+    source = StockSource(supplier="Alpha")
+    assert stock_in_source_count(source=source) == 2
+    retired = stock_retire_source(
+        source=source, expected=2, reason="half of them got locked", actor=case["staff"], now=NOW
+    )
+    assert retired == 2
+    spare = [a.pk for a in case["spare_alpha"]]
+    assert list(Account.objects.filter(pk__in=spare).values_list("state", flat=True)) == [
+        "retired",
+        "retired",
+    ]
+    events = list(Event.objects.filter(kind=Event.Kind.ACCOUNT_RETIRED).order_by("account_id"))
+    assert [e.account_id for e in events] == sorted(spare)
+    assert {e.actor_id for e in events} == {case["staff"].pk}
+    assert events[0].message == "retired with the rest of supplier Alpha: half of them got locked"
+    assert events[0].data["retired_together"] == 2
+    # Beta's spare and every delivered account are untouched.
+    assert Account.objects.get(pk=case["spare_beta"][0].pk).state == "in_stock"
+    assert Account.objects.filter(state="delivered").count() == 11  # 6 + 5
+    assert stock_in_source_count(source=source) == 0
+
+
+def test_retiring_an_import_batch_takes_only_that_batch(case: dict[str, Any]) -> None:
+    source = StockSource(import_batch_id=case["batches"]["IB1"].pk)
+    assert (
+        stock_retire_source(
+            source=source, expected=1, reason="bad batch", actor=case["staff"], now=NOW
+        )
+        == 1
+    )
+    assert Account.objects.get(pk=case["spare_beta"][0].pk).state == "retired"
+    assert Account.objects.filter(state="in_stock").count() == 2  # Alpha's spares
+
+
+def test_retire_refuses_when_the_count_changed_and_changes_nothing(case: dict[str, Any]) -> None:
+    source = StockSource(supplier="Alpha")
+    _accounts(1, product=case["ig"], supplier="Alpha", batch=case["batches"]["IA1"])  # new stock
+    with pytest.raises(StockCountChanged, match="3 account\\(s\\) are in stock now, not the 2"):
+        stock_retire_source(source=source, expected=2, reason="bad", actor=case["staff"], now=NOW)
+    assert Account.objects.filter(state="retired").count() == 0
+    assert not Event.objects.filter(kind=Event.Kind.ACCOUNT_RETIRED).exists()
+
+
+def test_retire_needs_the_permission_and_a_reason(case: dict[str, Any]) -> None:
+    source = StockSource(supplier="Alpha")
+    with pytest.raises(PermissionDenied):
+        stock_retire_source(source=source, expected=2, reason="bad", actor=agent(), now=NOW)
+    with pytest.raises(ValueError, match="say why"):
+        stock_retire_source(source=source, expected=2, reason="  ", actor=case["staff"], now=NOW)
+    assert Account.objects.filter(state="retired").count() == 0
+
+
+def test_a_source_is_a_supplier_or_a_batch() -> None:
+    with pytest.raises(ValueError):
+        StockSource()
+    with pytest.raises(ValueError):
+        StockSource(supplier="A", import_batch_id=1)
+    with pytest.raises(ValueError):
+        StockSource(supplier=" ")
