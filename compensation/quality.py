@@ -125,7 +125,7 @@ def quality_report(*, by: str, now: datetime, days: int | None = None) -> list[Q
     rules: dict[Any, Counter[str]] = defaultdict(Counter)
     failed_decisions = AccountDecision.objects.filter(
         decision=Decision.APPROVED,
-        account__in=_delivered(now=now, days=days).filter(is_failed=True).values("pk"),
+        account__in=_delivered(now=now, days=days).values("pk"),
     )
     for value, rule, n in (
         failed_decisions.order_by()

@@ -66,7 +66,7 @@ def _message(d: AccountDecision) -> str:
         return _("We are checking this account's public profile.")
     if d.customer_message:
         return d.customer_message
-    return str(rules.rule_message(d.rule, d.evidence))
+    return str(rules.rule_message(d.rule, d.evidence, decision=d.decision))
 
 
 def _replacement(d: AccountDecision) -> dict[str, str] | None:

@@ -51,7 +51,7 @@ class StockSource:
     def label(self) -> str:
         if self.supplier is not None:
             return f"supplier {self.supplier}"
-        batch = ImportBatch.objects.filter(pk=self.import_batch_id).first()
+        batch = ImportBatch.objects.filter(pk=int(self.import_batch_id or 0)).first()
         if batch is None:
             return f"import batch #{self.import_batch_id}"
         return f"import batch #{batch.pk} ({batch.filename}, {batch.created_at:%Y-%m-%d})"
