@@ -1,9 +1,21 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from compensation.admin_reports import quality_report_view, retire_stock_view
 from compensation.api import urlpatterns as api_urlpatterns
 
 urlpatterns = [
+    # Back-office reports, behind the admin's login (before the admin's catch-all patterns).
+    path(
+        "admin/reports/quality/",
+        admin.site.admin_view(quality_report_view),
+        name="backoffice_quality_report",
+    ),
+    path(
+        "admin/reports/retire-stock/",
+        admin.site.admin_view(retire_stock_view),
+        name="backoffice_retire_stock",
+    ),
     path("admin/", admin.site.urls),
     *api_urlpatterns,
     path("", include("compensation.urls")),
