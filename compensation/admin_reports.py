@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -47,7 +48,7 @@ def _require(request: HttpRequest, perm: str) -> None:
         raise PermissionDenied
 
 
-def quality_report_view(request: HttpRequest) -> HttpResponse:
+def quality_report_view(request: HttpRequest) -> HttpResponseBase:
     _require(request, REPORT_PERM)
     by = request.GET.get("by", "supplier")
     by = by if by in KEYS else "supplier"
