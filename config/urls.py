@@ -20,3 +20,6 @@ urlpatterns = [
     *api_urlpatterns,
     path("", include("compensation.urls")),
 ]
+
+# A 403 with a way back (the admin's look for staff pages).
+handler403 = "compensation.error_views.permission_denied"

@@ -67,6 +67,7 @@ class ImportBatch(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name_plural = "import batches"
 
     def __str__(self) -> str:
         return f"{self.kind} import #{self.pk} ({self.filename})"
