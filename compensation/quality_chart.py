@@ -13,7 +13,7 @@ from compensation.quality import SupplierSeries
 # Distinguishable on white and for the common colour-vision deficiencies (Okabe-Ito).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 WIDTH, HEIGHT = 720, 240
-LEFT, RIGHT, TOP, BOTTOM = 48, 16, 12, 32
+LEFT, RIGHT, TOP, BOTTOM = 48, 32, 12, 32
 
 
 @dataclass(frozen=True)

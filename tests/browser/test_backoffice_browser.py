@@ -4,18 +4,23 @@ a refused page with a way back, the admin home, and the quality report."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from inventory.crypto import Credentials, credentials_seal
+from inventory.models import Account
 from orders.models import Event
 
 from ..factories import AccountFactory
-from ..factories_backoffice import agent, make_product, manager
+from ..factories_backoffice import agent, make_product, manager, review_cases, waiting_batch
 from .conftest import admin_login
+from .office_data import quality_history
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -68,3 +73,64 @@ def test_agent_is_refused_the_reveal_with_a_page_that_links_back(
     page.get_by_role("link", name="Back office home").click()
     page.wait_for_url(live_server.url + "/admin/")
     assert not Event.objects.filter(kind="credentials_revealed").exists()
+
+
+def test_admin_home_and_quality_report(
+    office_page: Any, live_server: Any, screenshot: Shoot
+) -> None:
+    now = timezone.now()
+    products = quality_history(now=now)
+    review_cases(
+        2,
+        requested_at=now - timedelta(hours=31),
+        product=products["IG-AGED"],
+        supplier="Blue Harbor",
+    )
+    review_cases(
+        1,
+        requested_at=now - timedelta(hours=3),
+        product=products["X-FRESH"],
+        supplier="Cedar Supply",
+    )
+    waiting_batch(product=products["X-FRESH"], quantity=2, approved_at=now - timedelta(hours=6))
+    manager("maria")
+    page = office_page
+    admin_login(page, live_server.url, "maria")
+
+    # The home: the work first, the oldest case past the SLA in red.
+    review = page.locator("#work-review")
+    assert "sla-breach" in (review.get_attribute("class") or "")
+    assert review.locator("td").nth(0).inner_text() == "3"
+    assert review.locator("td.age").inner_text() == "1d 7h"
+    colour = review.locator("td.age").evaluate("cell => getComputedStyle(cell).color")
+    assert colour in ("rgb(186, 33, 33)", "rgb(255, 113, 94)")  # the admin's error red
+    assert page.locator("#work-products").get_by_text("X-FRESH").is_visible()
+    screenshot(page, "admin-home")
+
+    # The quality report: Cedar Supply's recent weeks stand out.
+    page.get_by_role("link", name="Supplier and stock quality").click()
+    page.wait_for_url("**/admin/reports/quality/")
+    assert page.locator("#quality-chart svg polyline").count() == 3
+    first = page.locator("#quality-table tbody tr").first
+    assert first.locator("strong").inner_text() == "Cedar Supply"
+    assert "bad" in (first.get_attribute("class") or "")
+    assert first.get_by_role("link", name=re.compile(r"Retire \d+ in stock…")).is_visible()
+    no_scroll = page.evaluate(
+        "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+    assert no_scroll
+    screenshot(page, "quality-report")
+
+    # Retiring Cedar Supply's remaining stock: the count first, then exactly that many.
+    in_stock = Account.objects.filter(supplier="Cedar Supply", state="in_stock").count()
+    first.get_by_role("link", name=f"Retire {in_stock} in stock…").click()
+    assert f"{in_stock} accounts of supplier Cedar Supply are in stock now" in page.inner_text(
+        "#retire-count"
+    )
+    page.get_by_label("Why (kept in the audit trail)").fill("Locked in bulk since March")
+    page.get_by_role("button", name=f"Retire {in_stock} accounts").click()
+    page.wait_for_url("**/admin/reports/quality/")
+    assert f"Retired {in_stock} in-stock account(s) of supplier Cedar Supply." in page.inner_text(
+        ".messagelist"
+    )
+    assert not Account.objects.filter(supplier="Cedar Supply", state="in_stock").exists()
