@@ -37,6 +37,16 @@ class EarlierRequest:
     def accounts(self) -> int:
         return sum(self.decisions.values())
 
+    @property
+    def outcome(self) -> str:
+        """E.g. "2 approved, 1 rejected", in the order of the decision choices."""
+        labels = dict(Decision.choices)
+        return ", ".join(
+            f"{self.decisions[value]} {str(labels[value]).lower()}"
+            for value in Decision.values
+            if self.decisions.get(value)
+        )
+
 
 @dataclass(frozen=True)
 class CustomerHistory:

@@ -73,6 +73,7 @@ def test_history_lists_earlier_requests_across_orders_newest_first(
         ("A1", {"approved": 2, "rejected": 1}),
     ]
     assert [r.id for r in history.earlier] == [customer["r2"].pk, customer["r1"].pk]
+    assert [r.outcome for r in history.earlier] == ["3 rejected", "2 approved, 1 rejected"]
     assert history.earlier_total == 2
     assert (history.accounts_approved, history.accounts_rejected) == (2, 4)
     # 6 accounts asked about (3 + 3) of 6 bought
