@@ -24,12 +24,14 @@ def main() -> int:
         from django.conf import settings
         from django.utils import timezone
 
-        from compensation import status_client
         from compensation.models import AccountDecision
-        from compensation.services import requests as requests_service
-        from compensation.services.requests import request_run_checks, request_submit
-        from compensation.status_double import StatusDouble
+        from compensation.services import checks as checks_service
+        from compensation.services.checks import request_run_checks
+        from compensation.services.submit import request_submit
+        from compensation.status import reset_status_client
+        from compensation.status.double import StatusDouble
         from inventory.crypto import Credentials, credentials_seal
+        from inventory.interactions import INTERACTION_KINDS
         from inventory.models import Account, Product
         from orders.models import Order, OrderLine
 
@@ -73,21 +75,11 @@ def main() -> int:
                         "username": f"bench_{i}",
                         "state": "locked",
                         "followers": 250,
-                        "interactions": {
-                            k: 0
-                            for k in (
-                                "posts",
-                                "reposts",
-                                "comments",
-                                "likes",
-                                "follows",
-                                "messages",
-                            )
-                        },
+                        "interactions": dict.fromkeys(INTERACTION_KINDS, 0),
                     },
                 )
             settings.STATUS_API_URL = double.url
-            status_client.reset_status_client()
+            reset_status_client()
             request = request_submit(
                 email=order.email,
                 order_id=order.order_id,
@@ -97,7 +89,7 @@ def main() -> int:
                 now=now,
             ).request
             spent = {"store": 0.0}
-            original_store = requests_service._decisions_store
+            original_store = checks_service._decisions_store
 
             def timed_store(**kwargs: Any) -> int:
                 begun = time.perf_counter()
@@ -106,7 +98,7 @@ def main() -> int:
                 finally:
                     spent["store"] += time.perf_counter() - begun
 
-            requests_service._decisions_store = timed_store
+            checks_service._decisions_store = timed_store
             started = time.perf_counter()
             request_run_checks(request_id=request.id, now=timezone.now())
             elapsed = time.perf_counter() - started

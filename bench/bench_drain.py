@@ -97,11 +97,11 @@ def _loop_drain(product_id: int) -> int:
     from django.db import transaction
     from django.utils import timezone
 
+    from compensation.events import CompensationEvent
     from compensation.models import ReplacementBatch
     from compensation.services import notifications
+    from inventory.audit import event_record
     from inventory.models import Account
-    from orders.events import event_record
-    from orders.models import Event
 
     now = timezone.now()
     done = 0
@@ -134,7 +134,7 @@ def _loop_drain(product_id: int) -> int:
             batch.state, batch.delivered_at = "delivered", now
             batch.save()
             event_record(
-                kind=Event.Kind.BATCH_DELIVERED,
+                kind=CompensationEvent.BATCH_DELIVERED,
                 order_id=batch.line.order_id,
                 request_id=batch.request_id,
                 batch_id=batch.id,

@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import throwaway_database
+from inventory.interactions import INTERACTION_KINDS
 
 TARGET_ROWS_PER_S = 5000
 
@@ -42,12 +43,7 @@ def _write_csv(path: Path, rows: int) -> None:
         "email_password",
         "two_factor_secret",
         "followers",
-        "posts",
-        "reposts",
-        "comments",
-        "likes",
-        "follows",
-        "messages",
+        *INTERACTION_KINDS,
         "supplier",
         "notes",
     ]

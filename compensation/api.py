@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
-from django.core.exceptions import RequestDataTooBig, ValidationError
-from django.core.validators import validate_email
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.utils import timezone
@@ -16,96 +15,19 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from compensation.forms import ApiSubmissionForm
 from compensation.ratelimit import parse_rate, rate_limit_hit
 from compensation.selectors import request_view, request_view_json
-from compensation.services.requests import OrderNotFound, UnknownLines, request_submit
+from compensation.services.submit import OrderNotFound, UnknownLines, request_submit
 
-MAX_REASON = 2000
-MAX_EMAIL = 254  # the e-mail field of an order
-MAX_SKU = 64  # Product.sku
-MAX_LINES = 50  # as many product codes as the web form accepts
 # A valid body is a few kilobytes (reason 2,000 characters, 50 SKUs of 64): anything far larger
-# is refused before it is parsed.
+# is refused before it is parsed. The field limits are the web form's (compensation.forms).
 MAX_BODY_BYTES = 64 * 1024
 NOT_FOUND_MESSAGE = "No order matches this e-mail address and order id."
 
 
 def _errors(errors: dict[str, list[str]]) -> JsonResponse:
     return JsonResponse({"errors": errors}, status=400)
-
-
-def _has_nul(value: str) -> bool:
-    # PostgreSQL text cannot hold NUL: refuse it here with a field error instead of a 500.
-    return "\x00" in value
-
-
-def parse_submission(body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Validate the request body; returns (clean data, field errors)."""
-    errors: dict[str, list[str]] = {}
-    if not isinstance(body, dict):
-        return {}, {"__all__": [_("The body must be a JSON object.")]}
-    clean: dict[str, Any] = {}
-
-    email = body.get("email")
-    if not isinstance(email, str) or not email.strip():
-        errors["email"] = [_("This field is required.")]
-    elif len(email.strip()) > MAX_EMAIL:
-        errors["email"] = [_("An e-mail address has at most %(n)d characters.") % {"n": MAX_EMAIL}]
-    else:
-        try:
-            validate_email(email.strip())
-            clean["email"] = email.strip()
-        except ValidationError:
-            errors["email"] = [_("Enter a valid e-mail address.")]
-
-    order_id = body.get("order_id")
-    if isinstance(order_id, int) and not isinstance(order_id, bool):
-        order_id = str(order_id)
-    if not isinstance(order_id, str) or not order_id.strip():
-        errors["order_id"] = [_("This field is required.")]
-    elif len(order_id.strip()) > 64:
-        errors["order_id"] = [_("An order id has at most 64 characters.")]
-    elif _has_nul(order_id):
-        errors["order_id"] = [_("Null characters are not allowed.")]
-    else:
-        clean["order_id"] = order_id.strip()
-
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
-        errors["reason"] = [_("Tell us briefly what happened.")]
-    elif len(reason) > MAX_REASON:
-        errors["reason"] = [_("At most %(n)d characters.") % {"n": MAX_REASON}]
-    elif _has_nul(reason):
-        errors["reason"] = [_("Null characters are not allowed.")]
-    else:
-        clean["reason"] = reason.strip()
-
-    warning = body.get("password_change_warning", False)
-    if not isinstance(warning, bool):
-        errors["password_change_warning"] = [_("Must be true or false.")]
-    else:
-        clean["password_change_warning"] = warning
-
-    lines = body.get("lines")
-    if lines is None:
-        clean["lines"] = []
-    elif not isinstance(lines, list) or not all(isinstance(s, str) and s.strip() for s in lines):
-        errors["lines"] = [_("Must be a list of product SKUs.")]
-    elif len(lines) > MAX_LINES:
-        errors["lines"] = [_("Please list at most %(n)d products.") % {"n": MAX_LINES}]
-    elif any(len(s.strip()) > MAX_SKU or _has_nul(s) for s in lines):
-        errors["lines"] = [
-            _("A product SKU has at most %(n)d characters and no null characters.") % {"n": MAX_SKU}
-        ]
-    else:
-        clean["lines"] = [s.strip() for s in lines]
-
-    unknown = sorted(
-        set(body) - {"email", "order_id", "reason", "password_change_warning", "lines"}
-    )
-    if unknown:
-        errors["__all__"] = [_("Unknown field(s): %(f)s") % {"f": ", ".join(unknown)}]
-    return clean, errors
 
 
 @never_cache
@@ -138,9 +60,12 @@ def submit(request: HttpRequest) -> JsonResponse:
         # ValueError covers JSONDecodeError and integers beyond Python's digit limit;
         # RecursionError a deeply nested body ("[[[[…").
         return _errors({"__all__": [_("The body must be valid JSON.")]})
-    data, errors = parse_submission(body)
-    if errors:
-        return _errors(errors)
+    if not isinstance(body, dict):
+        return _errors({"__all__": [_("The body must be a JSON object.")]})
+    form = ApiSubmissionForm(body)
+    if not form.is_valid():
+        return _errors(form.errors_json())
+    data = form.cleaned_data
     try:
         result = request_submit(
             email=data["email"],
@@ -162,8 +87,6 @@ def submit(request: HttpRequest) -> JsonResponse:
 
 
 def parse_rate_window() -> int:
-    from django.conf import settings
-
     parsed = parse_rate(settings.COMPENSATION_RATE_LIMIT)
     return parsed[1] if parsed else 60
 

@@ -1,11 +1,29 @@
-"""Customer forms: parse and validate input only; the services decide."""
+"""Customer forms: parse and validate input only; the services decide.
+
+The web form (`CompensationRequestForm`) and the JSON API (`ApiSubmissionForm`) share one base
+(`SubmissionForm`): the same fields for the e-mail address and the order id, the same limits and
+the same messages. They differ only where the input does: the web form has a reason to pick, free
+text and SKUs typed in one box; the API has the reason as text and `lines` as a JSON list.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import MaxLengthValidator
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext_lazy as _
+
+MAX_EMAIL = 254  # Order.email
+MAX_ORDER_ID = 64  # Order.order_id
+MAX_REASON = 2000  # the customer's own words
+MAX_SKUS = 50  # product codes in one request
+MAX_SKU = 64  # Product.sku
 
 # Stored in English for the staff who read the request, shown translated to the customer.
 REASONS: list[tuple[str, str]] = [
@@ -23,32 +41,91 @@ _REASON_LABELS = {
     "other": _("Something else"),
 }
 _SKU_SPLIT = re.compile(r"[\s,;]+")
+_TOO_MANY_SKUS = _("Please list at most %(n)d products.")
+_BAD_SKU = _("A product SKU has at most %(n)d characters and no null characters.")
 
 
-class CompensationRequestForm(forms.Form):
-    email = forms.EmailField(
+def skus_check(skus: list[str]) -> list[str]:
+    """The limits on the product codes of one request, for both forms (before duplicates are
+    dropped: they count against the limit too)."""
+    if len(skus) > MAX_SKUS:
+        raise ValidationError(_TOO_MANY_SKUS, params={"n": MAX_SKUS}, code="max_skus")
+    if any(len(sku) > MAX_SKU or "\x00" in sku for sku in skus):
+        raise ValidationError(_BAD_SKU, params={"n": MAX_SKU}, code="bad_sku")
+    return skus
+
+
+class _OneMessageField(forms.CharField):
+    """One message per field: the length first, then the other validators, stopping at the
+    first that fails (a NUL byte in an address is "not a valid address", not two messages)."""
+
+    def run_validators(self, value: Any) -> None:
+        if value in self.empty_values:
+            return
+        ordered = sorted(self.validators, key=lambda v: not isinstance(v, MaxLengthValidator))
+        for validator in ordered:
+            try:
+                validator(value)
+            except ValidationError as error:
+                code = getattr(error, "code", None)
+                if code is not None and code in self.error_messages:
+                    error.message = self.error_messages[code]
+                raise
+
+
+class EmailAddressField(_OneMessageField, forms.EmailField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_EMAIL)
+        super().__init__(**kwargs)
+        self.error_messages["invalid"] = _("Enter a valid e-mail address.")
+        self.error_messages["max_length"] = _(
+            "An e-mail address has at most %(limit_value)d characters."
+        )
+
+
+class OrderIdField(_OneMessageField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_ORDER_ID)
+        super().__init__(**kwargs)
+        self.error_messages["max_length"] = _("An order id has at most %(limit_value)d characters.")
+
+
+class ReasonTextField(_OneMessageField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_REASON)
+        super().__init__(**kwargs)
+        self.error_messages["max_length"] = _("At most %(limit_value)d characters.")
+
+
+class SubmissionForm(forms.Form):
+    """The fields every way of asking for compensation shares."""
+
+    email = EmailAddressField(
         label=_("Your e-mail address"),
         help_text=_("The address you used for the order."),
-        max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "inputmode": "email"}),
     )
-    order_id = forms.CharField(
+    order_id = OrderIdField(
         label=_("Order number"),
         help_text=_("As shown in your order confirmation, for example A1001."),
-        max_length=64,
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}
         ),
     )
+
+    def clean_order_id(self) -> str:
+        return str(self.cleaned_data["order_id"]).strip()
+
+
+class CompensationRequestForm(SubmissionForm):
     reason = forms.ChoiceField(
         label=_("What went wrong?"),
         choices=[(code, _REASON_LABELS[code]) for code, _english in REASONS],
         widget=forms.RadioSelect,
     )
-    details = forms.CharField(
+    details = ReasonTextField(
         label=_("Tell us more (optional)"),
         required=False,
-        max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     password_change_warning = forms.TypedChoiceField(
@@ -69,14 +146,9 @@ class CompensationRequestForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
-    def clean_order_id(self) -> str:
-        return str(self.cleaned_data["order_id"]).strip()
-
     def clean_skus(self) -> list[str] | None:
         raw = str(self.cleaned_data.get("skus") or "")
-        skus = [part for part in _SKU_SPLIT.split(raw.strip()) if part]
-        if len(skus) > 50:
-            raise forms.ValidationError(_("Please list at most 50 products."))
+        skus = skus_check([part for part in _SKU_SPLIT.split(raw.strip()) if part])
         return list(dict.fromkeys(skus)) or None
 
     def reason_text(self) -> str:
@@ -86,11 +158,103 @@ class CompensationRequestForm(forms.Form):
         return f"{english}: {details}" if details else english
 
 
+# --- the JSON API ------------------------------------------------------------------------------
+
+
+MISSING = object()  # a key the JSON object does not have (unlike an explicit null)
+
+
+class _JsonValue(forms.Widget):
+    """Hands a field the parsed JSON value as it is (no HTML-form coercion of its type)."""
+
+    def value_from_datadict(
+        self, data: Mapping[str, Any], files: MultiValueDict[str, UploadedFile], name: str
+    ) -> Any:
+        return data.get(name, MISSING)
+
+    def value_omitted_from_data(
+        self, data: Mapping[str, Any], files: MultiValueDict[str, UploadedFile], name: str
+    ) -> bool:
+        return name not in data
+
+
+def _json_text(value: Any, *, numbers: bool = False) -> str:
+    """JSON text as text (and, where `numbers`, a whole number as its digits); anything else is
+    treated as missing."""
+    if isinstance(value, str):
+        return value
+    if numbers and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+class _JsonEmailField(EmailAddressField):
+    def to_python(self, value: Any) -> str:
+        return str(super().to_python(_json_text(value)))
+
+
+class _JsonOrderIdField(OrderIdField):
+    def to_python(self, value: Any) -> str:
+        return str(super().to_python(_json_text(value, numbers=True)))
+
+
+class _JsonReasonField(ReasonTextField):
+    def to_python(self, value: Any) -> str:
+        return str(super().to_python(_json_text(value)))
+
+
+class _JsonBooleanField(forms.Field):
+    default_error_messages = {"invalid": _("Must be true or false.")}
+
+    def to_python(self, value: Any) -> bool:
+        if value is MISSING:
+            return False
+        if not isinstance(value, bool):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return value
+
+
+class _JsonSkuListField(forms.Field):
+    default_error_messages = {"invalid": _("Must be a list of product SKUs.")}
+
+    def to_python(self, value: Any) -> list[str]:
+        if value is None or value is MISSING:
+            return []
+        if not isinstance(value, list) or not all(isinstance(s, str) and s.strip() for s in value):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return skus_check([sku.strip() for sku in value])
+
+
+class ApiSubmissionForm(SubmissionForm):
+    """The body of `POST /api/v1/compensation-requests` (interfaces.md §3), bound to the parsed
+    JSON object: `ApiSubmissionForm(body)`."""
+
+    FIELDS = ("email", "order_id", "reason", "password_change_warning", "lines")
+
+    email = _JsonEmailField(widget=_JsonValue)
+    order_id = _JsonOrderIdField(widget=_JsonValue)
+    reason = _JsonReasonField(
+        widget=_JsonValue, error_messages={"required": _("Tell us briefly what happened.")}
+    )
+    password_change_warning = _JsonBooleanField(required=False, widget=_JsonValue)
+    lines = _JsonSkuListField(required=False, widget=_JsonValue)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        unknown = sorted(set(self.data) - set(self.FIELDS))
+        if unknown:
+            raise ValidationError(_("Unknown field(s): %(f)s") % {"f": ", ".join(unknown)})
+        return cleaned
+
+    def errors_json(self) -> dict[str, list[str]]:
+        """{field or "__all__": [message, …]} as interfaces.md §3 answers a 400."""
+        return {field: [str(m) for m in messages] for field, messages in self.errors.items()}
+
+
 class FreshLinkForm(forms.Form):
-    order_id = forms.CharField(
+    order_id = OrderIdField(
         label=_("Order number"),
         help_text=_("We will send a new link to the e-mail address on the order."),
-        max_length=64,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 

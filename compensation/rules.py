@@ -29,14 +29,8 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-INTERACTION_KINDS: tuple[str, ...] = (
-    "posts",
-    "reposts",
-    "comments",
-    "likes",
-    "follows",
-    "messages",
-)
+from inventory.interactions import INTERACTION_KINDS
+
 STATES: tuple[str, ...] = ("active", "locked", "suspended", "not_found")
 
 APPROVED = "approved"

@@ -10,8 +10,7 @@ from typing import Any
 from django.db.models import Count, Min, Q, QuerySet, Sum
 
 from compensation.models import AccountDecision, Decision, ReplacementBatch
-from inventory.models import Account, Product
-from orders.models import Event
+from inventory.models import Account, Event, Product
 
 
 def review_queue() -> QuerySet[AccountDecision]:
@@ -108,3 +107,12 @@ def fulfilment_queue_per_product() -> list[ProductQueue]:
 def request_events(*, request_id: Any) -> QuerySet[Event]:
     """The audit trail of one request (events recorded with its id), oldest first."""
     return Event.objects.filter(request_id=request_id).select_related("actor").order_by("at", "id")
+
+
+def case_events(*, request_id: Any, account_id: int) -> QuerySet[Event]:
+    """The audit trail of one review case (its request and account), oldest first."""
+    return (
+        Event.objects.filter(request_id=request_id, account_id=account_id)
+        .select_related("actor")
+        .order_by("at", "id")
+    )

@@ -9,19 +9,19 @@ from django.utils import timezone
 
 
 def check_request(request_id: str) -> None:
-    from compensation.services.requests import request_run_checks
+    from compensation.services.checks import request_run_checks
 
     request_run_checks(request_id=uuid.UUID(str(request_id)), now=timezone.now())
 
 
 def recheck_due() -> int:
-    from compensation.services.requests import decisions_recheck_due
+    from compensation.services.checks import decisions_recheck_due
 
     return decisions_recheck_due(now=timezone.now())
 
 
 def resume_stalled_checks() -> int:
-    from compensation.services.requests import requests_resume_stalled
+    from compensation.services.checks import requests_resume_stalled
 
     return requests_resume_stalled(now=timezone.now())
 

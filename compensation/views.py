@@ -25,15 +25,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from compensation.forms import CompensationRequestForm, FreshLinkForm
+from compensation.order_page import order_credentials_reveal, order_page_read
 from compensation.ratelimit import rate_limit_hit
 from compensation.selectors import request_view
-from compensation.services.requests import OrderNotFound, UnknownLines, request_submit
-from orders.links import (
-    order_credentials_reveal,
-    order_link_resend,
-    order_link_resolve,
-    order_page_read,
-)
+from compensation.services.notifications import order_link_resend
+from compensation.services.submit import OrderNotFound, UnknownLines, request_submit
+from orders.links import order_link_resolve
 
 RESULT_REFRESH_SECONDS = 3
 RECHECK_REFRESH_SECONDS = 30
@@ -190,14 +187,21 @@ def order_page(request: HttpRequest, token: str) -> HttpResponse:
     link = order_link_resolve(token=token, now=now)
     if link is None:
         return _private(
-            render(request, "orders/link_invalid.html", {"form": FreshLinkForm()}, status=404)
+            render(
+                request,
+                "compensation/order_page/link_invalid.html",
+                {"form": FreshLinkForm()},
+                status=404,
+            )
         )
     credentials = None
     if request.method == "POST":  # the reveal button (a POST: mail scanners follow GET links)
         with transaction.atomic():
             credentials = order_credentials_reveal(link=link, now=now)
     page = order_page_read(order=link.order, now=now, credentials=credentials)
-    return _private(render(request, "orders/order_page.html", {"page": page, "now": now}))
+    return _private(
+        render(request, "compensation/order_page/order_page.html", {"page": page, "now": now})
+    )
 
 
 @no_referrer_csrf_protect
@@ -205,11 +209,15 @@ def order_page(request: HttpRequest, token: str) -> HttpResponse:
 def order_link_fresh(request: HttpRequest) -> HttpResponse:
     """Ask for a new order-page link: the answer is the same whether the order exists or not."""
     if request.method != "POST":
-        return _private(render(request, "orders/link_fresh.html", {"form": FreshLinkForm()}))
+        return _private(
+            render(request, "compensation/order_page/link_fresh.html", {"form": FreshLinkForm()})
+        )
     if rate_limit_hit(request, scope="order-link"):
         return _private(_rate_limited(request))
     form = FreshLinkForm(request.POST)
     if not form.is_valid():
-        return _private(render(request, "orders/link_fresh.html", {"form": form}, status=400))
+        return _private(
+            render(request, "compensation/order_page/link_fresh.html", {"form": form}, status=400)
+        )
     order_link_resend(order_id=form.cleaned_data["order_id"], now=timezone.now())
-    return _private(render(request, "orders/link_sent.html"))
+    return _private(render(request, "compensation/order_page/link_sent.html"))

@@ -1,31 +1,19 @@
-"""Back office for products, stock accounts and imports.
+"""Back office for products, stock accounts and the audit trail (imports: admin_uploads.py).
 
 Credentials never appear in a list, a search or a form: the sealed column is not editable and
 not displayed. Staff with `inventory.reveal_credentials` can reveal one account's credentials on
 a separate page, after a POST, which leaves an audit event. State changes go through services.
-
-The three imports are offered as uploads with a preview: the file is validated (a dry run of the
-very service the commands use), every error is shown, and only a confirmation imports it. Between
-preview and confirmation the upload is kept encrypted on disk (it may hold passwords).
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import secrets
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -33,10 +21,9 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.html import format_html
 
-from orders.services import orders_import
-
-from .importing import ImportReport, products_import, stock_import
-from .models import Account, ImportBatch, Product
+from . import admin_uploads  # noqa: F401  (registers the import batches and their uploads)
+from .admin_mixins import ReadOnlyAdminMixin
+from .models import Account, Event, Product
 from .selectors import products_with_stock_counts
 from .services import (
     AccountStateError,
@@ -44,34 +31,6 @@ from .services import (
     account_retire,
     account_reveal_credentials,
 )
-
-# kind -> (title, service, permission needed, accepted file suffix, where to go afterwards)
-IMPORTS: dict[str, tuple[str, Callable[..., ImportReport], str, str, str]] = {
-    "products": (
-        "Import products (CSV: sku,name,platform)",
-        products_import,
-        "inventory.add_product",
-        ".csv",
-        "admin:inventory_product_changelist",
-    ),
-    "stock": (
-        "Import stock accounts (CSV)",
-        stock_import,
-        "inventory.add_account",
-        ".csv",
-        "admin:inventory_account_changelist",
-    ),
-    "orders": (
-        "Import orders (JSON)",
-        orders_import,
-        "orders.add_order",
-        ".json",
-        "admin:orders_order_changelist",
-    ),
-}
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-PENDING_MAX_AGE_SECONDS = 24 * 3600
-_SESSION_KEY = "inventory_pending_imports"
 
 
 # --- Products ----------------------------------------------------------------------------------
@@ -231,171 +190,23 @@ class AccountAdmin(admin.ModelAdmin):
         self._each(request, queryset, account_restock, "put back in stock")
 
 
-# --- Imports (uploads with preview) ------------------------------------------------------------
-class UploadForm(forms.Form):
-    file = forms.FileField()
-
-
-def _pending_dir() -> Path:
-    return Path(settings.IMPORT_UPLOAD_DIR)
-
-
-def _box() -> MultiFernet:
-    return MultiFernet([Fernet(k.encode()) for k in settings.CREDENTIALS_ENCRYPTION_KEYS])
-
-
-def _pending_cleanup(directory: Path) -> None:
-    cutoff = time.time() - PENDING_MAX_AGE_SECONDS
-    for stale in directory.glob("*.bin"):
-        if stale.stat().st_mtime < cutoff:
-            stale.unlink(missing_ok=True)
-
-
-@admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
-    list_display = (
-        "created_at",
-        "kind",
-        "filename",
-        "rows_total",
-        "rows_created",
-        "rows_skipped",
-        "actor",
-    )
-    list_filter = ("kind", "created_at")
-    search_fields = ("filename", "sha256")
+# --- Audit trail ---------------------------------------------------------------------------
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("at", "kind", "actor", "order", "account", "message")
+    list_filter = ("kind", "at")
+    search_fields = ("=order__order_id", "account__username", "message")
+    list_select_related = ("actor", "order", "account")
+    date_hierarchy = "at"
+    show_full_result_count = False
     readonly_fields = (
+        "at",
         "kind",
-        "filename",
-        "sha256",
-        "rows_total",
-        "rows_created",
-        "rows_skipped",
         "actor",
-        "created_at",
+        "order",
+        "account",
+        "request_id",
+        "batch_id",
+        "message",
+        "data",
     )
-    change_list_template = "admin/inventory/importbatch/change_list.html"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_urls(self) -> list[URLPattern]:
-        return [
-            path(
-                "upload/<str:kind>/",
-                self.admin_site.admin_view(self.upload_view),
-                name="inventory_importbatch_upload",
-            ),
-            *super().get_urls(),
-        ]
-
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        extra = {
-            "imports": [
-                (kind, spec[0]) for kind, spec in IMPORTS.items() if request.user.has_perm(spec[2])
-            ]
-        }
-        return super().changelist_view(request, {**(extra_context or {}), **extra})
-
-    def upload_view(self, request: HttpRequest, kind: str) -> HttpResponse:
-        if kind not in IMPORTS:
-            raise PermissionDenied
-        title, service, perm, suffix, done_url = IMPORTS[kind]
-        if not request.user.has_perm(perm):
-            raise PermissionDenied
-        context: dict[str, Any] = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": title,
-            "kind": kind,
-            "suffix": suffix,
-            "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
-        }
-        if request.method == "POST" and "token" in request.POST:
-            return self._confirm(request, kind, service, done_url)
-        form = UploadForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
-            if upload.size > MAX_UPLOAD_BYTES:
-                form.add_error(
-                    "file",
-                    f"The file is larger than {context['max_mb']} MB; "
-                    "import it with the management command.",
-                )
-            else:
-                data = upload.read()
-                report = service(
-                    source=io.BytesIO(data),
-                    filename=upload.name,
-                    actor=request.user,
-                    now=timezone.now(),
-                    dry_run=True,
-                )
-                context["report"] = report
-                if report.ok:
-                    context["token"] = self._pending_store(request, kind, upload.name, data)
-                return TemplateResponse(request, "admin/inventory/import_preview.html", context)
-        context["form"] = form
-        return TemplateResponse(request, "admin/inventory/import_form.html", context)
-
-    def _pending_store(self, request: HttpRequest, kind: str, filename: str, data: bytes) -> str:
-        directory = _pending_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        _pending_cleanup(directory)
-        token = secrets.token_urlsafe(24)
-        (directory / f"{token}.bin").write_bytes(_box().encrypt(data))
-        pending = request.session.get(_SESSION_KEY, {})
-        pending[token] = {
-            "kind": kind,
-            "filename": filename,
-            "sha256": hashlib.sha256(data).hexdigest(),
-        }
-        request.session[_SESSION_KEY] = pending
-        return token
-
-    def _confirm(
-        self, request: HttpRequest, kind: str, service: Callable[..., ImportReport], done_url: str
-    ) -> HttpResponse:
-        token = request.POST["token"]
-        pending = request.session.get(_SESSION_KEY, {})
-        entry = pending.pop(token, None)
-        request.session[_SESSION_KEY] = pending
-        stored = _pending_dir() / f"{token}.bin"
-        again = reverse("admin:inventory_importbatch_upload", args=[kind])
-        if entry is None or entry["kind"] != kind or not stored.is_file():
-            messages.error(
-                request, "This preview has expired or was already imported; upload the file again."
-            )
-            return HttpResponseRedirect(again)
-        try:
-            data = _box().decrypt(stored.read_bytes())
-        except InvalidToken:
-            data = b""
-        finally:
-            stored.unlink(missing_ok=True)
-        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-            messages.error(request, "The stored upload could not be read back; upload it again.")
-            return HttpResponseRedirect(again)
-        report = service(
-            source=io.BytesIO(data),
-            filename=entry["filename"],
-            actor=request.user,
-            now=timezone.now(),
-        )
-        if not report.ok:
-            context = {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "title": IMPORTS[kind][0],
-                "kind": kind,
-                "report": report,
-            }
-            return TemplateResponse(request, "admin/inventory/import_preview.html", context)
-        messages.success(request, report.summary())
-        return HttpResponseRedirect(reverse(done_url))

@@ -8,31 +8,42 @@ Every import runs in two passes over the file:
    (`bulk_create` in batches, one sealed credentials token per account), skipping the rows that
    are already present (products by SKU, accounts by platform + lower(username)).
 
-The commands and the admin upload (preview = dry run, then confirm) call the same functions.
+The commands and the admin upload (preview = dry run, then confirm) call the same functions. The
+machinery shared with the order import is in `import_rows.py` (files, rows, reports) and
+`account_fields.py` (one account's fields).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 
-from orders.events import Actor
-
-from .crypto import Credentials, credentials_seal
+from .account_fields import AccountFields, account_fields_parse, existing_usernames
+from .audit import Actor
+from .import_rows import (
+    BATCH_SIZE,
+    ImportAborted,
+    ImportReport,
+    NoProgress,
+    Progress,
+    ProgressFactory,
+    RowError,
+    chunks,
+    csv_header,
+    csv_records,
+    csv_rows,
+    import_batch_create,
+    import_batch_finish,
+    progress_bar,
+)
 from .models import INTERACTION_KINDS, Account, ImportBatch, Platform, Product
-from .services import stock_arrived
+from .services import stock_arrival_announce
 
-BATCH_SIZE = 1000
-MAX_COUNTER = 2_147_483_647  # PositiveIntegerField on PostgreSQL
 PRODUCT_COLUMNS = ("sku", "name", "platform")
 STOCK_REQUIRED = ("sku", "username", "password")
 STOCK_OPTIONAL = (
@@ -45,347 +56,6 @@ STOCK_OPTIONAL = (
     "supplier",
     "notes",
 )
-COUNTER_FIELDS = ("followers", *INTERACTION_KINDS)
-
-
-# --- Results -----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class RowError:
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
-@dataclass
-class ImportReport:
-    """What an import did (or, for a dry run / a rejected file, would do)."""
-
-    kind: str
-    filename: str
-    dry_run: bool = False
-    sha256: str = ""
-    rows_total: int = 0
-    created: int = 0
-    skipped: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    batch_id: int | None = None
-    product_ids: list[int] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def summary(self) -> str:
-        verb = "would create" if self.dry_run else "created"
-        text = (
-            f"{self.kind} import of {self.filename}: {self.rows_total} row(s), "
-            f"{verb} {self.created}, skipped {self.skipped} already present"
-        )
-        if self.errors:
-            text += f", {len(self.errors)} error(s): nothing imported"
-        return text
-
-
-class Progress(Protocol):
-    def update(self, n: int = 1) -> Any: ...
-
-    def close(self) -> Any: ...
-
-
-# (description, total rows or None) -> a progress bar; the commands pass a tqdm factory.
-ProgressFactory = Callable[[str, int | None], Progress]
-
-
-class _NoProgress:
-    def update(self, n: int = 1) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
-def _progress(factory: ProgressFactory | None, desc: str, total: int | None) -> Progress:
-    return factory(desc, total) if factory else _NoProgress()
-
-
-class ImportAborted(Exception):
-    """Raised inside the write transaction to roll it back (the report carries the reason)."""
-
-    def __init__(self, error: RowError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-# --- Reading files -----------------------------------------------------------------------------
-def _decoded_lines(stream: IO[bytes], errors: list[RowError], hasher: Any) -> Iterator[str]:
-    """Yield the file's physical lines as text; record every line that is not valid UTF-8."""
-    for number, raw in enumerate(stream, start=1):
-        hasher.update(raw)
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            errors.append(
-                RowError(number, f"not valid UTF-8 (byte {exc.start + 1}); save the file as UTF-8")
-            )
-            yield raw.decode("utf-8", "replace")
-
-
-def csv_records(
-    stream: IO[bytes], errors: list[RowError], hasher: Any
-) -> Iterator[tuple[int, list[str]]]:
-    """(line number where the record starts, fields), skipping blank lines. Stops at a CSV
-    syntax error (recorded) because nothing after it can be trusted."""
-    reader = csv.reader(_decoded_lines(stream, errors, hasher), strict=True)
-    previous = 0
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            errors.append(RowError(reader.line_num or 1, f"malformed CSV: {exc}"))
-            # Drain the rest so the hash covers the whole file.
-            for _ in _decoded_lines(stream, [], hasher):
-                pass
-            return
-        start, previous = previous + 1, reader.line_num
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        yield start, row
-
-
-@dataclass(frozen=True, slots=True)
-class _Header:
-    columns: tuple[str, ...]
-
-
-def _read_header(
-    records: Iterator[tuple[int, list[str]]],
-    errors: list[RowError],
-    *,
-    required: tuple[str, ...],
-    optional: tuple[str, ...],
-) -> _Header | None:
-    first = next(records, None)
-    if first is None:
-        if not errors:
-            errors.append(RowError(1, "the file is empty (expected a header line)"))
-        return None
-    line, row = first
-    columns = tuple(cell.strip().lower() for cell in row)
-    problems = []
-    missing = [c for c in required if c not in columns]
-    if missing:
-        problems.append(f"missing column(s): {', '.join(missing)}")
-    unknown = [c for c in columns if c not in required and c not in optional]
-    if unknown:
-        problems.append(
-            f"unknown column(s): {', '.join(repr(c) for c in unknown)} "
-            f"(allowed: {', '.join((*required, *optional))})"
-        )
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
-    if duplicated:
-        problems.append(f"duplicated column(s): {', '.join(duplicated)}")
-    if problems:
-        errors.append(RowError(line, "; ".join(problems)))
-        return None
-    return _Header(columns)
-
-
-_UNSTRIPPED = frozenset({"password", "email_password"})  # spaces may belong to a secret
-
-
-def _rows(
-    records: Iterator[tuple[int, list[str]]], header: _Header, errors: list[RowError]
-) -> Iterator[tuple[int, dict[str, str] | None]]:
-    """Map each record to {column: stripped value}; None when its field count is wrong."""
-    width = len(header.columns)
-    for line, row in records:
-        if len(row) != width:
-            errors.append(RowError(line, f"expected {width} field(s), found {len(row)}"))
-            yield line, None
-            continue
-        yield (
-            line,
-            {
-                c: v if c in _UNSTRIPPED else v.strip()
-                for c, v in zip(header.columns, row, strict=True)
-            },
-        )
-
-
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-# --- Field parsing shared with the order import ------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class AccountFields:
-    username: str
-    user_id: str
-    credentials: Credentials
-    supplier: str
-    baseline: dict[str, int | None]
-
-    def to_account(self, *, product: Product, **extra: Any) -> Account:
-        return Account(
-            product=product,
-            platform=product.platform,
-            username=self.username,
-            platform_user_id=self.user_id,
-            credentials_sealed=credentials_seal(self.credentials),
-            supplier=self.supplier,
-            **{f"baseline_{kind}": value for kind, value in self.baseline.items()},
-            **extra,
-        )
-
-
-def _text(values: Mapping[str, Any], key: str, problems: list[str], *, max_length: int) -> str:
-    value = values.get(key)
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        problems.append(f"{key} must be text")
-        return ""
-    text = str(value).strip()
-    if len(text) > max_length:
-        problems.append(f"{key} is longer than {max_length} characters")
-    return text
-
-
-def _counter(values: Mapping[str, Any], key: str, problems: list[str]) -> int | None:
-    value = values.get(key)
-    if type(value) is str:  # fast path for CSV cells: "", "123"
-        if not value:
-            return None
-        if value.isdigit() and value.isascii() and len(value) < 10:
-            return int(value)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None  # unknown, never guessed as 0
-    if isinstance(value, bool):
-        problems.append(f"{key} must be a whole number ≥ 0, got {value!r}")
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("-") and text[1:].isascii() and text[1:].isdigit():
-            problems.append(f"{key} must not be negative, got {text}")
-            return None
-        if not text.isascii() or not text.isdigit():
-            problems.append(f"{key} must be a whole number ≥ 0 or blank, got {value.strip()!r}")
-            return None
-        number = int(text)
-    elif isinstance(value, int):
-        number = value
-    else:
-        problems.append(f"{key} must be a whole number ≥ 0, got {value!r}")
-        return None
-    if number < 0:
-        problems.append(f"{key} must not be negative, got {number}")
-        return None
-    if number > MAX_COUNTER:
-        problems.append(f"{key} is too large ({number})")
-        return None
-    return number
-
-
-def account_fields_parse(
-    values: Mapping[str, Any], *, password_required: bool, validated: bool = False
-) -> tuple[AccountFields | None, list[str]]:
-    """Validate one account's fields (a CSV row or a JSON object). Returns (fields, problems).
-    `validated`: the row passed this check before (the write pass), skip the costly checks."""
-    problems: list[str] = []
-    username = _text(values, "username", problems, max_length=150)
-    if not username:
-        problems.append("username is required")
-    elif any(ch.isspace() for ch in username):
-        problems.append(f"username {username!r} contains whitespace")
-    password = values.get("password")
-    password = "" if password is None else password
-    if not isinstance(password, str):
-        problems.append("password must be text")
-        password = ""
-    elif password_required and not password.strip():
-        problems.append("password is required")
-    email = _text(values, "email", problems, max_length=254)
-    if email and not validated:
-        try:
-            validate_email(email)
-        except ValidationError:
-            # The account's e-mail is a credential: name the column, never echo the value
-            # (the preview page and the command's output end up in tickets and logs).
-            problems.append("email is not a valid e-mail address")
-    secrets = {}
-    for key in ("email_password", "two_factor_secret", "notes"):
-        raw = values.get(key)
-        if raw is not None and not isinstance(raw, str):
-            problems.append(f"{key} must be text")
-            raw = ""
-        secrets[key] = (raw or "").strip() if key != "email_password" else (raw or "")
-    user_id = _text(values, "user_id", problems, max_length=64)
-    supplier = _text(values, "supplier", problems, max_length=100)
-    baseline = {kind: _counter(values, kind, problems) for kind in COUNTER_FIELDS}
-    if problems:
-        return None, problems
-    return (
-        AccountFields(
-            username=username,
-            user_id=user_id,
-            credentials=Credentials(
-                password=password,
-                email=email,
-                email_password=secrets["email_password"],
-                two_factor_secret=secrets["two_factor_secret"],
-                notes=secrets["notes"],
-            ),
-            supplier=supplier,
-            baseline=baseline,
-        ),
-        [],
-    )
-
-
-def existing_usernames(
-    *, platform: str, usernames_lower: Iterable[str]
-) -> dict[str, tuple[str, int]]:
-    """{lower(username): (username, product_id)} of accounts already in the database."""
-    found: dict[str, tuple[str, int]] = {}
-    for chunk in _chunks(usernames_lower, BATCH_SIZE):
-        rows = (
-            Account.objects.annotate(username_lower=Lower("username"))
-            .filter(platform=platform, username_lower__in=chunk)
-            .values_list("username_lower", "username", "product_id")
-        )
-        for lower, username, product_id in rows:
-            found[lower] = (username, product_id)
-    return found
-
-
-def _import_batch_create(*, kind: str, report: ImportReport, actor: Actor) -> ImportBatch:
-    return ImportBatch.objects.create(
-        kind=kind,
-        filename=report.filename[:255],
-        sha256=report.sha256,
-        rows_total=report.rows_total,
-        actor_id=actor.pk if actor is not None and actor.is_authenticated else None,
-    )
-
-
-def _import_batch_finish(batch: ImportBatch, report: ImportReport) -> None:
-    ImportBatch.objects.filter(pk=batch.pk).update(
-        rows_created=report.created, rows_skipped=report.skipped
-    )
-    report.batch_id = batch.pk
 
 
 # --- Products ----------------------------------------------------------------------------------
@@ -423,12 +93,12 @@ def products_import(
     errors = report.errors
     hasher = hashlib.sha256()
     records = csv_records(source, errors, hasher)
-    header = _read_header(records, errors, required=PRODUCT_COLUMNS, optional=())
+    header = csv_header(records, errors, required=PRODUCT_COLUMNS, optional=())
     new: dict[str, tuple[str, str, int]] = {}  # sku -> (name, platform, line)
     seen: dict[str, int] = {}
-    bar = _progress(progress, "validating", None)
+    bar = progress_bar(progress, "validating", None)
     if header is not None:
-        for line, values in _rows(records, header, errors):
+        for line, values in csv_rows(records, header, errors):
             bar.update()
             report.rows_total += 1
             if values is None:
@@ -451,7 +121,7 @@ def products_import(
         errors.append(RowError(2, "the file has a header but no rows"))
     existing = {
         sku: platform
-        for chunk in _chunks(list(new), BATCH_SIZE)
+        for chunk in chunks(list(new), BATCH_SIZE)
         for sku, platform in Product.objects.filter(sku__in=chunk).values_list("sku", "platform")
     }
     for sku, platform in existing.items():
@@ -472,13 +142,13 @@ def products_import(
             report.created = 0
         return report
     with transaction.atomic():
-        batch = _import_batch_create(kind=ImportBatch.Kind.PRODUCTS, report=report, actor=actor)
+        batch = import_batch_create(kind=ImportBatch.Kind.PRODUCTS, report=report, actor=actor)
         created = Product.objects.bulk_create(
             [Product(sku=sku, name=n, platform=p) for sku, (n, p, _) in new.items()],
             batch_size=BATCH_SIZE,
         )
         report.product_ids = [p.pk for p in created if p.pk is not None]
-        _import_batch_finish(batch, report)
+        import_batch_finish(batch, report)
     return report
 
 
@@ -490,40 +160,50 @@ class _StockRow:
     fields: AccountFields
 
 
-def _stock_rows(
-    source: IO[bytes],
-    errors: list[RowError],
-    hasher: Any,
-    products: dict[str, Product | None],
-    bar: Progress,
-    counter: list[int],
-    validated: bool = False,
-) -> Iterator[_StockRow]:
-    """Parse and check each row on its own (no cross-row or database checks)."""
-    records = csv_records(source, errors, hasher)
-    header = _read_header(records, errors, required=STOCK_REQUIRED, optional=STOCK_OPTIONAL)
-    if header is None:
-        for _ in records:
-            pass
-        return
-    for line, values in _rows(records, header, errors):
-        bar.update()
-        counter[0] += 1
-        if values is None:
-            continue
-        fields, problems = account_fields_parse(values, password_required=True, validated=validated)
+@dataclass
+class _StockFile:
+    """One pass over a stock CSV: yields the rows that are fine on their own (no cross-row or
+    database checks), counts every row and hashes every byte read."""
+
+    source: IO[bytes]
+    products: dict[str, Product | None]  # by SKU, shared by both passes
+    errors: list[RowError]
+    bar: Progress
+    validated: bool = False  # the write pass: the rows passed every check before
+    rows_total: int = 0
+    hasher: Any = field(default_factory=hashlib.sha256)
+
+    def rows(self) -> Iterator[_StockRow]:
+        records = csv_records(self.source, self.errors, self.hasher)
+        header = csv_header(records, self.errors, required=STOCK_REQUIRED, optional=STOCK_OPTIONAL)
+        if header is None:
+            for _ in records:  # hash the rest of the file
+                pass
+            return
+        for line, values in csv_rows(records, header, self.errors):
+            self.bar.update()
+            self.rows_total += 1
+            if values is not None:
+                row = self._row(line, values)
+                if row is not None:
+                    yield row
+
+    def _row(self, line: int, values: dict[str, str]) -> _StockRow | None:
+        fields, problems = account_fields_parse(
+            values, password_required=True, validated=self.validated
+        )
         sku = values["sku"]
-        if sku not in products:
-            products[sku] = Product.objects.filter(sku=sku).first() if sku else None
-        product = products[sku]
+        if sku not in self.products:
+            self.products[sku] = Product.objects.filter(sku=sku).first() if sku else None
+        product = self.products[sku]
         if not sku:
             problems.insert(0, "sku is required")
         elif product is None:
             problems.insert(0, f"unknown sku {sku!r} (import it with import_products first)")
         if problems or fields is None or product is None:
-            errors.extend(RowError(line, p) for p in problems)
-            continue
-        yield _StockRow(line=line, product=product, fields=fields)
+            self.errors.extend(RowError(line, p) for p in problems)
+            return None
+        return _StockRow(line=line, product=product, fields=fields)
 
 
 def stock_import(
@@ -539,23 +219,33 @@ def stock_import(
     (platform + lower(username), same spelling) is skipped; one held by another product, spelt
     differently, or repeated within the file is an error. Wakes fulfilment after commit."""
     report = ImportReport(kind=ImportBatch.Kind.STOCK, filename=filename, dry_run=dry_run)
-    errors = report.errors
     products: dict[str, Product | None] = {}
-    counter = [0]
+    present = _stock_validate(source, report, products, progress)
+    if report.errors:
+        report.created = 0
+    elif not dry_run:
+        _stock_write(source, report, products, present, actor, progress)
+    return report
 
-    # Pass 1: validate everything. Keep only {(platform, lower username): line} and the line
-    # numbers of the rows already present (to skip them in pass 2).
+
+def _stock_validate(
+    source: IO[bytes],
+    report: ImportReport,
+    products: dict[str, Product | None],
+    progress: ProgressFactory | None,
+) -> set[int]:
+    """Pass 1: every check, nothing written. Keeps only {(platform, lower username): line};
+    returns the line numbers of the rows already present (skipped by pass 2)."""
     seen: dict[tuple[str, str], int] = {}
-    skip_lines: set[int] = set()
-    hasher = hashlib.sha256()
-    bar = _progress(progress, "validating", None)
-    rows = _stock_rows(source, errors, hasher, products, bar, counter)
-    for chunk in _chunks(rows, BATCH_SIZE):
+    present: set[int] = set()
+    bar = progress_bar(progress, "validating", None)
+    stock_file = _StockFile(source, products, report.errors, bar)
+    for chunk in chunks(stock_file.rows(), BATCH_SIZE):
         fresh: list[_StockRow] = []
         for row in chunk:
             key = (row.product.platform, row.fields.username.lower())
             if key in seen:
-                errors.append(
+                report.errors.append(
                     RowError(
                         row.line,
                         f"duplicate username {row.fields.username!r} on "
@@ -565,54 +255,54 @@ def stock_import(
                 continue
             seen[key] = row.line
             fresh.append(row)
-        created, skipped, problems = _stock_against_db(fresh, present=skip_lines)
+        created, skipped, problems = _stock_against_db(fresh, present=present)
         report.created += created
         report.skipped += skipped
-        errors.extend(problems)
+        report.errors.extend(problems)
     bar.close()
-    report.rows_total = counter[0]
-    report.sha256 = hasher.hexdigest()
-    del seen
-    if not errors and report.rows_total == 0:
-        errors.append(RowError(2, "the file has a header but no rows"))
-    errors.sort(key=lambda e: e.line)
-    if errors or dry_run:
-        if errors:
-            report.created = 0
-        return report
+    report.rows_total = stock_file.rows_total
+    report.sha256 = stock_file.hasher.hexdigest()
+    if not report.errors and report.rows_total == 0:
+        report.errors.append(RowError(2, "the file has a header but no rows"))
+    report.errors.sort(key=lambda e: e.line)
+    return present
 
-    # Pass 2: write, in one transaction, re-checking presence against the database.
+
+def _stock_write(
+    source: IO[bytes],
+    report: ImportReport,
+    products: dict[str, Product | None],
+    present: set[int],
+    actor: Actor,
+    progress: ProgressFactory | None,
+) -> None:
+    """Pass 2: write in one transaction, or nothing (the file changed since pass 1, or a
+    concurrent import added some of the accounts: the unique constraint says so)."""
     source.seek(0)
-    expected_sha = report.sha256
     report.created = report.skipped = 0
-    hasher = hashlib.sha256()
-    write_errors: list[RowError] = []
-    bar = _progress(progress, "importing", report.rows_total)
+    bar = progress_bar(progress, "importing", report.rows_total)
+    stock_file = _StockFile(source, products, [], NoProgress(), validated=True)
     product_ids: set[int] = set()
     try:
         with transaction.atomic():
-            batch = _import_batch_create(kind=ImportBatch.Kind.STOCK, report=report, actor=actor)
-            rows = _stock_rows(
-                source, write_errors, hasher, products, _NoProgress(), [0], validated=True
-            )
-            for chunk in _chunks(rows, BATCH_SIZE):
-                # Rows present since pass 1 (a concurrent import) hit the unique constraint.
-                accounts = []
-                for row in chunk:
-                    if row.line in skip_lines:
-                        report.skipped += 1
-                        continue
-                    accounts.append(row.fields.to_account(product=row.product, import_batch=batch))
-                    product_ids.add(row.product.pk)
+            batch = import_batch_create(kind=ImportBatch.Kind.STOCK, report=report, actor=actor)
+            for chunk in chunks(stock_file.rows(), BATCH_SIZE):
+                accounts = [
+                    row.fields.to_account(product=row.product, import_batch=batch)
+                    for row in chunk
+                    if row.line not in present
+                ]
                 Account.objects.bulk_create(accounts, batch_size=BATCH_SIZE)
+                product_ids.update(a.product_id for a in accounts)
                 report.created += len(accounts)
+                report.skipped += len(chunk) - len(accounts)
                 bar.update(len(chunk))
-            if write_errors or hasher.hexdigest() != expected_sha:
+            if stock_file.errors or stock_file.hasher.hexdigest() != report.sha256:
                 raise ImportAborted(RowError(1, "the file changed while it was being imported"))
-            _import_batch_finish(batch, report)
+            import_batch_finish(batch, report)
             report.product_ids = sorted(product_ids)
             if product_ids:
-                stock_arrived(product_ids=report.product_ids)
+                stock_arrival_announce(product_ids=report.product_ids)
     except ImportAborted as exc:
         report.errors.append(exc.error)
         report.created = 0
@@ -625,7 +315,6 @@ def stock_import(
         report.created = 0
     finally:
         bar.close()
-    return report
 
 
 def _stock_against_db(rows: list[_StockRow], present: set[int]) -> tuple[int, int, list[RowError]]:

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
-INTERACTION_KINDS = ("posts", "reposts", "comments", "likes", "follows", "messages")
+from .interactions import INTERACTION_KINDS
 
 
 class Platform(models.TextChoices):
@@ -162,3 +162,36 @@ class Account(models.Model):
     @property
     def baseline_interactions(self) -> dict[str, int | None]:
         return {kind: getattr(self, f"baseline_{kind}") for kind in INTERACTION_KINDS}
+
+
+class Event(models.Model):
+    """Append-only audit trail: who did what, why and when. Written by services only, through
+    `inventory.audit` (each app's `events.py` has one function per kind it records), in the same
+    transaction as the change it records; never edited, never deleted.
+
+    It lives in the lowest app because every app writes it; `kind` is free text (no choices), so
+    a new kind needs no migration here. The table keeps its first name (`orders_event`)."""
+
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    # Soft references keep this table free of a dependency on the compensation app.
+    request_id = models.UUIDField(null=True, blank=True, db_index=True)
+    batch_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    message = models.TextField(blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "orders_event"
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"

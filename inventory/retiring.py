@@ -14,9 +14,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 
-from orders.events import Actor, actor_pk, events_record_many
-from orders.models import Event
-
+from .audit import Actor
+from .events import accounts_retired_together_events
 from .models import Account, ImportBatch
 
 RETIRE_PERM = "inventory.change_account"
@@ -94,22 +93,12 @@ def stock_retire_source(
         )
         if updated != len(ids):  # pragma: no cover - the rows are locked
             raise StockCountChanged(expected=expected, actual=updated)
-        label = source.label
-        data = {
-            "supplier": source.supplier,
-            "import_batch_id": source.import_batch_id,
-            "retired_together": len(ids),
-            "reason": reason,
-        }
-        events_record_many(
-            Event(
-                at=now,
-                actor_id=actor_pk(actor),
-                kind=Event.Kind.ACCOUNT_RETIRED,
-                account_id=pk,
-                message=f"retired with the rest of {label}: {reason}",
-                data=data,
-            )
-            for pk in ids
+        accounts_retired_together_events(
+            account_ids=ids,
+            source=source.label,
+            reason=reason,
+            data={"supplier": source.supplier, "import_batch_id": source.import_batch_id},
+            actor=actor,
+            now=now,
         )
     return len(ids)

@@ -7,12 +7,19 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 
-from orders.events import Actor, event_record
-from orders.models import Event
-
+from .audit import Actor
 from .crypto import Credentials, credentials_open, credentials_rotate
+from .events import (
+    account_credentials_revealed_event,
+    account_restocked_event,
+    account_retired_event,
+    accounts_delivered_event,
+    credentials_rotated_event,
+)
 from .models import Account
+from .signals import stock_arrived
 
 
 class AllocationConflict(Exception):
@@ -81,14 +88,14 @@ def accounts_allocate(
                 now=now,
                 replacement_batch_id=replacement_batch_id,
             )
-            event_record(
-                kind=Event.Kind.ACCOUNTS_DELIVERED,
-                actor=actor,
+            accounts_delivered_event(
                 order_id=order_id,
+                line_id=line_id,
+                account_ids=ids,
+                delivery_kind=kind,
                 batch_id=replacement_batch_id,
-                message=f"{quantity} account(s) delivered as {kind}",
-                data={"line_id": line_id, "account_ids": ids, "kind": kind},
-                at=now,
+                actor=actor,
+                now=now,
             )
             return ids
     except AllocationConflict:
@@ -100,12 +107,10 @@ class AccountStateError(Exception):
     """The account is not in the state the operation needs (nothing was changed)."""
 
 
-def stock_arrived(*, product_ids: Sequence[int]) -> None:
-    """New stock of these products: wake the fulfilment of waiting batches after commit (the
-    fulfilment service registers a `transaction.on_commit`). Call inside the writing transaction."""
-    from compensation.services.fulfilment import fulfilment_wake
-
-    fulfilment_wake(product_ids=sorted(set(product_ids)))
+def stock_arrival_announce(*, product_ids: Sequence[int]) -> None:
+    """New free stock of these products: send `inventory.signals.stock_arrived` (the compensation
+    desk wakes its waiting batches after commit). Call inside the writing transaction."""
+    stock_arrived.send(sender=Account, product_ids=sorted(set(product_ids)))
 
 
 def _actor_has(actor: Actor, perm: str) -> bool:
@@ -120,14 +125,7 @@ def account_reveal_credentials(*, account_id: int, actor: Actor, now: datetime) 
     with transaction.atomic():
         account = Account.objects.select_related("line").get(pk=account_id)
         credentials = credentials_open(account.credentials_sealed)
-        event_record(
-            kind=Event.Kind.CREDENTIALS_REVEALED,
-            actor=actor,
-            order_id=account.line.order_id if account.line else None,
-            account_id=account.pk,
-            message=f"credentials of {account.platform}:{account.username} revealed",
-            at=now,
-        )
+        account_credentials_revealed_event(account=account, actor=actor, now=now)
     return credentials
 
 
@@ -140,13 +138,7 @@ def account_retire(*, account_id: int, actor: Actor, now: datetime, reason: str 
         )
         if updated != 1:
             raise AccountStateError("only an account in stock can be retired")
-        event_record(
-            kind=Event.Kind.ACCOUNT_RETIRED,
-            actor=actor,
-            account_id=account_id,
-            message=reason or "retired from stock",
-            at=now,
-        )
+        account_retired_event(account_id=account_id, reason=reason, actor=actor, now=now)
 
 
 def account_restock(*, account_id: int, actor: Actor, now: datetime, reason: str = "") -> None:
@@ -163,14 +155,8 @@ def account_restock(*, account_id: int, actor: Actor, now: datetime, reason: str
         Account.objects.filter(pk=account_id).update(
             state=Account.State.IN_STOCK, delivered_at=None, delivery_kind=""
         )
-        event_record(
-            kind=Event.Kind.ACCOUNT_RESTOCKED,
-            actor=actor,
-            account_id=account_id,
-            message=reason or "put back in stock",
-            at=now,
-        )
-        stock_arrived(product_ids=[account.product_id])
+        account_restocked_event(account_id=account_id, reason=reason, actor=actor, now=now)
+        stock_arrival_announce(product_ids=[account.product_id])
 
 
 def credentials_rotate_all(*, batch_size: int = 1000, actor: Actor = None) -> int:
@@ -187,12 +173,7 @@ def credentials_rotate_all(*, batch_size: int = 1000, actor: Actor = None) -> in
                 .only("pk", "credentials_sealed")[:batch_size]
             )
             if not rows:
-                event_record(
-                    kind=Event.Kind.CREDENTIALS_ROTATED,
-                    actor=actor,
-                    message=f"{rotated} account(s) re-encrypted under the newest key",
-                    data={"rotated": rotated},
-                )
+                credentials_rotated_event(rotated=rotated, actor=actor, now=timezone.now())
                 return rotated
             for row in rows:
                 row.credentials_sealed = credentials_rotate(row.credentials_sealed)

@@ -1,28 +1,38 @@
-"""Back office for orders and the audit trail. Both are read-only here: orders come from the
-import (or the admin upload) and events are written by services only."""
+"""Back office for orders and their order-page links. Orders are read-only here: they come from
+the import (or the admin upload); the order page shows its audit trail (events are written by
+services only). The compensation desk adds the order's requests
+(compensation/admin/order_links.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin
+from django.contrib.admin.options import InlineModelAdmin
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from .models import Event, Order, OrderLine, OrderLink
+from inventory.admin_mixins import ReadOnlyAdminMixin
+from inventory.admin_uploads import ImportUpload, import_upload_register
+from inventory.models import Event
+
+from .links import order_link_revoke
+from .models import Order, OrderLine, OrderLink
 from .selectors import order_delivered_accounts
+from .services import orders_import
 
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+import_upload_register(
+    "orders",
+    ImportUpload(
+        title="Import orders (JSON)",
+        service=orders_import,
+        permission="orders.add_order",
+        suffix=".json",
+        done_url="admin:orders_order_changelist",
+    ),
+)
 
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -61,11 +71,11 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "import_batch",
         "created_at",
         "delivered_accounts",
-        "compensation_requests",
         "access_links",
     )
     readonly_fields = fields
-    inlines = (OrderLineInline, EventInline)
+    # Apps above orders extend it (compensation/admin/order_links.py adds the requests).
+    inlines: ClassVar[tuple[type[InlineModelAdmin[Any, Any]], ...]] = (OrderLineInline, EventInline)
     change_list_template = "admin/orders/order/change_list.html"
 
     @admin.display(description="delivered accounts")
@@ -95,27 +105,6 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "<th>delivered as</th><th>delivered at</th><th>state</th></tr></thead>"
             "<tbody>{}</tbody></table>",
             rows,
-        )
-
-    @admin.display(description="compensation requests")
-    def compensation_requests(self, obj: Order) -> str:
-        from compensation.models import CompensationRequest
-
-        requests = CompensationRequest.objects.filter(order=obj).order_by("received_at")
-        if not requests:
-            return "—"
-        return format_html_join(
-            "",
-            "<div><a href='{}'>{}</a> — {} — received {}</div>",
-            (
-                (
-                    reverse("admin:compensation_compensationrequest_change", args=[r.pk]),
-                    r.pk,
-                    r.get_status_display(),
-                    r.received_at.strftime("%Y-%m-%d %H:%M UTC"),
-                )
-                for r in requests
-            ),
         )
 
     @admin.display(description="order-page links")
@@ -158,33 +147,8 @@ class OrderLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected links", permissions=["revoke"])
     def revoke_links(self, request: HttpRequest, queryset: Any) -> None:
-        from django.utils import timezone
-
-        from .links import order_link_revoke
-
         revoked = sum(
             order_link_revoke(link_id=pk, actor=request.user, now=timezone.now())
             for pk in queryset.order_by("pk").values_list("pk", flat=True)
         )
         self.message_user(request, f"{revoked} link(s) revoked.")
-
-
-@admin.register(Event)
-class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("at", "kind", "actor", "order", "account", "message")
-    list_filter = ("kind", "at")
-    search_fields = ("=order__order_id", "account__username", "message")
-    list_select_related = ("actor", "order", "account")
-    date_hierarchy = "at"
-    show_full_result_count = False
-    readonly_fields = (
-        "at",
-        "kind",
-        "actor",
-        "order",
-        "account",
-        "request_id",
-        "batch_id",
-        "message",
-        "data",
-    )

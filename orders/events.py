@@ -1,52 +1,59 @@
-"""The single writer of audit events (orders.Event). Call inside the transaction of the change."""
+"""Audit events of orders and their order-page links: one function per kind (see
+`inventory.audit`, the one writer)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.utils import timezone
+from inventory.audit import Actor, event_new, event_record, events_record_many
+from inventory.models import Event, ImportBatch
 
-from .models import Event
-
-Actor = AbstractBaseUser | AnonymousUser | None
+from .models import Order, OrderLink
 
 
-def actor_pk(actor: Actor) -> int | None:
-    """The user id to record, or None for the system and anonymous customers."""
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        return None
-    return actor.pk
+class OrderEvent(StrEnum):
+    ORDER_IMPORTED = "order_imported"
+    LINK_ISSUED = "link_issued"
+    LINK_REVOKED = "link_revoked"
 
 
-def event_record(
+def orders_imported_events(
     *,
-    kind: str,
-    actor: Actor = None,
-    order_id: int | None = None,
-    account_id: int | None = None,
-    request_id: uuid.UUID | None = None,
-    batch_id: int | None = None,
-    message: str = "",
-    data: dict[str, Any] | None = None,
-    at: datetime | None = None,
-) -> Event:
-    return Event.objects.create(
-        at=at or timezone.now(),
-        actor_id=actor_pk(actor),
-        kind=kind,
-        order_id=order_id,
-        account_id=account_id,
-        request_id=request_id,
-        batch_id=batch_id,
-        message=message,
-        data=data or {},
+    orders: Sequence[tuple[Order, int]],
+    import_batch: ImportBatch,
+    actor: Actor,
+    now: datetime,
+) -> list[Event]:
+    """One event per imported order; `orders` holds (order, number of lines)."""
+    return events_record_many(
+        event_new(
+            kind=OrderEvent.ORDER_IMPORTED,
+            actor=actor,
+            order_id=order.pk,
+            message=f"imported from {import_batch.filename}",
+            data={"import_batch_id": import_batch.pk, "lines": lines},
+            at=now,
+        )
+        for order, lines in orders
     )
 
 
-def events_record_many(events: Iterable[Event]) -> list[Event]:
-    """Bulk insert of prepared (unsaved) events, for set-based services."""
-    return Event.objects.bulk_create(list(events), batch_size=1000)
+def order_link_issued_event(*, link: OrderLink, now: datetime) -> Event:
+    return event_record(
+        kind=OrderEvent.LINK_ISSUED,
+        order_id=link.order_id,
+        data={"link_id": link.pk, "expires_at": link.expires_at.isoformat()},
+        at=now,
+    )
+
+
+def order_link_revoked_event(*, link: OrderLink, actor: Actor, now: datetime) -> Event:
+    return event_record(
+        kind=OrderEvent.LINK_REVOKED,
+        actor=actor,
+        order_id=link.order_id,
+        data={"link_id": link.pk},
+        at=now,
+    )

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -41,58 +40,6 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} / {self.product_id} × {self.quantity}"
-
-
-class Event(models.Model):
-    """Append-only audit trail: who did what, why and when. Written by services only, in the
-    same transaction as the change it records (never edited, never deleted)."""
-
-    class Kind(models.TextChoices):
-        ORDER_IMPORTED = "order_imported"
-        ACCOUNTS_DELIVERED = "accounts_delivered"
-        CREDENTIALS_REVEALED = "credentials_revealed"
-        ACCOUNT_RETIRED = "account_retired"
-        ACCOUNT_RESTOCKED = "account_restocked"
-        REQUEST_RECEIVED = "request_received"
-        REQUEST_DECIDED = "request_decided"
-        LINE_REFUSED = "line_refused"
-        ACCOUNT_DECIDED = "account_decided"
-        ACCOUNT_RECHECK_SCHEDULED = "account_recheck_scheduled"
-        REVIEW_CLAIMED = "review_claimed"
-        REVIEW_RELEASED = "review_released"
-        REVIEW_DECIDED = "review_decided"
-        REVIEW_RECHECKED = "review_rechecked"
-        OVERRIDE_ISSUED = "override_issued"
-        BATCH_CREATED = "batch_created"
-        BATCH_WAITING = "batch_waiting"
-        BATCH_DELIVERED = "batch_delivered"
-        EMAIL_SENT = "email_sent"
-        LINK_ISSUED = "link_issued"
-        LINK_REVOKED = "link_revoked"
-        CREDENTIALS_ROTATED = "credentials_rotated"
-
-    at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    kind = models.CharField(max_length=40, choices=Kind.choices)
-    order = models.ForeignKey(
-        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
-    )
-    account = models.ForeignKey(
-        "inventory.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
-    )
-    # Soft references keep this table free of a dependency on the compensation app.
-    request_id = models.UUIDField(null=True, blank=True, db_index=True)
-    batch_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    message = models.TextField(blank=True, default="")
-    data = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"
 
 
 class OrderLink(models.Model):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from inventory.models import Account
-
-from .models import Event
+from inventory.models import Account, Event
 
 
 def order_delivered_accounts(*, order_id: int) -> QuerySet[Account]:

@@ -5,11 +5,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
+
+from compensation.status import reset_status_client
+from compensation.status.double import StatusDouble, profile
+from compensation.status.double import status as answer
+from inventory.signals import stock_arrived
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    from django.conf import settings
 
     vendor_is_pg = "postgresql" in settings.DATABASES["default"]["ENGINE"]
     if os.environ.get("CI") and not vendor_is_pg:
@@ -28,7 +33,7 @@ def is_postgres() -> bool:
 
 
 class ProgrammableStatus:
-    """Test-facing wrapper of compensation.status_double.StatusDouble (a real HTTP server)."""
+    """Test-facing wrapper of compensation.status.double.StatusDouble (a real HTTP server)."""
 
     def __init__(self, double: Any) -> None:
         self.double = double
@@ -44,7 +49,6 @@ class ProgrammableStatus:
         interactions: object = "zero",
         observed_username: str | None = None,
     ) -> None:
-        from compensation.status_double import profile
 
         counters: dict[str, int] = {}
         shown: Any = interactions
@@ -62,7 +66,6 @@ class ProgrammableStatus:
         self.double.set(platform, username, body)
 
     def fail(self, platform: str, username: str, *, status: int) -> None:
-        from compensation.status_double import status as answer
 
         self.double.set(platform, username, answer(status))
 
@@ -74,8 +77,6 @@ class ProgrammableStatus:
 def status_double(settings: Any) -> Iterator[ProgrammableStatus]:
     """A real status-service double on 127.0.0.1 with the client pointed at it and short
     back-offs so failure paths stay fast."""
-    from compensation.status_client import reset_status_client
-    from compensation.status_double import StatusDouble
 
     with StatusDouble() as double:
         settings.STATUS_API_URL = double.url
@@ -90,12 +91,27 @@ def status_double(settings: Any) -> Iterator[ProgrammableStatus]:
 
 
 @pytest.fixture
-def wakes(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
-    """Record fulfilment wake-ups instead of queueing tasks."""
-    import compensation.services.fulfilment as fulfilment
-
-    calls: list[list[int]] = []
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
+    """Record the tasks services queue after commit (dotted path, arguments) instead of queueing
+    them: `compensation.queueing` is the one place tasks leave the process."""
+    calls: list[tuple[str, tuple[Any, ...]]] = []
     monkeypatch.setattr(
-        fulfilment, "fulfilment_wake", lambda *, product_ids: calls.append(list(product_ids))
+        "compensation.queueing.async_task", lambda path, *args, **kw: calls.append((path, args))
     )
     return calls
+
+
+@pytest.fixture
+def wakes(queued: list[tuple[str, tuple[Any, ...]]]) -> Iterator[list[list[int]]]:
+    """Record the stock arrivals inventory announces (`inventory.signals.stock_arrived`, which
+    wakes fulfilment); nothing is queued."""
+    calls: list[list[int]] = []
+
+    def record(sender: Any, *, product_ids: list[int], **kwargs: Any) -> None:
+        calls.append(list(product_ids))
+
+    stock_arrived.connect(record, dispatch_uid="tests.wakes")
+    try:
+        yield calls
+    finally:
+        stock_arrived.disconnect(dispatch_uid="tests.wakes")

@@ -24,14 +24,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from compensation.models import AccountDecision, CompensationRequest, Decision, LineClaim
+from compensation.services.approval import decisions_approve
 from compensation.services.fulfilment import batches_fulfil
-from compensation.services.requests import decisions_approve
 from inventory.models import Account, ImportBatch, Product
 from inventory.services import accounts_mark_delivered
 from orders.models import Order, OrderLine
 
-from .factories import AccountFactory, OrderFactory, ProductFactory
-from .factories_backoffice import CompensationRequestFactory, manager
+from .factories.compensation import CompensationRequestFactory, manager
+from .factories.inventory import AccountFactory, ProductFactory
+from .factories.orders import OrderFactory
 
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)  # a Friday: the week of Monday 10 March
 

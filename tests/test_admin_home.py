@@ -17,18 +17,10 @@ from compensation.dashboard import age_text, work_summary
 from compensation.error_views import permission_denied
 from compensation.models import Decision
 from inventory.crypto import Credentials, credentials_seal
-from inventory.models import ImportBatch
-from orders.models import Event
+from inventory.models import Event, ImportBatch
 
-from .factories import AccountFactory
-from .factories_backoffice import (
-    agent,
-    make_product,
-    make_stock,
-    manager,
-    review_cases,
-    waiting_batch,
-)
+from .factories.compensation import agent, manager, review_cases, waiting_batch
+from .factories.inventory import AccountFactory, make_accounts, make_product
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +46,7 @@ def work(settings: Any) -> dict[str, Any]:
     product = make_product(sku="IG-AGED", name="Instagram account, aged 2019")
     waiting_batch(product=product, quantity=3, approved_at=now - timedelta(hours=5))
     waiting_batch(product=product, quantity=2, approved_at=now - timedelta(hours=1))
-    make_stock(1, product=product)
+    make_accounts(1, product=product)
     return {"now": now, "unverified": unverified}
 
 

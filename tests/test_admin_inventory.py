@@ -12,11 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compensation.models import CompensationRequest, ReplacementBatch
-from inventory.models import Account, ImportBatch, Product
+from inventory.crypto import Credentials, credentials_seal
+from inventory.models import Account, Event, ImportBatch, Product
 from inventory.services import AccountStateError, account_restock, account_retire
-from orders.models import Event, Order
+from orders.models import Order
 
-from .factories_inventory import make_account, make_accounts, make_line, make_order, make_product
+from .factories.inventory import make_account, make_accounts, make_product
+from .factories.orders import make_line, make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +45,6 @@ def staff(*perms: str) -> Client:
 
 
 def secret_account(**kwargs: object) -> Account:
-    from inventory.crypto import Credentials, credentials_seal
 
     sealed = credentials_seal(
         Credentials(
@@ -424,11 +425,11 @@ def test_order_list_search_and_filter(
 
 def test_events_are_read_only(admin_client: Client) -> None:
     event = Event.objects.create(at=timezone.now(), kind="order_imported", message="m")
-    assert admin_client.get(reverse("admin:orders_event_changelist")).status_code == 200
-    assert admin_client.get(reverse("admin:orders_event_add")).status_code == 403
-    page = admin_client.get(reverse("admin:orders_event_change", args=[event.pk]))
+    assert admin_client.get(reverse("admin:inventory_event_changelist")).status_code == 200
+    assert admin_client.get(reverse("admin:inventory_event_add")).status_code == 403
+    page = admin_client.get(reverse("admin:inventory_event_change", args=[event.pk]))
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
     deleted = admin_client.post(
-        reverse("admin:orders_event_delete", args=[event.pk]), {"post": "yes"}
+        reverse("admin:inventory_event_delete", args=[event.pk]), {"post": "yes"}
     )
     assert deleted.status_code == 403 and Event.objects.count() == 1

@@ -6,11 +6,12 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from inventory.models import Account
+from inventory.events import InventoryEvent
+from inventory.models import Account, Event
 from inventory.services import accounts_allocate
-from orders.models import Event
 
-from .factories import AccountFactory, OrderLineFactory, ProductFactory
+from .factories.inventory import AccountFactory, ProductFactory
+from .factories.orders import OrderLineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def test_allocate_takes_lowest_ids_and_records_an_event() -> None:
         (stock[0].id, "delivered", "sale"),
         (stock[1].id, "delivered", "sale"),
     ]
-    event = Event.objects.get(kind=Event.Kind.ACCOUNTS_DELIVERED)
+    event = Event.objects.get(kind=InventoryEvent.ACCOUNTS_DELIVERED)
     assert event.data["account_ids"] == ids and event.order_id == line.order_id
 
 

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import statistics
 import threading
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -9,13 +11,15 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.db import connections
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
+from django_q.conf import Conf
 
 from compensation.models import AccountDecision, CompensationRequest, LineClaim
-from orders.models import Event
+from inventory.models import Event
 
-from .factories import OrderFactory, ProductFactory, delivered_line
+from .factories.inventory import ProductFactory
+from .factories.orders import OrderFactory, delivered_line
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/compensation-requests"
@@ -241,7 +245,6 @@ def test_second_submission_while_checking_returns_the_same_request(client: Clien
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_thirty_simultaneous_submissions_create_exactly_one_request(monkeypatch: Any) -> None:
-    from django_q.conf import Conf
 
     # Keep the checks queued (not run inline at commit) so the request stays in progress.
     monkeypatch.setattr(Conf, "SYNC", False)
@@ -261,8 +264,6 @@ def test_thirty_simultaneous_submissions_create_exactly_one_request(monkeypatch:
         finally:
             connections.close_all()
 
-    from django.test import override_settings
-
     with override_settings(COMPENSATION_RATE_LIMIT="0"):
         threads = [threading.Thread(target=submit) for _ in range(30)]
         for t in threads:
@@ -281,8 +282,6 @@ def test_thirty_simultaneous_submissions_create_exactly_one_request(monkeypatch:
 
 def test_unknown_order_and_wrong_email_take_the_same_time(client: Client, settings: Any) -> None:
     """No timing difference worth measuring: interleaved samples, compared by their medians."""
-    import statistics
-    import time
 
     settings.COMPENSATION_RATE_LIMIT = "0"
     line = delivered_line()

@@ -1,4 +1,4 @@
-"""The check flow of compensation/services/requests.py over real HTTP to the status double."""
+"""The check flow of compensation/services/checks.py over real HTTP to the status double."""
 
 from __future__ import annotations
 
@@ -16,15 +16,16 @@ from compensation.models import (
     LineClaim,
     ReplacementBatch,
 )
-from compensation.services.requests import (
+from compensation.services.checks import (
     decisions_recheck_due,
     request_run_checks,
-    request_submit,
     requests_resume_stalled,
 )
-from orders.models import Event
+from compensation.services.submit import request_submit
+from inventory.models import Event
 
-from .factories import OrderFactory, ProductFactory, delivered_line
+from .factories.inventory import ProductFactory
+from .factories.orders import OrderFactory, delivered_line
 
 pytestmark = pytest.mark.django_db
 
@@ -214,16 +215,18 @@ def test_password_warning_rejects_every_account(status_double: Any) -> None:
 def test_stalled_requests_are_requeued(
     django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
-    queued: list[str] = []
+    queued: list[tuple[str, str]] = []
     monkeypatch.setattr(
-        "django_q.tasks.async_task", lambda func, *args, **kw: queued.append(args[0])
+        "compensation.queueing.async_task",
+        lambda func, *args, **kw: queued.append((func, args[0])),
     )
     line = delivered_line()
     received = timezone.now()
     request = submit(line, now=received)
-    assert requests_resume_stalled(now=received + timedelta(minutes=1)) == 0
-    assert requests_resume_stalled(now=received + timedelta(minutes=6)) == 1
-    assert queued == [str(request.id)]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert requests_resume_stalled(now=received + timedelta(minutes=1)) == 0
+        assert requests_resume_stalled(now=received + timedelta(minutes=6)) == 1
+    assert queued == [("compensation.tasks.check_request", str(request.id))]
 
 
 def _queries_to_decide(double: Any, quantity: int) -> int:

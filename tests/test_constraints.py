@@ -13,7 +13,8 @@ from compensation.models import CompensationRequest, ReplacementBatch
 from inventory.models import Account, Product
 from orders.models import Order, OrderLine, OrderLink
 
-from .factories_inventory import make_account, make_line, make_order, make_product
+from .factories.inventory import make_account, make_product
+from .factories.orders import make_line, make_order
 
 pytestmark = pytest.mark.django_db
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -15,7 +16,7 @@ from inventory.importing import stock_import
 from inventory.models import Account
 from orders.services import orders_import
 
-from .factories_inventory import make_account, make_product
+from .factories.inventory import make_account, make_product
 
 pytestmark = pytest.mark.django_db
 
@@ -30,10 +31,8 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def _no_wake(monkeypatch: pytest.MonkeyPatch) -> None:
-    import compensation.services.fulfilment as fulfilment
-
-    monkeypatch.setattr(fulfilment, "fulfilment_wake", lambda *, product_ids: None)
+def _no_tasks(queued: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """Nothing these imports wake up is queued."""
 
 
 def load_secrets() -> None:

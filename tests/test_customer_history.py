@@ -12,8 +12,8 @@ from django.utils import timezone
 from compensation.customer_history import customer_claim_rate_flagged, customer_history
 from compensation.models import Decision, RequestStatus
 
-from .factories import delivered_line
-from .factories_customer import make_order, request_with_decisions
+from .factories.compensation import request_with_decisions
+from .factories.orders import delivered_line, make_order
 
 pytestmark = pytest.mark.django_db
 

@@ -10,21 +10,22 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 
+from compensation.events import CompensationEvent
 from compensation.models import CompensationRequest, Decision, Notification, RequestStatus
-from inventory.models import Account
+from compensation.order_page import order_page_link_issue
+from inventory.events import InventoryEvent
+from inventory.models import Account, Event
+from orders.events import OrderEvent
 from orders.links import order_link_issue, order_link_resolve, order_link_revoke
-from orders.models import Event, OrderLink
+from orders.models import OrderLink
 
-from .factories import delivered_line
-from .factories_customer import (
-    deliver_replacement,
-    link_in,
-    make_order,
-    make_product,
-    request_with_decisions,
-)
+from .emails import link_in
+from .factories.compensation import deliver_replacement, request_with_decisions
+from .factories.inventory import make_product
+from .factories.orders import delivered_line, make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +83,6 @@ def test_form_explains_the_conditions_and_is_csrf_protected(client) -> None:
 
 
 def test_form_rejects_a_post_without_csrf_token() -> None:
-    from django.test import Client
 
     response = Client(enforce_csrf_checks=True).post(FORM_URL, {"email": "x@example.com"})
 
@@ -145,7 +145,7 @@ def test_wrong_email_and_unknown_order_look_exactly_the_same(client) -> None:
 
     assert normalised(wrong_email) == normalised(unknown_order)
     assert CompensationRequest.objects.count() == 0
-    assert Event.objects.filter(kind=Event.Kind.REQUEST_RECEIVED).count() == 0
+    assert Event.objects.filter(kind=CompensationEvent.REQUEST_RECEIVED).count() == 0
 
 
 def test_unknown_product_code_is_named_on_the_form(client) -> None:
@@ -293,7 +293,7 @@ def _assert_private(response) -> None:
 
 def test_order_page_shows_lines_and_compensate_product_but_no_credentials_on_get(client) -> None:
     order, line, replacement = _order_with_replacement()
-    url = order_link_issue(order=order, now=timezone.now())
+    url = order_page_link_issue(order=order, now=timezone.now())
 
     response = client.get(url)
 
@@ -311,12 +311,12 @@ def test_order_page_shows_lines_and_compensate_product_but_no_credentials_on_get
     )
     assert "The compensation for this product was used by your request of" in body
     assert 'method="post"' in body and "Show login details" in body
-    assert not Event.objects.filter(kind=Event.Kind.CREDENTIALS_REVEALED).exists()
+    assert not Event.objects.filter(kind=InventoryEvent.CREDENTIALS_REVEALED).exists()
 
 
 def test_credentials_appear_only_after_the_post_and_the_reveal_is_recorded(client) -> None:
     order, line, _replacement = _order_with_replacement()
-    url = order_link_issue(order=order, now=timezone.now())
+    url = order_page_link_issue(order=order, now=timezone.now())
 
     response = client.post(url)
 
@@ -327,7 +327,7 @@ def test_credentials_appear_only_after_the_post_and_the_reveal_is_recorded(clien
     assert len(accounts) == 3
     for account in accounts:
         assert f"pw-{account.username}" in body
-    event = Event.objects.get(kind=Event.Kind.CREDENTIALS_REVEALED)
+    event = Event.objects.get(kind=InventoryEvent.CREDENTIALS_REVEALED)
     assert event.actor_id is None and event.order_id == order.pk
     assert event.data["account_ids"] == [a.pk for a in accounts]
     assert "pw-" not in str(event.data) and "pw-" not in event.message
@@ -342,7 +342,7 @@ def test_window_left_and_closed_are_shown_per_line(client) -> None:
     closed.product.follower_drop_window_days = 7
     closed.product.save()
 
-    body = client.get(order_link_issue(order=order, now=now)).content.decode()
+    body = client.get(order_page_link_issue(order=order, now=now)).content.decode()
 
     open_part = body[body.index("Open product") : body.index("Short warranty")]
     closed_part = body[body.index("Short warranty") :]
@@ -356,9 +356,9 @@ def test_a_bad_link_reveals_nothing_and_offers_a_fresh_link(client, how) -> None
     order, line, _replacement = _order_with_replacement()
     now = timezone.now()
     if how == "expired":
-        url = order_link_issue(order=order, now=now - timedelta(days=15))
+        url = order_page_link_issue(order=order, now=now - timedelta(days=15))
     else:
-        url = order_link_issue(order=order, now=now)
+        url = order_page_link_issue(order=order, now=now)
     token = _token(url)
     if how == "tampered":
         token = token[:-1] + ("A" if token[-1] != "A" else "B")
@@ -379,13 +379,13 @@ def test_a_bad_link_reveals_nothing_and_offers_a_fresh_link(client, how) -> None
         for account in Account.objects.filter(line=line):
             assert account.username not in body
             assert f"pw-{account.username}" not in body
-    assert not Event.objects.filter(kind=Event.Kind.CREDENTIALS_REVEALED).exists()
+    assert not Event.objects.filter(kind=InventoryEvent.CREDENTIALS_REVEALED).exists()
 
 
 def test_link_service_resolves_only_live_links() -> None:
     order = make_order()
     now = timezone.now()
-    token = _token(order_link_issue(order=order, now=now))
+    token = order_link_issue(order=order, now=now)
     link = OrderLink.objects.get()
 
     assert order_link_resolve(token=token, now=now) == link
@@ -396,8 +396,8 @@ def test_link_service_resolves_only_live_links() -> None:
     assert order_link_revoke(link_id=link.pk, actor=None, now=now) is False  # nothing twice
     assert order_link_resolve(token=token, now=now) is None
     assert list(Event.objects.filter(order=order).values_list("kind", flat=True)) == [
-        Event.Kind.LINK_ISSUED,
-        Event.Kind.LINK_REVOKED,
+        OrderEvent.LINK_ISSUED,
+        OrderEvent.LINK_REVOKED,
     ]
 
 
@@ -442,10 +442,9 @@ def test_no_referrer_pages_keep_csrf_but_accept_the_null_origin_they_cause(
 ) -> None:
     """A `Referrer-Policy: no-referrer` page posts with `Origin: null` (Chromium does): the reveal
     must still work, and still needs the CSRF token."""
-    from django.test import Client
 
     order, _line, _replacement = _order_with_replacement()
-    url = order_link_issue(order=order, now=timezone.now())
+    url = order_page_link_issue(order=order, now=timezone.now())
     browser = Client(enforce_csrf_checks=True)
     token = re.search(
         r'name="csrfmiddlewaretoken" value="([^"]+)"', browser.get(url).content.decode()
@@ -458,7 +457,7 @@ def test_no_referrer_pages_keep_csrf_but_accept_the_null_origin_they_cause(
 
     assert without_token.status_code == 403
     assert with_token.status_code == expected
-    revealed = Event.objects.filter(kind=Event.Kind.CREDENTIALS_REVEALED).count()
+    revealed = Event.objects.filter(kind=InventoryEvent.CREDENTIALS_REVEALED).count()
     assert revealed == (1 if expected == 200 else 0)
     fresh = browser.post(
         "/orders/new-link/", {"order_id": "X", "csrfmiddlewaretoken": token.group(1)}, **headers

@@ -4,15 +4,16 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from compensation import rules
-from inventory.demo import demo_load
-from inventory.models import INTERACTION_KINDS, Account, ImportBatch, Product
-from orders.models import Event, Order
+from compensation.demo import demo_load
+from inventory.models import INTERACTION_KINDS, Account, Event, ImportBatch, Product
+from orders.models import Order
 
 pytestmark = pytest.mark.django_db
 
@@ -20,10 +21,8 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def _no_wake(monkeypatch: pytest.MonkeyPatch) -> None:
-    import compensation.services.fulfilment as fulfilment
-
-    monkeypatch.setattr(fulfilment, "fulfilment_wake", lambda *, product_ids: None)
+def _no_tasks(queued: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """Nothing these imports wake up is queued."""
 
 
 def counts() -> tuple[int, int, int, int, int]:

@@ -19,14 +19,9 @@ from compensation.exports import (
 )
 from compensation.models import AccountDecision, CompensationRequest, Decision
 
-from .factories import delivered_line
-from .factories_backoffice import agent, review_cases
-from .factories_customer import (
-    deliver_replacement,
-    make_order,
-    make_product,
-    request_with_decisions,
-)
+from .factories.compensation import agent, deliver_replacement, request_with_decisions, review_cases
+from .factories.inventory import make_product
+from .factories.orders import delivered_line, make_order
 
 pytestmark = pytest.mark.django_db
 

@@ -7,20 +7,22 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from compensation.events import CompensationEvent
 from compensation.models import Notification, ReplacementBatch
 from compensation.services import fulfilment
 from compensation.services.fulfilment import batches_fulfil, batches_sweep, fulfilment_wake
-from inventory.models import Account, Product
+from inventory.importing import stock_import
+from inventory.models import Account, Event, Product
 from inventory.services import AllocationConflict
-from orders.models import Event
 
-from .factories_backoffice import make_product, make_stock, waiting_batch
+from .factories.compensation import waiting_batch
+from .factories.inventory import make_accounts, make_product
 
 pytestmark = pytest.mark.django_db
 
 
 def _stock(product: Product, n: int) -> list[Account]:
-    return make_stock(n, product=product)
+    return make_accounts(n, product=product)
 
 
 def _given(batch: ReplacementBatch) -> list[int]:
@@ -48,7 +50,7 @@ def test_a_batch_that_fits_is_delivered_on_its_line_as_compensation() -> None:
         (stock[1].id, "delivered", "compensation", batch.id, now),
     ]
     assert Account.objects.get(id=stock[2].id).state == "in_stock"
-    event = Event.objects.get(kind=Event.Kind.BATCH_DELIVERED)
+    event = Event.objects.get(kind=CompensationEvent.BATCH_DELIVERED)
     assert (event.batch_id, event.order_id, event.request_id) == (
         batch.id,
         batch.line.order_id,
@@ -79,12 +81,13 @@ def test_short_stock_waits_takes_nothing_and_emails_once_even_when_drained_twice
     assert Account.objects.filter(state="in_stock", product=product).count() == 2
     assert list(Notification.objects.values_list("kind", flat=True)) == ["unavailable"]
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [batch.line.order.email]
-    assert Event.objects.filter(kind=Event.Kind.BATCH_WAITING, batch_id=batch.id).count() == 1
-    assert not Event.objects.filter(kind=Event.Kind.BATCH_DELIVERED).exists()
+    assert (
+        Event.objects.filter(kind=CompensationEvent.BATCH_WAITING, batch_id=batch.id).count() == 1
+    )
+    assert not Event.objects.filter(kind=CompensationEvent.BATCH_DELIVERED).exists()
 
 
 def test_an_import_of_stock_wakes_fulfilment(django_capture_on_commit_callbacks) -> None:
-    from inventory.importing import stock_import
 
     product = make_product(sku="IG-AGED")
     batch = waiting_batch(product=product, quantity=2)
@@ -165,7 +168,7 @@ def test_drained_twice_a_batch_never_gets_more_than_it_is_owed() -> None:
 
     assert len(_given(batch)) == 3
     assert Account.objects.filter(state="in_stock").count() == 7
-    assert Event.objects.filter(kind=Event.Kind.BATCH_DELIVERED).count() == 1
+    assert Event.objects.filter(kind=CompensationEvent.BATCH_DELIVERED).count() == 1
     assert Notification.objects.filter(kind="delivered").count() == 1
 
 
@@ -218,7 +221,7 @@ def test_a_crash_in_the_middle_of_a_drain_loses_nothing_and_the_sweep_serves_it(
 
     assert set(ReplacementBatch.objects.values_list("state", flat=True)) == {"waiting"}
     assert Account.objects.filter(state="in_stock").count() == 5
-    assert not Event.objects.filter(kind=Event.Kind.BATCH_DELIVERED).exists()
+    assert not Event.objects.filter(kind=CompensationEvent.BATCH_DELIVERED).exists()
     assert not Notification.objects.exists()
 
     monkeypatch.setattr(fulfilment, "accounts_mark_delivered_many", real)
@@ -233,7 +236,7 @@ def test_wake_queues_one_drain_per_product_with_waiting_batches_after_commit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[tuple[object, ...]] = []
-    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr("compensation.queueing.async_task", lambda *a, **k: calls.append(a))
     with_batch, without = make_product(), make_product()
     waiting_batch(product=with_batch, quantity=1)
 

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
+import psycopg
 import pytest
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from compensation.models import AccountDecision, ReplacementBatch
+from compensation.services.approval import decisions_approve
 from compensation.services.fulfilment import batches_fulfil, batches_sweep
-from compensation.services.requests import decisions_approve
 from inventory.crypto import Credentials, credentials_seal
 from inventory.models import Account
-from inventory.services import stock_arrived
+from inventory.services import stock_arrival_announce
 
-from .factories_backoffice import (
-    make_product,
-    make_stock,
-    review_cases,
-    waiting_batch,
-)
+from .factories.compensation import review_cases, waiting_batch
+from .factories.inventory import make_accounts, make_product
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -52,7 +55,7 @@ def test_drains_imports_and_approvals_at_once_never_share_or_overpay() -> None:
     products = [make_product(), make_product()]
     sealed = credentials_seal(Credentials(password="pw"))
     for product in products:
-        make_stock(5, product=product)
+        make_accounts(5, product=product)
         for quantity in (3, 1, 4, 2, 2, 1):
             waiting_batch(product=product, quantity=quantity)
     # Cases waiting for a person, approved by staff while everything else runs.
@@ -79,7 +82,7 @@ def test_drains_imports_and_approvals_at_once_never_share_or_overpay() -> None:
                         for p in products
                         for i in range(3)
                     )
-                    stock_arrived(product_ids=[p.id for p in products])
+                    stock_arrival_announce(product_ids=[p.id for p in products])
                 added.append(len(made))
 
         return work
@@ -145,7 +148,7 @@ def test_drains_imports_and_approvals_at_once_never_share_or_overpay() -> None:
 
 def test_the_same_drain_delivered_twice_at_once_pays_each_batch_once() -> None:
     product = make_product()
-    make_stock(12, product=product)
+    make_accounts(12, product=product)
     batches = [waiting_batch(product=product, quantity=q) for q in (2, 3, 1, 4)]
 
     errors = _run_together(
@@ -164,18 +167,9 @@ def test_a_task_cluster_killed_in_the_middle_of_a_drain_loses_nothing() -> None:
     """A real `qcluster` drains a product; it is blocked after it has claimed and marked the
     stock (on the 'delivered' notification insert, held by an uncommitted twin) and SIGKILLed.
     PostgreSQL rolls its transaction back: nothing is lost, and the sweep then serves all."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    import psycopg
-    from django.db import connection
 
     product = make_product()
-    make_stock(5, product=product)
+    make_accounts(5, product=product)
     first = waiting_batch(product=product, quantity=2)
     second = waiting_batch(product=product, quantity=3)
     settings_dict = connection.settings_dict

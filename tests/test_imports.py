@@ -10,13 +10,16 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
+from compensation.models import CompensationRequest, ReplacementBatch
 from inventory.crypto import credentials_open
-from inventory.importing import ImportReport, products_import, stock_import
-from inventory.models import Account, ImportBatch, Product
-from orders.models import Event, Order, OrderLine
+from inventory.import_rows import ImportReport
+from inventory.importing import products_import, stock_import
+from inventory.models import Account, Event, ImportBatch, Product
+from orders.models import Order, OrderLine
 from orders.services import orders_import
 
-from .factories_inventory import make_account, make_accounts, make_order, make_product
+from .factories.inventory import make_account, make_accounts, make_product
+from .factories.orders import make_line, make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -637,9 +640,6 @@ def test_command_missing_file(tmp_path: Path) -> None:
 def test_stock_import_serves_a_waiting_batch_after_commit(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    from compensation.models import CompensationRequest, ReplacementBatch
-
-    from .factories_inventory import make_line
 
     product = make_product(sku="IG")
     line = make_line(product=product)

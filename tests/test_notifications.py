@@ -10,21 +10,17 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
+from compensation.events import CompensationEvent
 from compensation.models import Decision, Notification, ReplacementBatch
 from compensation.services import notifications
 from compensation.services.notifications import notification_send, notify
 from compensation.tasks import send_notification
-from inventory.models import Account
+from inventory.models import Account, Event
 from orders.links import order_link_resolve
-from orders.models import Event
 
-from .factories import delivered_line
-from .factories_customer import (
-    deliver_replacement,
-    link_in,
-    make_order,
-    request_with_decisions,
-)
+from .emails import link_in
+from .factories.compensation import deliver_replacement, request_with_decisions
+from .factories.orders import delivered_line, make_order
 
 
 def _request(*, decisions=None):
@@ -62,7 +58,7 @@ def test_request_received_is_sent_once_even_if_notify_and_the_task_run_twice(
 
     assert len(mail.outbox) == 1
     assert Notification.objects.count() == 1
-    assert Event.objects.filter(kind=Event.Kind.EMAIL_SENT).count() == 1
+    assert Event.objects.filter(kind=CompensationEvent.EMAIL_SENT).count() == 1
     first.refresh_from_db()
     assert first.sent_at is not None
 
@@ -151,7 +147,7 @@ def test_unavailable_is_sent_once_per_batch(django_capture_on_commit_callbacks) 
     assert "currently unavailable" in message.body and "when stock arrives" in message.body
     assert "when stock arrives" in _html(message)
     assert list(
-        Event.objects.filter(kind=Event.Kind.EMAIL_SENT).values_list("batch_id", flat=True)
+        Event.objects.filter(kind=CompensationEvent.EMAIL_SENT).values_list("batch_id", flat=True)
     ) == [batch.pk, other.pk]
 
 
@@ -231,7 +227,7 @@ def test_a_failed_send_is_released_for_the_retry(monkeypatch) -> None:
             notification_send(notification_id=notification.pk)
     notification.refresh_from_db()
     assert notification.sent_at is None
-    assert not Event.objects.filter(kind=Event.Kind.EMAIL_SENT).exists()
+    assert not Event.objects.filter(kind=CompensationEvent.EMAIL_SENT).exists()
 
     assert notification_send(notification_id=notification.pk) is True
     assert len(mail.outbox) == 1

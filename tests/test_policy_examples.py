@@ -11,14 +11,16 @@ from django.utils import timezone
 
 from compensation.models import CompensationRequest, LineClaim
 from compensation.selectors import request_view, request_view_json
-from compensation.services.requests import request_run_checks, request_submit
-from compensation.status_double import hang
+from compensation.services.checks import request_run_checks
+from compensation.services.submit import request_submit
+from compensation.status.double import hang
+from inventory.interactions import INTERACTION_KINDS
 
-from .factories import OrderFactory, delivered_line
+from .factories.orders import OrderFactory, delivered_line
 
 pytestmark = pytest.mark.django_db
 
-ZERO = {"posts": 0, "reposts": 0, "comments": 0, "likes": 0, "follows": 0, "messages": 0}
+ZERO = dict.fromkeys(INTERACTION_KINDS, 0)
 
 # (order age in days, observation, customer saw "Change Password", decision, rule)
 EXAMPLES: list[tuple[float, dict[str, Any] | str, bool, str, str]] = [

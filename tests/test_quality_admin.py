@@ -12,10 +12,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from inventory.models import Account
-from orders.models import Event
+from inventory.models import Account, Event
 
-from .factories_backoffice import agent, manager
+from .factories.compensation import agent, manager
 from .quality_case import build_quality_case, stock_accounts
 
 pytestmark = pytest.mark.django_db

@@ -15,16 +15,15 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from compensation.quality import CSV_HEADER, failure_rate, quality_report, weekly_supplier_failure
-from inventory.models import Account
+from inventory.models import Account, Event
 from inventory.retiring import (
     StockCountChanged,
     StockSource,
     stock_in_source_count,
     stock_retire_source,
 )
-from orders.models import Event
 
-from .factories_backoffice import agent
+from .factories.compensation import agent
 from .quality_case import NOW, build_quality_case, stock_accounts
 
 pytestmark = pytest.mark.django_db
@@ -189,7 +188,7 @@ def test_manager_retires_what_is_left_of_a_supplier_in_one_audited_step(
         "retired",
         "retired",
     ]
-    events = list(Event.objects.filter(kind=Event.Kind.ACCOUNT_RETIRED).order_by("account_id"))
+    events = list(Event.objects.filter(kind="account_retired").order_by("account_id"))
     assert [e.account_id for e in events] == sorted(spare)
     assert {e.actor_id for e in events} == {case["staff"].pk}
     assert events[0].message == "retired with the rest of supplier Alpha: half of them got locked"
@@ -220,7 +219,7 @@ def test_retire_refuses_when_the_count_changed_and_changes_nothing(case: dict[st
     with pytest.raises(StockCountChanged, match="3 account\\(s\\) are in stock now, not the 2"):
         stock_retire_source(source=source, expected=2, reason="bad", actor=case["staff"], now=NOW)
     assert Account.objects.filter(state="retired").count() == 0
-    assert not Event.objects.filter(kind=Event.Kind.ACCOUNT_RETIRED).exists()
+    assert not Event.objects.filter(kind="account_retired").exists()
 
 
 def test_retire_needs_the_permission_and_a_reason(case: dict[str, Any]) -> None:

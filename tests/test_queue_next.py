@@ -10,7 +10,7 @@ from django.utils import timezone
 from compensation.models import AccountDecision
 from compensation.selectors_queue import next_case_ids, waiting_cases
 
-from .factories_backoffice import agent, review_cases
+from .factories.compensation import agent, review_cases
 
 pytestmark = pytest.mark.django_db
 

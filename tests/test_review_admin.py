@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
@@ -10,12 +11,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from compensation import rules
+from compensation.events import CompensationEvent
 from compensation.models import AccountDecision, CannedReason, Notification, ReplacementBatch
 from compensation.services.review import (
+    CaseAccess,
     ReviewConflict,
+    claim_holder,
     decision_override,
     review_approve,
+    review_case_access,
     review_claim,
     review_claims_expire,
     review_recheck,
@@ -23,18 +27,10 @@ from compensation.services.review import (
     review_release,
 )
 from compensation.services.roles import MANAGERS, SUPPORT_AGENTS
-from inventory.models import Account
-from orders.models import Event
+from inventory.models import Account, Event
 
-from .factories_backoffice import (
-    agent,
-    make_account,
-    make_product,
-    make_stock,
-    manager,
-    review_cases,
-    waiting_batch,
-)
+from .factories.compensation import agent, manager, review_cases, waiting_batch
+from .factories.inventory import make_account, make_accounts, make_product
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +81,7 @@ def test_setup_roles_is_idempotent_and_keeps_credentials_from_agents() -> None:
         "compensation.review_decision",
         "compensation.view_accountdecision",
         "orders.view_order",
-        "orders.view_event",
+        "inventory.view_event",
         "compensation.view_replacementbatch",
     ):
         assert staff.has_perm(perm) and boss.has_perm(perm)
@@ -133,7 +129,7 @@ def test_a_manager_overrides_a_refusal_with_a_mandatory_reason() -> None:
     assert (case.decision, case.reviewed_by_id) == ("approved", boss.id)
     batch = ReplacementBatch.objects.get()
     assert (batch.quantity, batch.line_id, batch.approved_by_id) == (1, case.claim.line_id, boss.id)
-    event = Event.objects.get(kind=Event.Kind.OVERRIDE_ISSUED)
+    event = Event.objects.get(kind=CompensationEvent.OVERRIDE_ISSUED)
     assert (event.actor_id, event.message, event.batch_id) == (
         boss.id,
         "Loyal customer, supplier fault",
@@ -254,6 +250,37 @@ def test_an_expired_claim_can_be_taken_without_the_sweep_and_released() -> None:
     assert _snapshot(case.id) == [("manual_review", False, None, "", None, None)]
 
 
+def test_the_case_page_offers_only_what_the_claim_rule_of_the_service_accepts() -> None:
+    case = review_cases(1)[0]
+    alice, bob, boss = agent("alice"), agent("bob"), manager("boss")
+    now = timezone.now()
+    review_claim(decision_id=case.id, actor=alice, now=now)
+    case.refresh_from_db()
+    expired = now + timedelta(minutes=16)  # run out, not yet swept
+
+    assert review_case_access(decision=case, actor=alice, now=now) == CaseAccess(
+        claimed_by_me=True, claimed_by_other=False, can_decide=True, can_override=False
+    )
+    assert review_case_access(decision=case, actor=bob, now=now) == CaseAccess(
+        claimed_by_me=False, claimed_by_other=True, can_decide=False, can_override=False
+    )
+    assert review_case_access(decision=case, actor=bob, now=expired) == CaseAccess(
+        claimed_by_me=False, claimed_by_other=False, can_decide=True, can_override=False
+    )
+    assert claim_holder(case, now=now) == alice.id
+    assert claim_holder(case, now=expired) is None
+    bob_page = _client(bob).get(f"{QUEUE}{case.id}/change/").content.decode()
+    assert "Claimed by alice until" in bob_page and 'value="approve"' not in bob_page
+    listing = _client(bob).get(QUEUE).content.decode()
+    assert f"alice until {timezone.localtime(case.claimed_until):%H:%M}" in listing
+
+    review_reject(decision_ids=[case.id], actor=alice, now=now, customer_message="no")
+    case.refresh_from_db()
+    assert review_case_access(decision=case, actor=boss, now=now).can_override is True
+    assert review_case_access(decision=case, actor=alice, now=now).can_override is False
+    assert 'value="override"' in _client(boss).get(f"{QUEUE}{case.id}/change/").content.decode()
+
+
 def test_claim_and_release_buttons() -> None:
     case = review_cases(1)[0]
     me = agent()
@@ -274,7 +301,7 @@ def test_approve_one_case_creates_a_batch_delivered_after_commit(
 ) -> None:
     cases = review_cases(2)
     me = agent()
-    stock = make_stock(1, product=cases[0].account.product)
+    stock = make_accounts(1, product=cases[0].account.product)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = _client(me).post(
@@ -412,39 +439,18 @@ def test_decided_cases_are_read_only() -> None:
     assert Event.objects.filter(kind="review_decided").count() == 1
 
 
-def test_recheck_stores_the_new_observation_and_leaves_the_decision(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from compensation import status_client
-
+def test_recheck_stores_the_new_observation_and_leaves_the_decision(status_double: Any) -> None:
     case = review_cases(1)[0]
     me = agent()
-    seen = []
-
-    class FakeClient:
-        def fetch(self, query):
-            seen.append(query)
-            return status_client.FetchResult(
-                observation=rules.Observation(
-                    state="locked",
-                    username=query.username,
-                    user_id=query.user_id,
-                    followers=250,
-                    interactions={
-                        k: 0
-                        for k in ("posts", "reposts", "comments", "likes", "follows", "messages")
-                    },
-                ),
-                raw={"state": "locked"},
-                error=None,
-                attempts=1,
-            )
-
-    monkeypatch.setattr(status_client, "get_status_client", lambda: FakeClient())
+    account = case.account
+    status_double.set_profile(
+        account.platform, account.username, state="locked", user_id=account.platform_user_id
+    )
     response = _client(me).post(_decide_url(case.id), {"action": "recheck"}, follow=True)
 
     assert "Status re-checked: locked" in response.content.decode()
-    assert [q.username for q in seen] == [case.account.username]
+    assert status_double.count(account.platform, account.username) == 1
+    assert status_double.total_requests == 1
     case.refresh_from_db()
     assert case.decision == "manual_review"
     entry = case.evidence["rechecks"][0]
@@ -455,7 +461,7 @@ def test_recheck_stores_the_new_observation_and_leaves_the_decision(
     review_reject(decision_ids=[case.id], actor=me, now=timezone.now(), customer_message="n")
     with pytest.raises(ReviewConflict):  # decided: no more re-checks
         review_recheck(decision_id=case.id, actor=me, now=timezone.now())
-    assert seen == seen[:1]
+    assert status_double.total_requests == 1
 
 
 # --- requests and batches ------------------------------------------------------------------------
@@ -482,7 +488,7 @@ def test_request_page_shows_claims_decisions_and_the_audit_trail() -> None:
 
 def test_batch_list_shows_the_queue_per_product() -> None:
     product = make_product(sku="IG-AGED", name="Instagram aged")
-    make_stock(2, product=product)
+    make_accounts(2, product=product)
     t0 = timezone.now() - timedelta(days=2)
     waiting_batch(product=product, quantity=3, approved_at=t0)
     waiting_batch(product=product, quantity=2, approved_at=t0 + timedelta(hours=1))

@@ -13,15 +13,17 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from compensation.models import AccountDecision, Decision
 from inventory.crypto import Credentials, credentials_seal
-from inventory.models import Account, ImportBatch, Product
+from inventory.models import Account, Event, ImportBatch, Product
 from orders.links import order_link_issue
-from orders.models import Event, OrderLink
+from orders.models import OrderLink
 
-from .factories import AccountFactory, delivered_line
-from .factories_backoffice import agent, manager, review_cases
+from .factories.compensation import agent, manager, review_cases
+from .factories.inventory import AccountFactory
+from .factories.orders import delivered_line
 
 pytestmark = pytest.mark.django_db
 UPLOAD = "admin:inventory_importbatch_upload"
@@ -108,7 +110,6 @@ def test_bulk_actions_without_csrf_token_change_nothing() -> None:
 
 def test_link_revocation_without_csrf_token_changes_nothing() -> None:
     line = delivered_line()
-    from django.utils import timezone
 
     order_link_issue(order=line.order, now=timezone.now())
     link = OrderLink.objects.get()

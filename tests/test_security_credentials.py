@@ -20,7 +20,7 @@ from typing import Any, cast
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -29,13 +29,14 @@ from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
 from compensation.models import Decision
+from compensation.services.notifications import order_link_resend
 from inventory.crypto import Credentials, _current, credentials_open, credentials_seal
-from inventory.models import Account, ImportBatch
-from orders.links import order_link_resend
-from orders.models import Event
+from inventory.events import InventoryEvent
+from inventory.models import Account, Event, ImportBatch
 
-from .factories import AccountFactory, OrderFactory, OrderLineFactory, ProductFactory
-from .factories_backoffice import agent, manager, review_cases
+from .factories.compensation import agent, manager, review_cases
+from .factories.inventory import AccountFactory, ProductFactory
+from .factories.orders import OrderFactory, OrderLineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -227,7 +228,7 @@ def test_no_credentials_on_any_admin_page_nor_in_any_row_mail_or_log(
     for model in apps.get_models():
         for row in model._default_manager.all().values():
             assert _leaks(repr(row)) == [], (model, row)
-    reveals = Event.objects.filter(kind=Event.Kind.CREDENTIALS_REVEALED)
+    reveals = Event.objects.filter(kind=InventoryEvent.CREDENTIALS_REVEALED)
     assert reveals.count() == 2
 
     # Every e-mail and every log line.
@@ -267,7 +268,6 @@ def test_reveal_view_checks_the_permission_not_only_the_changelist() -> None:
     """A staff user who may view and change accounts but lacks reveal_credentials is refused."""
     account = AccountFactory.create(credentials_sealed=credentials_seal(DELIVERED))
     user = User.objects.create_user("viewer", password="x", is_staff=True)
-    from django.contrib.auth.models import Permission
 
     user.user_permissions.set(
         Permission.objects.filter(

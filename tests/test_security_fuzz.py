@@ -18,9 +18,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from compensation.models import CompensationRequest
-from orders.models import Event, OrderLink
+from inventory.models import Event
+from orders.models import OrderLink
 
-from .factories import delivered_line
+from .factories.orders import delivered_line
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/compensation-requests"

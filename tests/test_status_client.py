@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from compensation import rules
+from compensation.management.commands.demo_status_server import DemoProfiles, demo_resolver
 from compensation.models import StatusServiceBreaker
-from compensation.status_client import (
+from compensation.status import (
     DbBreaker,
     FetchResult,
     ProfileQuery,
@@ -24,7 +25,7 @@ from compensation.status_client import (
     parse_profile,
     reset_status_client,
 )
-from compensation.status_double import (
+from compensation.status.double import (
     StatusDouble,
     garbage,
     hang,
@@ -33,6 +34,7 @@ from compensation.status_double import (
     status,
     trickle,
 )
+from tests.factories.inventory import AccountFactory
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -507,8 +509,6 @@ def test_get_status_client_comes_from_settings(double: StatusDouble, settings: A
 
 
 def test_demo_profiles_file_is_reread_when_it_changes(tmp_path: Any) -> None:
-    from compensation.management.commands.demo_status_server import DemoProfiles
-
     path = tmp_path / "demo_profiles.json"
     path.write_text('{"instagram/ig_one": ' + json.dumps(profile(state="locked")) + "}")
     profiles = DemoProfiles(path)
@@ -536,9 +536,6 @@ def test_demo_profiles_file_is_reread_when_it_changes(tmp_path: Any) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_demo_server_falls_back_to_known_accounts() -> None:
-    from compensation.management.commands.demo_status_server import DemoProfiles, demo_resolver
-    from tests.factories import AccountFactory
-
     AccountFactory(username="Shop_Acc", platform_user_id="555", baseline_likes=None)
     with StatusDouble(
         resolver=demo_resolver(DemoProfiles(Path("/nonexistent/demo.json")))

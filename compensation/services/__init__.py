@@ -1,7 +1,11 @@
-"""Every write of the compensation desk, one module per area:
+"""Every write of the compensation desk, one module per use case:
 
-- requests.py      — submitting a request, running the status checks, applying decisions
+- submit.py        — submitting a request (line refusals decided now, checks queued)
+- checks.py        — checking accounts against the status service, re-checks with back-off
+- approval.py      — the approval path: one batch per line, claim usage, request status
+- facts.py         — the rule engine's facts read from the database (one place)
 - review.py        — the review queue: claims, staff decisions, overrides, re-checks
 - fulfilment.py    — replacement batches: first-come first-served drain from stock
 - notifications.py — customer e-mails, each sent once per event (after commit)
+- roles.py         — staff groups and their permissions
 """

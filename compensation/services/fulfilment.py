@@ -24,11 +24,13 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
+from compensation import tasks
+from compensation.events import batches_delivered_events, batches_waiting_events
 from compensation.models import ReplacementBatch
+from compensation.queueing import enqueue_on_commit
+from compensation.services import notifications
 from inventory.models import Account
 from inventory.services import AllocationConflict, accounts_mark_delivered, stock_claim_ids
-from orders.events import events_record_many
-from orders.models import Event
 
 # First key of the two-key advisory lock: keeps our locks apart from anybody else's.
 _LOCK_NAMESPACE = zlib.crc32(b"compensation.fulfilment") & 0x7FFFFFFF
@@ -104,8 +106,6 @@ def accounts_mark_delivered_many(*, grants: Sequence[_Grant], now: datetime) -> 
 def batches_fulfil(*, product_id: int, now: datetime) -> int:
     """Deliver the waiting batches of one product, first come first served. Returns how many
     batches were delivered. Idempotent: running it twice never gives a batch more than owed."""
-    from compensation.services import notifications
-
     with transaction.atomic():
         _product_lock(product_id)
         # Lock in primary-key order (deadlock-free with every other locker), walk in FIFO order.
@@ -133,7 +133,6 @@ def batches_fulfil(*, product_id: int, now: datetime) -> int:
             grants.append(_Grant(batch_id=batch.id, line_id=batch.line_id, account_ids=account_ids))
         unserved = waiting[len(served) :]
 
-        events: list[Event] = []
         if served:
             accounts_mark_delivered_many(grants=grants, now=now)
             updated = ReplacementBatch.objects.filter(
@@ -141,23 +140,13 @@ def batches_fulfil(*, product_id: int, now: datetime) -> int:
             ).update(state=ReplacementBatch.State.DELIVERED, delivered_at=now)
             if updated != len(served):
                 raise AllocationConflict(f"expected {len(served)} waiting batches, got {updated}")
-            for batch, grant in zip(served, grants, strict=True):
+            for batch in served:
                 batch.state, batch.delivered_at = ReplacementBatch.State.DELIVERED, now
-                events.append(
-                    Event(
-                        at=now,
-                        kind=Event.Kind.BATCH_DELIVERED,
-                        order_id=batch.line.order_id,
-                        request_id=batch.request_id,
-                        batch_id=batch.id,
-                        message=f"{batch.quantity} replacement account(s) delivered",
-                        data={
-                            "line_id": batch.line_id,
-                            "account_ids": grant.account_ids,
-                            "product_id": product_id,
-                        },
-                    )
-                )
+            batches_delivered_events(
+                deliveries=[(b, g.account_ids) for b, g in zip(served, grants, strict=True)],
+                product_id=product_id,
+                now=now,
+            )
 
         # Batches left waiting: the customer hears once that stock is short (the column is the
         # compare-and-set; the notification key makes a twin send impossible as well).
@@ -169,23 +158,12 @@ def batches_fulfil(*, product_id: int, now: datetime) -> int:
             ).update(unavailable_notified_at=now)
             for batch in to_tell:
                 batch.unavailable_notified_at = now
-                events.append(
-                    Event(
-                        at=now,
-                        kind=Event.Kind.BATCH_WAITING,
-                        order_id=batch.line.order_id,
-                        request_id=batch.request_id,
-                        batch_id=batch.id,
-                        message=f"waiting for stock: {batch.quantity} account(s) of product "
-                        f"{product_id}",
-                        data={
-                            "line_id": batch.line_id,
-                            "product_id": product_id,
-                            "free_after_drain": len(free) - position,
-                        },
-                    )
-                )
-        events_record_many(events)
+            batches_waiting_events(
+                batches=to_tell,
+                product_id=product_id,
+                free_after_drain=len(free) - position,
+                now=now,
+            )
         for batch in served:
             notifications.notify_delivered(batch=batch)
         for batch in to_tell:
@@ -206,25 +184,14 @@ def batches_sweep(*, now: datetime) -> int:
 
 
 def fulfilment_wake(*, product_ids: Iterable[int]) -> None:
-    """After the current transaction commits, queue one drain per product that has waiting
-    batches. Called by stock imports, admin uploads, restocks and approvals."""
+    """Queue, after the current transaction commits, one drain per product that has waiting
+    batches. Called on stock arrival (imports, uploads, restocks) and by approvals."""
     ids = sorted({int(pid) for pid in product_ids})
     if not ids:
         return
-
-    def _queue() -> None:
-        from django_q.tasks import async_task
-
-        with_waiting = sorted(
-            set(
-                ReplacementBatch.objects.filter(
-                    product_id__in=ids, state=ReplacementBatch.State.WAITING
-                )
-                .order_by()
-                .values_list("product_id", flat=True)
-            )
-        )
-        for pid in with_waiting:
-            async_task("compensation.tasks.fulfil_product", pid, task_name=f"fulfil-{pid}")
-
-    transaction.on_commit(_queue)
+    waiting = ReplacementBatch.objects.filter(
+        product_id__in=ids, state=ReplacementBatch.State.WAITING
+    )
+    with_waiting = sorted(set(waiting.order_by().values_list("product_id", flat=True)))
+    for pid in with_waiting:
+        enqueue_on_commit(tasks.fulfil_product, pid, task_name=f"fulfil-{pid}")

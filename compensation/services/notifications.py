@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,14 +29,18 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from compensation import tasks
+from compensation.events import email_sent_event
 from compensation.models import (
     AccountDecision,
     CompensationRequest,
     Notification,
     ReplacementBatch,
 )
-from orders.events import event_record
-from orders.models import Event, Order
+from compensation.order_page import order_page_link_issue
+from compensation.queueing import enqueue_on_commit
+from compensation.selectors import request_view
+from orders.models import Order
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +74,8 @@ def notify(
             )
     except IntegrityError:
         return None
-    notification_id = notification.pk
-    transaction.on_commit(lambda: _queue_send(notification_id))
+    enqueue_on_commit(tasks.send_notification, notification.pk)
     return notification
-
-
-def _queue_send(notification_id: int) -> None:
-    from django_q.tasks import async_task
-
-    async_task("compensation.tasks.send_notification", notification_id)
 
 
 # --- the events the other services report ------------------------------------------------------
@@ -143,13 +141,24 @@ def notify_review_outcome(
 
 def notify_order_link(*, order: Order, now: datetime) -> Notification | None:
     """A fresh order-page link the customer asked for (each ask is its own event)."""
-    import secrets
-
     return notify(
         kind="order_link",
         key=f"order_link:{order.pk}:{now:%Y%m%dT%H%M%S}:{secrets.token_hex(6)}",
         order=order,
     )
+
+
+def order_link_resend(*, order_id: str, now: datetime) -> None:
+    """E-mail a fresh link to the address stored on the order, if the order exists.
+
+    Returns nothing either way: the caller must answer the same whether the order exists or not.
+    The link itself is issued when the e-mail is sent (the token never sits in a task argument).
+    """
+    order = Order.objects.filter(order_id=order_id.strip()).first()
+    if order is None:
+        return
+    with transaction.atomic():
+        notify_order_link(order=order, now=now)
 
 
 # --- sending ----------------------------------------------------------------------------------
@@ -178,9 +187,6 @@ def _subject(kind: str, order_id: str) -> str:
 
 
 def _context(notification: Notification, *, now: datetime) -> dict[str, Any]:
-    from compensation.selectors import request_view
-    from orders.links import order_link_issue
-
     order = notification.order
     assert order is not None
     context: dict[str, Any] = {
@@ -198,7 +204,7 @@ def _context(notification: Notification, *, now: datetime) -> dict[str, Any]:
         context["batch"] = batch
         context["product_name"] = batch.product.name
     if notification.kind in ("delivered", "order_link"):
-        context["order_link"] = order_link_issue(order=order, now=now)
+        context["order_link"] = order_page_link_issue(order=order, now=now)
     return context
 
 
@@ -240,18 +246,7 @@ def notification_send(*, notification_id: int, now: datetime | None = None) -> b
     batch_id = (
         _batch_id(notification) if notification.kind in ("unavailable", "delivered") else None
     )
-    event_record(
-        kind=Event.Kind.EMAIL_SENT,
-        order_id=notification.order_id,
-        request_id=notification.request_id,
-        batch_id=batch_id,
-        data={
-            "notification_id": notification.pk,
-            "kind": notification.kind,
-            "key": notification.key,
-        },
-        at=now,
-    )
+    email_sent_event(notification=notification, batch_id=batch_id, now=now)
     return True
 
 
@@ -263,5 +258,5 @@ def notifications_send_unsent(*, now: datetime, older_than_seconds: int = 300) -
         ).values_list("id", flat=True)[:500]
     )
     for notification_id in ids:
-        _queue_send(notification_id)
+        enqueue_on_commit(tasks.send_notification, notification_id)
     return len(ids)

@@ -2,7 +2,7 @@
 
 Every write is a compare-and-set or runs on rows locked in primary-key order; every state change
 records an `orders.Event` in the same transaction. Approvals go through the one approval path
-(`requests.decisions_approve`: one replacement batch per line for the accounts approved in one
+(`approval.decisions_approve`: one replacement batch per line for the accounts approved in one
 staff decision). The status service is called with no lock or transaction held.
 """
 
@@ -19,9 +19,25 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from compensation import rules
+from compensation import status as status_service
+from compensation.events import (
+    override_issued_event,
+    review_claimed_event,
+    review_claims_expired_events,
+    review_rechecked_event,
+    review_rejected_events,
+    review_released_event,
+)
 from compensation.models import AccountDecision, CompensationRequest, Decision
-from orders.events import Actor, actor_pk, event_record, events_record_many
-from orders.models import Event
+from compensation.services import notifications
+from compensation.services.approval import (
+    claims_refresh_usage,
+    decisions_approve,
+    request_refresh_status,
+)
+from compensation.services.facts import account_facts
+from inventory.audit import Actor, actor_pk
 
 
 class ReviewConflict(Exception):
@@ -29,12 +45,16 @@ class ReviewConflict(Exception):
     action. Nothing was changed."""
 
 
+def _may(actor: Actor, perm: str) -> bool:
+    return (
+        actor is not None
+        and actor.is_authenticated
+        and getattr(actor, "has_perm", lambda _p: False)(perm)
+    )
+
+
 def _require(actor: Actor, perm: str) -> None:
-    if (
-        actor is None
-        or not actor.is_authenticated
-        or not getattr(actor, "has_perm", lambda _p: False)(perm)
-    ):
+    if not _may(actor, perm):
         raise PermissionDenied(perm)
 
 
@@ -51,6 +71,40 @@ def _claim_free_for(actor: Actor, now: datetime) -> Q:
 # --- claims ------------------------------------------------------------------------------------
 
 
+def claim_holder(decision: AccountDecision, *, now: datetime) -> int | None:
+    """Who holds the case at `now`: the claimant's id while the claim runs (an expired claim frees
+    the case even before `review_claims_expire` clears it), else None."""
+    if decision.claimed_until is not None and decision.claimed_until > now:
+        return decision.claimed_by_id
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseAccess:
+    """What one agent may do with a case now: the checks the writes below enforce, for the page
+    to offer only what will be accepted."""
+
+    claimed_by_me: bool
+    claimed_by_other: bool
+    can_decide: bool
+    can_override: bool
+
+
+def review_case_access(*, decision: AccountDecision, actor: Actor, now: datetime) -> CaseAccess:
+    holder = claim_holder(decision, now=now)
+    by_me = holder is not None and holder == actor_pk(actor)
+    by_other = holder is not None and not by_me
+    return CaseAccess(
+        claimed_by_me=by_me,
+        claimed_by_other=by_other,
+        can_decide=decision.decision == Decision.MANUAL_REVIEW
+        and not by_other
+        and _may(actor, "compensation.review_decision"),
+        can_override=decision.decision == Decision.REJECTED
+        and _may(actor, "compensation.override_decision"),
+    )
+
+
 def review_claim(*, decision_id: int, actor: Actor, now: datetime) -> datetime:
     """Claim a waiting case for `REVIEW_CLAIM_MINUTES` (renewing one's own claim). Raises
     `ReviewConflict` when another agent holds an unexpired claim or the case is not waiting."""
@@ -65,16 +119,7 @@ def review_claim(*, decision_id: int, actor: Actor, now: datetime) -> datetime:
         if updated != 1:
             raise ReviewConflict("this case is claimed by another agent or no longer waiting")
         row = AccountDecision.objects.select_related("request").get(id=decision_id)
-        event_record(
-            kind=Event.Kind.REVIEW_CLAIMED,
-            actor=actor,
-            order_id=row.request.order_id,
-            account_id=row.account_id,
-            request_id=row.request_id,
-            message=f"claimed until {until:%Y-%m-%d %H:%M} UTC",
-            data={"decision_id": decision_id, "claimed_until": until.isoformat()},
-            at=now,
-        )
+        review_claimed_event(row=row, actor=actor, until=until, now=now)
     return until
 
 
@@ -87,16 +132,7 @@ def review_release(*, decision_id: int, actor: Actor, now: datetime) -> bool:
         if not updated:
             return False
         row = AccountDecision.objects.select_related("request").get(id=decision_id)
-        event_record(
-            kind=Event.Kind.REVIEW_RELEASED,
-            actor=actor,
-            order_id=row.request.order_id,
-            account_id=row.account_id,
-            request_id=row.request_id,
-            message="claim released",
-            data={"decision_id": decision_id},
-            at=now,
-        )
+        review_released_event(row=row, actor=actor, now=now)
     return True
 
 
@@ -114,22 +150,7 @@ def review_claims_expire(*, now: datetime) -> int:
         AccountDecision.objects.filter(id__in=[r.id for r in rows], claimed_until__lte=now).update(
             claimed_by=None, claimed_until=None
         )
-        events_record_many(
-            Event(
-                at=now,
-                kind=Event.Kind.REVIEW_RELEASED,
-                order_id=r.request.order_id,
-                account_id=r.account_id,
-                request_id=r.request_id,
-                message="claim expired",
-                data={
-                    "decision_id": r.id,
-                    "claimed_by": r.claimed_by_id,
-                    "claimed_until": r.claimed_until.isoformat() if r.claimed_until else None,
-                },
-            )
-            for r in rows
-        )
+        review_claims_expired_events(rows=rows, now=now)
     return len(rows)
 
 
@@ -156,12 +177,7 @@ def _lock_open_cases(
     for r in rows:
         if r.decision != Decision.MANUAL_REVIEW:
             problems.append(f"#{r.id}: already decided ({r.decision})")
-        elif (
-            r.claimed_by_id is not None
-            and r.claimed_by_id != actor_id
-            and r.claimed_until is not None
-            and r.claimed_until > now
-        ):
+        elif claim_holder(r, now=now) not in (None, actor_id):
             problems.append(f"#{r.id}: claimed by another agent")
     if problems:
         raise ReviewConflict("; ".join(problems))
@@ -171,9 +187,6 @@ def _lock_open_cases(
 def _after_decision(*, rows: list[AccountDecision], now: datetime) -> None:
     """Re-evaluate each request touched and tell its customer the outcome (one e-mail per
     request and staff decision; sent on commit by the notifications service)."""
-    from compensation.services import notifications
-    from compensation.services.requests import claims_refresh_usage, request_refresh_status
-
     claims_refresh_usage(claim_ids={r.claim_id for r in rows})
     by_request: dict[Any, list[int]] = defaultdict(list)
     for r in rows:
@@ -189,8 +202,6 @@ def review_approve(
 ) -> list[Any]:
     """Approve waiting cases: one replacement batch per line for the accounts approved together.
     Returns the batches created."""
-    from compensation.services.requests import decisions_approve
-
     _require(actor, "compensation.review_decision")
     with transaction.atomic():
         rows = _lock_open_cases(decision_ids=decision_ids, actor=actor, now=now)
@@ -233,24 +244,8 @@ def review_reject(
             claimed_by=None,
             claimed_until=None,
         )
-        events_record_many(
-            Event(
-                at=now,
-                actor_id=actor_pk(actor),
-                kind=Event.Kind.REVIEW_DECIDED,
-                order_id=r.request.order_id,
-                account_id=r.account_id,
-                request_id=r.request_id,
-                message=f"rejected — {customer_message}",
-                data={
-                    "decision": Decision.REJECTED,
-                    "rule": r.rule,
-                    "note": note,
-                    "customer_message": customer_message,
-                    "decision_id": r.id,
-                },
-            )
-            for r in rows
+        review_rejected_events(
+            rows=rows, actor=actor, customer_message=customer_message, note=note, now=now
         )
         _after_decision(rows=rows, now=now)
     return len(rows)
@@ -259,8 +254,6 @@ def review_reject(
 def decision_override(*, decision_id: int, actor: Actor, now: datetime, reason: str) -> list[Any]:
     """A manager issues a replacement for an account the rules (or a reviewer) refused, with a
     mandatory reason. Returns the batch created."""
-    from compensation.services.requests import decisions_approve
-
     _require(actor, "compensation.override_decision")
     reason = reason.strip()
     if not reason:
@@ -283,16 +276,13 @@ def decision_override(*, decision_id: int, actor: Actor, now: datetime, reason: 
         except IntegrityError as exc:
             # e.g. the same account was already replaced through another request.
             raise ReviewConflict("this account was already replaced") from exc
-        event_record(
-            kind=Event.Kind.OVERRIDE_ISSUED,
+        override_issued_event(
+            row=row,
             actor=actor,
-            order_id=row.request.order_id,
-            account_id=row.account_id,
-            request_id=row.request_id,
             batch_id=batches[0].id if batches else None,
-            message=reason,
-            data={"decision_id": row.id, "previous": previous},
-            at=now,
+            reason=reason,
+            previous=previous,
+            now=now,
         )
         _after_decision(rows=[row], now=now)
     return batches
@@ -310,10 +300,6 @@ def _jsonable(value: Any) -> Any:
 def review_recheck(*, decision_id: int, actor: Actor, now: datetime) -> dict[str, Any]:
     """Read the account's public profile again and store it in the case's evidence (the decision
     itself stays with the agent). Returns the stored entry."""
-    from compensation import rules
-    from compensation.services.requests import account_baseline
-    from compensation.status_client import ProfileQuery, get_status_client
-
     _require(actor, "compensation.review_decision")
     row = AccountDecision.objects.select_related(
         "account", "request__order", "claim__line__product"
@@ -322,8 +308,8 @@ def review_recheck(*, decision_id: int, actor: Actor, now: datetime) -> dict[str
         raise ReviewConflict("only a case waiting for review can be re-checked")
     account = row.account
     # Network call: no lock, no transaction held.
-    result = get_status_client().fetch(
-        ProfileQuery(
+    result = status_service.get_status_client().fetch(
+        status_service.ProfileQuery(
             key=row.id,
             platform=account.platform,
             username=account.username,
@@ -339,16 +325,7 @@ def review_recheck(*, decision_id: int, actor: Actor, now: datetime) -> dict[str
         "response": _jsonable(getattr(result, "raw", None)),
     }
     try:
-        verdict = rules.decide_account(
-            rules.AccountFacts(
-                baseline=account_baseline(account),
-                observation=observation,
-                password_change_warning=row.request.password_change_warning,
-                order_placed_at=row.request.order.placed_at,
-                now=row.request.received_at,
-                follower_drop_window_days=row.claim.line.product.follower_drop_window_days,
-            )
-        )
+        verdict = rules.decide_account(account_facts(decision=row, observation=observation))
         entry["rules_would_say"] = {
             "decision": verdict.decision,
             "rule": verdict.rule,
@@ -367,19 +344,5 @@ def review_recheck(*, decision_id: int, actor: Actor, now: datetime) -> dict[str
         evidence = dict(locked.evidence or {})
         evidence["rechecks"] = [*evidence.get("rechecks", []), entry]
         AccountDecision.objects.filter(id=decision_id).update(evidence=evidence)
-        event_record(
-            kind=Event.Kind.REVIEW_RECHECKED,
-            actor=actor,
-            order_id=row.request.order_id,
-            account_id=row.account_id,
-            request_id=row.request_id,
-            message="status re-checked by staff"
-            + (f" — {entry['error']}" if entry["error"] else ""),
-            data={
-                "decision_id": decision_id,
-                "observation": entry["observation"],
-                "error": entry["error"],
-            },
-            at=now,
-        )
+        review_rechecked_event(row=row, actor=actor, entry=entry, now=now)
     return entry

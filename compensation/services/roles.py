@@ -19,7 +19,7 @@ AGENT_PERMISSIONS: tuple[str, ...] = (
     "compensation.view_replacementbatch",
     "orders.view_order",
     "orders.view_orderline",
-    "orders.view_event",
+    "inventory.view_event",
     "inventory.view_product",
 )
 

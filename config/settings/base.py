@@ -174,7 +174,7 @@ else:
 
 # Order-page tokens are redacted from log lines: on the loggers that log request paths (a filter
 # on a logger sees the records logged there) and on the console handler (everything else).
-_REDACT = {"()": "orders.log_redaction.RedactOrderLinkTokens"}
+_REDACT = {"()": "compensation.log_redaction.RedactOrderLinkTokens"}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

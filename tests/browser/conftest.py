@@ -11,6 +11,11 @@ from typing import Any
 
 import pytest
 
+try:
+    import playwright.sync_api as playwright_api
+except ImportError:  # pragma: no cover - an optional dev dependency; CI fails instead of skipping
+    playwright_api = None  # type: ignore[assignment]
+
 # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -35,10 +40,10 @@ def chromium() -> Iterator[Any]:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    if os.environ.get("CI"):
-        import playwright.sync_api as playwright_api
-    else:
-        playwright_api = pytest.importorskip("playwright.sync_api")
+    if playwright_api is None:
+        if os.environ.get("CI"):
+            pytest.fail("playwright is not installed")
+        pytest.skip("playwright is not installed")
     with playwright_api.sync_playwright() as p:
         instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance

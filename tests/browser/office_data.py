@@ -17,8 +17,9 @@ from compensation.models import (
 from inventory.models import Account, ImportBatch, Product
 from orders.models import Order, OrderLine
 
-from ..factories import AccountFactory, OrderFactory
-from ..factories_backoffice import CompensationRequestFactory, make_product
+from ..factories.compensation import CompensationRequestFactory
+from ..factories.inventory import AccountFactory, make_product
+from ..factories.orders import OrderFactory
 
 SUPPLIERS = {  # name -> weekly failure probability, from eight weeks ago to now
     "Northwind Accounts": [0.05, 0.04, 0.06, 0.05, 0.03, 0.05, 0.04, 0.05],

@@ -14,11 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory.crypto import Credentials, credentials_seal
-from inventory.models import Account
-from orders.models import Event
+from inventory.models import Account, Event
 
-from ..factories import AccountFactory
-from ..factories_backoffice import agent, make_product, manager, review_cases, waiting_batch
+from ..factories.compensation import agent, manager, review_cases, waiting_batch
+from ..factories.inventory import AccountFactory, make_product
 from .conftest import admin_login
 from .office_data import quality_history
 

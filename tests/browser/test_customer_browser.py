@@ -17,17 +17,24 @@ from typing import Any, cast
 
 import pytest
 from django.core import mail
+
+try:
+    import playwright.sync_api as playwright_api
+except ImportError:  # pragma: no cover - an optional dev dependency; CI fails instead of skipping
+    playwright_api = None  # type: ignore[assignment]
 from django.core.cache import cache
 from django.utils import timezone
 
 from compensation.models import AccountDecision, Decision, RequestStatus
-from compensation.status_client import reset_status_client
-from compensation.status_double import StatusDouble, profile
+from compensation.status import reset_status_client
+from compensation.status.double import StatusDouble, profile
 from inventory.crypto import credentials_open
 from inventory.models import Account
 
-from ..factories import AccountFactory, delivered_line
-from ..factories_customer import link_in, make_order, make_product, request_with_decisions
+from ..emails import link_in
+from ..factories.compensation import request_with_decisions
+from ..factories.inventory import AccountFactory, make_product
+from ..factories.orders import delivered_line, make_order
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,10 +63,10 @@ def browser() -> Iterator[Any]:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    if os.environ.get("CI"):
-        import playwright.sync_api as playwright_api
-    else:
-        playwright_api = pytest.importorskip("playwright.sync_api")
+    if playwright_api is None:
+        if os.environ.get("CI"):
+            pytest.fail("playwright is not installed")
+        pytest.skip("playwright is not installed")
     with playwright_api.sync_playwright() as p:
         instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance

@@ -19,7 +19,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
-from compensation.status_double import Status, StatusDouble
+from compensation.status.double import Status, StatusDouble
+from inventory.interactions import INTERACTION_KINDS
+from inventory.models import Account
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +75,6 @@ class DemoProfiles:
 
 def account_profile(platform: str, username: str, user_id: str | None) -> dict[str, Any] | None:
     """An account known to the shop, as its unchanged baseline (state active)."""
-    from inventory.models import INTERACTION_KINDS, Account
-
     try:
         accounts = Account.objects.filter(platform=platform.lower())
         account = accounts.filter(username__iexact=username).first()

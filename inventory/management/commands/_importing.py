@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
-from inventory.importing import ImportReport, Progress
+from inventory.import_rows import ImportReport, Progress
 
 # Files above this size show a progress bar (on stderr).
 PROGRESS_MIN_BYTES = 256 * 1024

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from inventory.demo import demo_admin_ensure, demo_is_loaded, demo_load
+from compensation.demo import demo_admin_ensure, demo_is_loaded, demo_load
 
 LOGIN_URL = "http://127.0.0.1:8000/admin/"
 

@@ -25,10 +25,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from inventory.import_rows import ImportReport
+from inventory.importing import products_import, stock_import
+from inventory.models import INTERACTION_KINDS, Product
 from orders.services import orders_import
-
-from .importing import ImportReport, products_import, stock_import
-from .models import INTERACTION_KINDS, Product
 
 PRODUCTS = [
     ("IG-AGED", "Instagram account, aged 2019", "instagram"),

@@ -27,9 +27,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-logger = logging.getLogger(__name__)
+from inventory.interactions import INTERACTION_KINDS
 
-INTERACTION_KINDS = ("posts", "reposts", "comments", "likes", "follows", "messages")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -8,43 +8,37 @@
 - retries with exponential backoff and jitter for 5xx, 429, timeouts, refused connections and
   invalid bodies; a `Retry-After` up to `retry_after_cap` is slept, a longer one ends the fetch at
   once with `FetchResult.retry_after` set (the caller re-checks later);
-- strict validation: anything but the documented JSON is the failure `invalid_body`;
-- a circuit breaker shared by every process (the `compensation.StatusServiceBreaker` row). Its
-  database work runs in the calling thread only: one read before a batch, at most a couple of
-  cheap writes after it (an F() increment on failures, a reset when a success follows
-  failures). Within a batch an in-memory trip stops calling once the threshold is reached.
-  Call it outside any transaction that holds row locks.
+- what an answer means is `parsing`'s business; the circuit breaker shared by every process is
+  `breaker`'s (its database work runs in the calling thread only, before and after a batch).
 
 Nothing here logs more than platform, username, error and attempt count (no token, no URL query).
 """
 
 from __future__ import annotations
 
-import email.utils
-import json
 import logging
-import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import requests
 import urllib3.exceptions
+from django.conf import settings
 from requests.adapters import HTTPAdapter
 
 from compensation import rules
+from compensation.status.breaker import BatchTrip, Breaker, DbBreaker, NullBreaker
+from compensation.status.parsing import Answer, interpret_answer
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DEMO_URL = "http://127.0.0.1:8001"
 MAX_BODY_BYTES = 64 * 1024
-RAW_TEXT_LIMIT = 500
 
 # Failures worth another attempt (besides every 5xx). Every failure counts for the breaker.
 RETRYABLE = frozenset({"timeout", "connection", "invalid_body", "http_429"})
@@ -76,214 +70,12 @@ class FetchResult:
         return self.observation is not None
 
 
-class InvalidBody(ValueError):
-    pass
-
-
-def parse_profile(body: Any, *, platform: str) -> rules.Observation:
-    """Strictly validate a 200 body (already JSON-decoded) into an Observation."""
-    if not isinstance(body, dict):
-        raise InvalidBody("body is not a JSON object")
-    state = body.get("state")
-    if state not in rules.STATES:
-        raise InvalidBody("unknown state")
-    seen_platform = body.get("platform")
-    if seen_platform is not None and (
-        not isinstance(seen_platform, str) or seen_platform.lower() != platform.lower()
-    ):
-        raise InvalidBody("another platform")
-    username = body.get("username")
-    if username is not None and (not isinstance(username, str) or not username):
-        raise InvalidBody("username is not a string")
-    user_id = body.get("user_id")
-    if isinstance(user_id, int) and not isinstance(user_id, bool):
-        user_id = str(user_id)
-    if user_id is not None and not isinstance(user_id, str):
-        raise InvalidBody("user_id is not a string")
-    followers = body.get("followers")
-    if followers is not None and not _counter(followers):
-        raise InvalidBody("followers is not a non-negative integer")
-    interactions = body.get("interactions")
-    shown: dict[str, int] | None = None
-    if interactions is not None:
-        if not isinstance(interactions, dict):
-            raise InvalidBody("interactions is not an object")
-        shown = {}
-        for kind in rules.INTERACTION_KINDS:
-            value = interactions.get(kind)
-            if value is None:
-                continue  # missing or null: unknown
-            if not _counter(value):
-                raise InvalidBody(f"{kind} is not a non-negative integer")
-            shown[kind] = value
-    return rules.Observation(
-        state=state,
-        username=username,
-        user_id=user_id or None,
-        followers=followers,
-        interactions=shown,
-    )
-
-
-def _counter(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-# --- circuit breaker --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BreakerState:
-    open: bool
-    consecutive_failures: int
-
-
-class Breaker(Protocol):
-    threshold: int | None
-
-    def state(self) -> BreakerState: ...
-
-    def record(
-        self, *, before: BreakerState, success_seen: bool, trailing_failures: int
-    ) -> None: ...
-
-
-class NullBreaker:
-    """Never opens (unit tests, tools)."""
-
-    threshold: int | None = None
-
-    def state(self) -> BreakerState:
-        return BreakerState(open=False, consecutive_failures=0)
-
-    def record(self, *, before: BreakerState, success_seen: bool, trailing_failures: int) -> None:
-        return None
-
-
-class DbBreaker:
-    """Breaker state in the `StatusServiceBreaker` row `name`, shared by all processes.
-
-    Opens for `cooldown` seconds once `threshold` consecutive fetches failed; after the cooldown
-    calls go through again (half-open): one more failure re-opens it, a success closes it.
-    """
-
-    def __init__(
-        self,
-        *,
-        name: str = "status",
-        threshold: int,
-        cooldown: float,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        from django.utils import timezone
-
-        self.name = name
-        self.threshold: int | None = max(1, int(threshold))
-        self.cooldown = float(cooldown)
-        self.clock = clock or timezone.now
-
-    def _rows(self) -> Any:
-        from compensation.models import StatusServiceBreaker
-
-        return StatusServiceBreaker.objects.filter(name=self.name)
-
-    def state(self) -> BreakerState:
-        row = self._rows().values_list("consecutive_failures", "open_until").first()
-        if row is None:
-            return BreakerState(open=False, consecutive_failures=0)
-        failures, open_until = row
-        return BreakerState(
-            open=open_until is not None and open_until > self.clock(), consecutive_failures=failures
-        )
-
-    def record(self, *, before: BreakerState, success_seen: bool, trailing_failures: int) -> None:
-        from django.db import IntegrityError, transaction
-        from django.db.models import F, Q
-
-        from compensation.models import StatusServiceBreaker
-
-        now = self.clock()
-        assert self.threshold is not None
-        opens = now + timedelta(seconds=self.cooldown)
-        if success_seen:
-            if trailing_failures == 0 and before.consecutive_failures == 0:
-                return  # closed and stays closed: no write
-            self._rows().update(
-                consecutive_failures=trailing_failures,
-                open_until=opens if trailing_failures >= self.threshold else None,
-            )
-            return
-        if trailing_failures <= 0:
-            return
-        if not self._rows().update(
-            consecutive_failures=F("consecutive_failures") + trailing_failures
-        ):
-            try:
-                with transaction.atomic():
-                    StatusServiceBreaker.objects.create(
-                        name=self.name, consecutive_failures=trailing_failures
-                    )
-            except IntegrityError:
-                self._rows().update(
-                    consecutive_failures=F("consecutive_failures") + trailing_failures
-                )
-        tripped = (
-            self._rows()
-            .filter(consecutive_failures__gte=self.threshold)
-            .filter(Q(open_until__isnull=True) | Q(open_until__lte=now))
-            .update(open_until=opens)
-        )
-        if tripped:
-            logger.warning("status service circuit opened for %.0f s", self.cooldown)
-
-
-class _Trip:
-    """In-memory view of the breaker during one batch (thread-safe)."""
-
-    def __init__(self, before: BreakerState, threshold: int | None) -> None:
-        self.lock = threading.Lock()
-        self.threshold = threshold
-        self.consecutive = before.consecutive_failures
-        self.trailing = 0
-        self.success_seen = False
-        self.tripped = before.open
-
-    def allows(self) -> bool:
-        with self.lock:
-            return not self.tripped
-
-    def outcome(self, result: FetchResult) -> None:
-        if result.error == "circuit_open":
-            return
-        with self.lock:
-            if result.error is None:
-                self.success_seen = True
-                self.consecutive = 0
-                self.trailing = 0
-                return
-            self.consecutive += 1
-            self.trailing += 1
-            if self.threshold is not None and self.consecutive >= self.threshold:
-                self.tripped = True
-
-
-# --- the client -------------------------------------------------------------------------------
-
-
 class _Deadline(Exception):
     pass
 
 
 class _TooLarge(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    observation: rules.Observation | None
-    raw: Any
-    error: str | None
-    retry_after: float | None = None
 
 
 class StatusClient:
@@ -342,7 +134,7 @@ class StatusClient:
         if not queries:
             return {}
         before = self.breaker.state()
-        trip = _Trip(before, self.breaker.threshold)
+        trip = BatchTrip(before, self.breaker.threshold)
         results: dict[int, FetchResult] = {}
 
         def run(query: ProfileQuery) -> None:
@@ -350,7 +142,7 @@ class StatusClient:
                 results[query.key] = FetchResult(None, None, "circuit_open", 0)
                 return
             result = self._fetch_one(query, trip)
-            trip.outcome(result)
+            trip.outcome(result.error)
             results[query.key] = result
 
         if len(queries) == 1:
@@ -373,9 +165,9 @@ class StatusClient:
         platform, username = quote(query.platform, safe=""), quote(query.username, safe="")
         return f"{self.base_url}/v1/profiles/{platform}/{username}"
 
-    def _fetch_one(self, query: ProfileQuery, trip: _Trip) -> FetchResult:
+    def _fetch_one(self, query: ProfileQuery, trip: BatchTrip) -> FetchResult:
         deadline_at = time.monotonic() + self.deadline
-        attempt = _Attempt(None, None, "deadline")
+        attempt = Answer(None, None, "deadline")
         attempts = 0
         while attempts < self.max_attempts:
             if attempts and not trip.allows():
@@ -410,18 +202,18 @@ class StatusClient:
             )
         return result
 
-    def _attempt(self, query: ProfileQuery, deadline_at: float) -> _Attempt:
+    def _attempt(self, query: ProfileQuery, deadline_at: float) -> Answer:
         remaining = deadline_at - time.monotonic()
         if remaining <= 0:
-            return _Attempt(None, None, "deadline")
+            return Answer(None, None, "deadline")
         if not self._in_flight.acquire(timeout=remaining):
-            return _Attempt(None, None, "deadline")
+            return Answer(None, None, "deadline")
         try:
             return self._request(query, deadline_at)
         finally:
             self._in_flight.release()
 
-    def _request(self, query: ProfileQuery, deadline_at: float) -> _Attempt:
+    def _request(self, query: ProfileQuery, deadline_at: float) -> Answer:
         remaining = max(0.001, deadline_at - time.monotonic())
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         params = {"user_id": query.user_id} if query.user_id else None
@@ -435,22 +227,27 @@ class StatusClient:
                 allow_redirects=False,
             )
         except requests.exceptions.Timeout:
-            return _Attempt(None, None, "timeout")
+            return Answer(None, None, "timeout")
         except (requests.exceptions.ConnectionError, requests.exceptions.RequestException):
-            return _Attempt(None, None, "connection")
+            return Answer(None, None, "connection")
         try:
             body = self._read_body(response, deadline_at)
         except _Deadline:
-            return _Attempt(None, None, "deadline")
+            return Answer(None, None, "deadline")
         except _TooLarge:
-            return _Attempt(None, None, "body_too_large")
+            return Answer(None, None, "body_too_large")
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
-            return _Attempt(None, None, "timeout")
+            return Answer(None, None, "timeout")
         except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException, OSError):
-            return _Attempt(None, None, "connection")
+            return Answer(None, None, "connection")
         finally:
             response.close()
-        return self._interpret(query, response, body)
+        return interpret_answer(
+            code=response.status_code,
+            body=body,
+            retry_after_header=response.headers.get("Retry-After"),
+            platform=query.platform,
+        )
 
     def _read_body(self, response: requests.Response, deadline_at: float) -> bytes:
         chunks: list[bytes] = []
@@ -468,59 +265,9 @@ class StatusClient:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _interpret(self, query: ProfileQuery, response: requests.Response, body: bytes) -> _Attempt:
-        code = response.status_code
-        raw = _raw(body)
-        if code == 404:
-            return _Attempt(rules.Observation(state="not_found"), raw, None)
-        if code == 429 or code >= 500:
-            return _Attempt(
-                None, raw, f"http_{code}", _retry_after(response.headers.get("Retry-After"))
-            )
-        if code != 200:
-            return _Attempt(None, raw, f"http_{code}")
-        try:
-            parsed = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _Attempt(None, raw, "invalid_body")
-        try:
-            observation = parse_profile(parsed, platform=query.platform)
-        except InvalidBody:
-            return _Attempt(None, raw, "invalid_body")
-        return _Attempt(observation, parsed, None)
-
 
 def _retryable(error: str | None) -> bool:
     return error is not None and (error in RETRYABLE or error.startswith("http_5"))
-
-
-def _raw(body: bytes) -> Any:
-    """The body for evidence: parsed JSON if it is JSON, else (truncated) text."""
-    if not body:
-        return None
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return body[:RAW_TEXT_LIMIT].decode("utf-8", errors="replace")
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - time.time()
-    if math.isnan(seconds) or math.isinf(seconds):
-        return None
-    return max(0.0, seconds)
 
 
 # --- the process-wide client ------------------------------------------------------------------
@@ -549,8 +296,6 @@ def reset_status_client() -> None:
 
 
 def _build_client() -> StatusClient:
-    from django.conf import settings
-
     base_url = settings.STATUS_API_URL
     if not base_url:
         logger.warning(

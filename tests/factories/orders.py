@@ -1,46 +1,17 @@
+"""Orders and their lines (and a line with its accounts already delivered)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import factory
 from django.utils import timezone
 
-from inventory.crypto import Credentials, credentials_seal
 from inventory.models import Account, Product
 from orders.models import Order, OrderLine
 
-
-class ProductFactory(factory.django.DjangoModelFactory[Product]):
-    class Meta:
-        model = Product
-
-    sku = factory.Sequence(lambda n: f"SKU-{n:04d}")
-    name = factory.Sequence(lambda n: f"Product {n}")
-    platform = "instagram"
-
-
-class AccountFactory(factory.django.DjangoModelFactory[Account]):
-    """An in-stock account with a full zero baseline and 250 followers (the policy's examples)."""
-
-    class Meta:
-        model = Account
-
-    product = factory.SubFactory(ProductFactory)
-    platform = factory.LazyAttribute(lambda o: o.product.platform)
-    username = factory.Sequence(lambda n: f"user_{n:05d}")
-    platform_user_id = factory.Sequence(lambda n: str(100000 + n))
-    credentials_sealed = factory.LazyAttribute(
-        lambda o: credentials_seal(
-            Credentials(password=f"pw-{o.username}", email=f"{o.username}@mail.test")
-        )
-    )
-    baseline_followers = 250
-    baseline_posts = 0
-    baseline_reposts = 0
-    baseline_comments = 0
-    baseline_likes = 0
-    baseline_follows = 0
-    baseline_messages = 0
+from .inventory import AccountFactory, ProductFactory
 
 
 class OrderFactory(factory.django.DjangoModelFactory[Order]):
@@ -59,6 +30,14 @@ class OrderLineFactory(factory.django.DjangoModelFactory[OrderLine]):
     order = factory.SubFactory(OrderFactory)
     product = factory.SubFactory(ProductFactory)
     quantity = 1
+
+
+def make_order(**kwargs: Any) -> Order:
+    return OrderFactory.create(**kwargs)
+
+
+def make_line(**kwargs: Any) -> OrderLine:
+    return OrderLineFactory.create(**kwargs)
 
 
 def delivered_line(

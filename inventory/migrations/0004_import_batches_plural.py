@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0002_initial'),
+        ('inventory', '0003_event_from_orders'),
     ]
 
     operations = [

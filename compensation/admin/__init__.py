@@ -1,0 +1,12 @@
+"""Back office of the compensation desk, one module per screen: the review queue (`queue`, with
+its one-case actions in `case_actions`), requests (`requests`), replacement batches (`batches`),
+canned rejection reasons (`reasons`) and the requests shown on the order admin (`order_links`).
+Importing the modules registers their admins.
+
+The admin parses input, calls one service and renders; every write lives in
+`compensation.services`. Nothing here ever shows stock credentials.
+"""
+
+from compensation.admin import batches, order_links, queue, reasons, requests
+
+__all__ = ["batches", "order_links", "queue", "reasons", "requests"]

@@ -1,0 +1,329 @@
+"""Audit events of the compensation desk: one function per kind (see `inventory.audit`, the one
+writer). The kinds are declared here, so a new one needs no migration anywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from compensation.models import (
+    AccountDecision,
+    CompensationRequest,
+    Decision,
+    LineClaim,
+    Notification,
+    ReplacementBatch,
+)
+from inventory.audit import Actor, event_new, event_record, events_record_many
+from inventory.models import Event
+from orders.models import OrderLine
+
+
+class CompensationEvent(StrEnum):
+    REQUEST_RECEIVED = "request_received"
+    LINE_REFUSED = "line_refused"
+    REQUEST_DECIDED = "request_decided"
+    ACCOUNT_DECIDED = "account_decided"
+    BATCH_CREATED = "batch_created"
+    BATCH_WAITING = "batch_waiting"
+    BATCH_DELIVERED = "batch_delivered"
+    REVIEW_CLAIMED = "review_claimed"
+    REVIEW_RELEASED = "review_released"
+    REVIEW_DECIDED = "review_decided"
+    REVIEW_RECHECKED = "review_rechecked"
+    OVERRIDE_ISSUED = "override_issued"
+    EMAIL_SENT = "email_sent"
+
+
+# --- requests and checks -----------------------------------------------------------------------
+
+
+def request_received_event(
+    *, request: CompensationRequest, skus: Sequence[str], accounts: int, now: datetime
+) -> Event:
+    return event_record(
+        kind=CompensationEvent.REQUEST_RECEIVED,
+        order_id=request.order_id,
+        request_id=request.id,
+        message=f"{accounts} account(s) on {len(skus)} line(s)",
+        data={"skus": list(skus), "password_change_warning": request.password_change_warning},
+        at=now,
+    )
+
+
+def line_refused_event(*, claim: LineClaim, order_id: int, now: datetime) -> Event:
+    return event_record(
+        kind=CompensationEvent.LINE_REFUSED,
+        order_id=order_id,
+        request_id=claim.request_id,
+        message=claim.refusal,
+        data={"line_id": claim.line_id, **claim.refusal_detail},
+        at=now,
+    )
+
+
+def request_decided_event(
+    *, request: CompensationRequest, counts: Mapping[str, int], now: datetime
+) -> Event:
+    return event_record(
+        kind=CompensationEvent.REQUEST_DECIDED,
+        order_id=request.order_id,
+        request_id=request.id,
+        message=", ".join(f"{k}: {v}" for k, v in sorted(counts.items())),
+        data=dict(counts),
+        at=now,
+    )
+
+
+def accounts_decided_events(*, rows: Sequence[AccountDecision], now: datetime) -> list[Event]:
+    """One event per account the checks decided (rows carry the stored decision)."""
+    return events_record_many(
+        event_new(
+            kind=CompensationEvent.ACCOUNT_DECIDED,
+            order_id=row.request.order_id,
+            account_id=row.account_id,
+            request_id=row.request_id,
+            message=f"{row.decision} ({row.rule})",
+            data={
+                "decision": row.decision,
+                "rule": row.rule,
+                "interactions": row.interactions,
+                "next_check_at": row.next_check_at.isoformat() if row.next_check_at else None,
+            },
+            at=now,
+        )
+        for row in rows
+    )
+
+
+# --- batches -----------------------------------------------------------------------------------
+
+
+def batch_created_event(
+    *,
+    batch: ReplacementBatch,
+    line: OrderLine,
+    decision_ids: Sequence[int],
+    actor: Actor,
+    now: datetime,
+) -> Event:
+    return event_record(
+        kind=CompensationEvent.BATCH_CREATED,
+        actor=actor,
+        order_id=line.order_id,
+        request_id=batch.request_id,
+        batch_id=batch.id,
+        message=f"{batch.quantity} replacement(s) of product {line.product_id}",
+        data={"decision_ids": list(decision_ids), "line_id": line.id},
+        at=now,
+    )
+
+
+def batches_delivered_events(
+    *,
+    deliveries: Sequence[tuple[ReplacementBatch, Sequence[int]]],
+    product_id: int,
+    now: datetime,
+) -> list[Event]:
+    """One event per batch delivered; `deliveries` holds (batch, the account ids it got)."""
+    return events_record_many(
+        event_new(
+            kind=CompensationEvent.BATCH_DELIVERED,
+            order_id=batch.line.order_id,
+            request_id=batch.request_id,
+            batch_id=batch.id,
+            message=f"{batch.quantity} replacement account(s) delivered",
+            data={
+                "line_id": batch.line_id,
+                "account_ids": list(account_ids),
+                "product_id": product_id,
+            },
+            at=now,
+        )
+        for batch, account_ids in deliveries
+    )
+
+
+def batches_waiting_events(
+    *,
+    batches: Sequence[ReplacementBatch],
+    product_id: int,
+    free_after_drain: int,
+    now: datetime,
+) -> list[Event]:
+    """One event per batch found short of stock for the first time."""
+    return events_record_many(
+        event_new(
+            kind=CompensationEvent.BATCH_WAITING,
+            order_id=batch.line.order_id,
+            request_id=batch.request_id,
+            batch_id=batch.id,
+            message=f"waiting for stock: {batch.quantity} account(s) of product {product_id}",
+            data={
+                "line_id": batch.line_id,
+                "product_id": product_id,
+                "free_after_drain": free_after_drain,
+            },
+            at=now,
+        )
+        for batch in batches
+    )
+
+
+# --- the review queue --------------------------------------------------------------------------
+
+
+def review_claimed_event(
+    *, row: AccountDecision, actor: Actor, until: datetime, now: datetime
+) -> Event:
+    return event_record(
+        kind=CompensationEvent.REVIEW_CLAIMED,
+        actor=actor,
+        order_id=row.request.order_id,
+        account_id=row.account_id,
+        request_id=row.request_id,
+        message=f"claimed until {until:%Y-%m-%d %H:%M} UTC",
+        data={"decision_id": row.id, "claimed_until": until.isoformat()},
+        at=now,
+    )
+
+
+def review_released_event(*, row: AccountDecision, actor: Actor, now: datetime) -> Event:
+    return event_record(
+        kind=CompensationEvent.REVIEW_RELEASED,
+        actor=actor,
+        order_id=row.request.order_id,
+        account_id=row.account_id,
+        request_id=row.request_id,
+        message="claim released",
+        data={"decision_id": row.id},
+        at=now,
+    )
+
+
+def review_claims_expired_events(*, rows: Sequence[AccountDecision], now: datetime) -> list[Event]:
+    """One `review_released` event per claim whose time ran out (rows as they were claimed)."""
+    return events_record_many(
+        event_new(
+            kind=CompensationEvent.REVIEW_RELEASED,
+            order_id=row.request.order_id,
+            account_id=row.account_id,
+            request_id=row.request_id,
+            message="claim expired",
+            data={
+                "decision_id": row.id,
+                "claimed_by": row.claimed_by_id,
+                "claimed_until": row.claimed_until.isoformat() if row.claimed_until else None,
+            },
+            at=now,
+        )
+        for row in rows
+    )
+
+
+def review_approved_events(
+    *, rows: Sequence[AccountDecision], actor: Actor, note: str, now: datetime
+) -> list[Event]:
+    """One `review_decided` event per approved account (staff review, override or the checks'
+    approval path: the actor is None for the system)."""
+    return events_record_many(
+        event_new(
+            kind=CompensationEvent.REVIEW_DECIDED,
+            actor=actor,
+            order_id=row.request.order_id,
+            account_id=row.account_id,
+            request_id=row.request_id,
+            message=f"approved{' — ' + note if note else ''}",
+            data={"decision": Decision.APPROVED, "rule": row.rule, "note": note},
+            at=now,
+        )
+        for row in rows
+    )
+
+
+def review_rejected_events(
+    *,
+    rows: Sequence[AccountDecision],
+    actor: Actor,
+    customer_message: str,
+    note: str,
+    now: datetime,
+) -> list[Event]:
+    return events_record_many(
+        event_new(
+            kind=CompensationEvent.REVIEW_DECIDED,
+            actor=actor,
+            order_id=row.request.order_id,
+            account_id=row.account_id,
+            request_id=row.request_id,
+            message=f"rejected — {customer_message}",
+            data={
+                "decision": Decision.REJECTED,
+                "rule": row.rule,
+                "note": note,
+                "customer_message": customer_message,
+                "decision_id": row.id,
+            },
+            at=now,
+        )
+        for row in rows
+    )
+
+
+def review_rechecked_event(
+    *, row: AccountDecision, actor: Actor, entry: Mapping[str, Any], now: datetime
+) -> Event:
+    """Staff read the profile again; `entry` is what was stored in the case's evidence."""
+    error = entry["error"]
+    return event_record(
+        kind=CompensationEvent.REVIEW_RECHECKED,
+        actor=actor,
+        order_id=row.request.order_id,
+        account_id=row.account_id,
+        request_id=row.request_id,
+        message="status re-checked by staff" + (f" — {error}" if error else ""),
+        data={"decision_id": row.id, "observation": entry["observation"], "error": error},
+        at=now,
+    )
+
+
+def override_issued_event(
+    *,
+    row: AccountDecision,
+    actor: Actor,
+    batch_id: int | None,
+    reason: str,
+    previous: Mapping[str, Any],
+    now: datetime,
+) -> Event:
+    return event_record(
+        kind=CompensationEvent.OVERRIDE_ISSUED,
+        actor=actor,
+        order_id=row.request.order_id,
+        account_id=row.account_id,
+        request_id=row.request_id,
+        batch_id=batch_id,
+        message=reason,
+        data={"decision_id": row.id, "previous": dict(previous)},
+        at=now,
+    )
+
+
+# --- e-mails -----------------------------------------------------------------------------------
+
+
+def email_sent_event(*, notification: Notification, batch_id: int | None, now: datetime) -> Event:
+    return event_record(
+        kind=CompensationEvent.EMAIL_SENT,
+        order_id=notification.order_id,
+        request_id=notification.request_id,
+        batch_id=batch_id,
+        data={
+            "notification_id": notification.pk,
+            "kind": notification.kind,
+            "key": notification.key,
+        },
+        at=now,
+    )

@@ -1,0 +1,86 @@
+"""The one writer of the audit trail (`inventory.Event`), shared by every app.
+
+Services do not build `Event` rows themselves: each app's `events.py` has one small function per
+kind it records (`inventory/events.py`, `orders/events.py`, `compensation/events.py`), and those
+call `event_record` (one row) or `events_record_many` (set-based services). Call them inside the
+transaction of the change they record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from .models import Event
+
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+def actor_pk(actor: Actor) -> int | None:
+    """The user id to record, or None for the system and anonymous customers."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None
+    return actor.pk
+
+
+def event_new(
+    *,
+    kind: str,
+    at: datetime,
+    actor: Actor = None,
+    order_id: int | None = None,
+    account_id: int | None = None,
+    request_id: uuid.UUID | None = None,
+    batch_id: int | None = None,
+    message: str = "",
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """An unsaved event (for `events_record_many`)."""
+    return Event(
+        at=at,
+        actor_id=actor_pk(actor),
+        kind=kind,
+        order_id=order_id,
+        account_id=account_id,
+        request_id=request_id,
+        batch_id=batch_id,
+        message=message,
+        data=data or {},
+    )
+
+
+def event_record(
+    *,
+    kind: str,
+    at: datetime,
+    actor: Actor = None,
+    order_id: int | None = None,
+    account_id: int | None = None,
+    request_id: uuid.UUID | None = None,
+    batch_id: int | None = None,
+    message: str = "",
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """Write one event."""
+    event = event_new(
+        kind=kind,
+        at=at,
+        actor=actor,
+        order_id=order_id,
+        account_id=account_id,
+        request_id=request_id,
+        batch_id=batch_id,
+        message=message,
+        data=data,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def events_record_many(events: Iterable[Event]) -> list[Event]:
+    """Write many events (built with `event_new`) in set-based inserts."""
+    return Event.objects.bulk_create(list(events), batch_size=1000)
