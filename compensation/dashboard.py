@@ -15,21 +15,6 @@ from compensation.models import AccountDecision, Decision, ReplacementBatch
 from compensation.selectors_backoffice import ProductQueue, fulfilment_queue_per_product
 
 
-def age_text(delta: timedelta | None) -> str:
-    """A short age for people: 2d 3h, 4h 10m, 7m."""
-    if delta is None:
-        return "—"
-    seconds = max(0, int(delta.total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m"
-
-
 def sla() -> timedelta:
     return timedelta(hours=settings.REVIEW_SLA_HOURS)
 
@@ -46,10 +31,6 @@ class Waiting:
         return self.now - self.oldest_at if self.oldest_at else None
 
     @property
-    def oldest_age_text(self) -> str:
-        return age_text(self.oldest_age)
-
-    @property
     def breached(self) -> bool:
         age = self.oldest_age
         return age is not None and age > sla()
@@ -61,14 +42,14 @@ class ProductShortfall:
     now: datetime
 
     @property
-    def age_text(self) -> str:
+    def oldest_age(self) -> timedelta | None:
         oldest = self.queue.oldest_approved_at
-        return age_text(self.now - oldest if oldest else None)
+        return self.now - oldest if oldest else None
 
     @property
     def breached(self) -> bool:
-        oldest = self.queue.oldest_approved_at
-        return oldest is not None and self.now - oldest > sla()
+        age = self.oldest_age
+        return age is not None and age > sla()
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,11 @@ _MESSAGES: dict[str, Any] = {
         "A member of our team will check this account before a replacement is sent. You will "
         "hear from us by e-mail."
     ),
+    # A person approved what the table alone did not (review, override).
+    "approved_by_staff": _(
+        "A member of our team checked this account and approved it. You will receive a "
+        "replacement of the same product."
+    ),
 }
 
 
@@ -184,10 +189,13 @@ def rule_message(
 ) -> str:
     """The plain-language, translated customer message for a rule code. With `decision` given
     (the account's current decision), an approving rule whose approval is held for a person
-    (claim-rate review) says that a person will check, not that a replacement is coming."""
+    (claim-rate review) says that a person will check, not that a replacement is coming; an
+    account a person approved against the rule's own outcome says that it was approved."""
     evidence = evidence or {}
     if decision == MANUAL_REVIEW and _RULE_DECISIONS.get(rule) == APPROVED:
         return str(_MESSAGES["approval_held_for_review"])
+    if decision == APPROVED and _RULE_DECISIONS.get(rule) != APPROVED:
+        return str(_MESSAGES["approved_by_staff"])
     if rule == "already_compensated":
         day = _iso_date(evidence.get("earlier_request_received_at"))
         if day is None:

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from compensation.admin_reports import quality_report_view, retire_stock_view
+from compensation.admin.reports import quality_report_view, retire_stock_view
 from compensation.api import urlpatterns as api_urlpatterns
 
 urlpatterns = [

@@ -13,7 +13,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from compensation.dashboard import age_text, work_summary
+from compensation.admin.display import age_display
+from compensation.dashboard import work_summary
 from compensation.error_views import permission_denied
 from compensation.models import Decision
 from inventory.crypto import Credentials, credentials_seal
@@ -53,11 +54,11 @@ def work(settings: Any) -> dict[str, Any]:
 def test_work_summary_counts_and_oldest_ages(work: dict[str, Any]) -> None:
     summary = work_summary(now=work["now"])
     assert (summary.review.count, summary.review.over_sla, summary.review_unassigned) == (3, 2, 3)
-    assert summary.review.oldest_age_text == "1d 6h"
+    assert age_display(summary.review.oldest_age) == "1d 6h"
     assert summary.review.breached is True
     assert (summary.unverified.count, summary.unverified.over_sla) == (1, 0)
     assert summary.unverified.breached is False
-    assert (summary.batches.count, summary.batches.oldest_age_text) == (2, "5h 0m")
+    assert (summary.batches.count, age_display(summary.batches.oldest_age)) == (2, "5h 0m")
     [product] = summary.per_product
     assert (product.queue.sku, product.queue.accounts_needed, product.queue.in_stock) == (
         "IG-AGED",
@@ -67,12 +68,12 @@ def test_work_summary_counts_and_oldest_ages(work: dict[str, Any]) -> None:
     assert product.queue.shortfall == 4 and product.breached is False
 
 
-def test_age_text() -> None:
-    assert age_text(None) == "—"
-    assert age_text(timedelta(minutes=7, seconds=59)) == "7m"
-    assert age_text(timedelta(hours=4, minutes=10)) == "4h 10m"
-    assert age_text(timedelta(days=2, hours=3, minutes=59)) == "2d 3h"
-    assert age_text(timedelta(seconds=-5)) == "0m"
+def test_age_display() -> None:
+    assert age_display(None) == "—"
+    assert age_display(timedelta(minutes=7, seconds=59)) == "7m"
+    assert age_display(timedelta(hours=4, minutes=10)) == "4h 10m"
+    assert age_display(timedelta(days=2, hours=3, minutes=59)) == "2d 3h"
+    assert age_display(timedelta(seconds=-5)) == "0m"
 
 
 def test_admin_home_shows_the_work_with_breaches_in_red(work: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from compensation.models import AccountDecision
-from compensation.selectors_queue import next_case_ids, waiting_cases
+from compensation.selectors_backoffice import next_case_ids, waiting_cases
 
 from .factories.compensation import agent, review_cases
 

@@ -1,6 +1,8 @@
 """Back office of the compensation desk, one module per screen: the review queue (`queue`, with
 its one-case actions in `case_actions`), requests (`requests`), replacement batches (`batches`),
-canned rejection reasons (`reasons`) and the requests shown on the order admin (`order_links`).
+canned rejection reasons (`reasons`), the requests shown on the order admin (`order_links`) and
+the report pages (`reports`: supplier and stock quality, retiring a bad source's stock; routed in
+config/urls.py).
 Importing the modules registers their admins.
 
 The admin parses input, calls one service and renders; every write lives in

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import template
 from django.utils import timezone
 
+from compensation.admin.display import age_display
 from compensation.dashboard import work_summary
 
 register = template.Library()
+
+
+@register.filter
+def age(delta: timedelta | None) -> str:
+    """A waiting time as staff read it: "2d 3h", "4h 10m", "7m"."""
+    return age_display(delta)
 
 
 @register.inclusion_tag("admin/_work_summary.html", takes_context=True)
