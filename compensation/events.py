@@ -35,6 +35,7 @@ class CompensationEvent(StrEnum):
     REVIEW_RECHECKED = "review_rechecked"
     OVERRIDE_ISSUED = "override_issued"
     EMAIL_SENT = "email_sent"
+    ORDER_LINK_RESENT = "order_link_resent"
 
 
 # --- requests and checks -----------------------------------------------------------------------
@@ -325,5 +326,17 @@ def email_sent_event(*, notification: Notification, batch_id: int | None, now: d
             "kind": notification.kind,
             "key": notification.key,
         },
+        at=now,
+    )
+
+
+def order_link_resent_event(*, order_id: int, email: str, actor: Actor, now: datetime) -> Event:
+    """Staff e-mailed the customer a fresh order-page link (the link itself is issued, with its
+    own event, when the e-mail is sent)."""
+    return event_record(
+        kind=CompensationEvent.ORDER_LINK_RESENT,
+        actor=actor,
+        order_id=order_id,
+        message=f"a new order-page link e-mailed to {email}",
         at=now,
     )

@@ -27,7 +27,7 @@ def frequent_claimer() -> Any:
     approved, three rejected); now a third order with one account the status service reports
     locked."""
     now = timezone.now()
-    earlier = {
+    earlier: dict[str, list[tuple[str, str]]] = {
         "C1": [(Decision.APPROVED, "locked_no_interaction"), (Decision.REJECTED, "appears_active")],
         "C2": [(Decision.REJECTED, "appears_active"), (Decision.REJECTED, "appears_active")],
     }

@@ -30,7 +30,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from compensation import tasks
-from compensation.events import email_sent_event
+from compensation.events import email_sent_event, order_link_resent_event
 from compensation.models import (
     AccountDecision,
     CompensationRequest,
@@ -40,6 +40,7 @@ from compensation.models import (
 from compensation.order_page import order_page_link_issue
 from compensation.queueing import enqueue_on_commit
 from compensation.selectors import request_view
+from inventory.audit import Actor
 from orders.models import Order
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,14 @@ def order_link_resend(*, order_id: str, now: datetime) -> None:
         return
     with transaction.atomic():
         notify_order_link(order=order, now=now)
+
+
+def order_link_resend_by_staff(*, order: Order, actor: Actor, now: datetime) -> None:
+    """Staff e-mail the customer a fresh order-page link (to the order's own address only), with
+    an audit event naming who asked."""
+    with transaction.atomic():
+        notify_order_link(order=order, now=now)
+        order_link_resent_event(order_id=order.pk, email=order.email, actor=actor, now=now)
 
 
 # --- sending ----------------------------------------------------------------------------------
