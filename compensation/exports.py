@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Count, Q, QuerySet
 
@@ -82,29 +82,30 @@ def request_state(counts: dict[str, int]) -> str:
     return "Done"
 
 
-def requests_rows(queryset: QuerySet[CompensationRequest]) -> Iterator[list[Any]]:
-    counted = (
-        queryset.select_related("order")
-        .annotate(
-            n_accounts=Count("decisions", distinct=True),
-            n_approved=Count("decisions", filter=Q(decisions__decision="approved"), distinct=True),
-            n_review=Count(
-                "decisions", filter=Q(decisions__decision="manual_review"), distinct=True
-            ),
-            n_rejected=Count("decisions", filter=Q(decisions__decision="rejected"), distinct=True),
-            n_unverified=Count(
-                "decisions", filter=Q(decisions__decision="unverified"), distinct=True
-            ),
-            n_pending=Count("decisions", filter=Q(decisions__decision="pending"), distinct=True),
-        )
-        .order_by("-received_at")
+def request_decision_counts(
+    queryset: QuerySet[CompensationRequest],
+) -> QuerySet[CompensationRequest]:
+    """Each request with its accounts counted by decision (`n_accounts`, `n_approved`,
+    `n_review`, `n_rejected`, `n_unverified`, `n_pending`): one query for a whole list."""
+    return queryset.select_related("order").annotate(
+        n_accounts=Count("decisions", distinct=True),
+        n_approved=Count("decisions", filter=Q(decisions__decision="approved"), distinct=True),
+        n_review=Count("decisions", filter=Q(decisions__decision="manual_review"), distinct=True),
+        n_rejected=Count("decisions", filter=Q(decisions__decision="rejected"), distinct=True),
+        n_unverified=Count("decisions", filter=Q(decisions__decision="unverified"), distinct=True),
+        n_pending=Count("decisions", filter=Q(decisions__decision="pending"), distinct=True),
     )
+
+
+def requests_rows(queryset: QuerySet[CompensationRequest]) -> Iterator[list[Any]]:
+    counted = request_decision_counts(queryset).order_by("-received_at")
     delivered: dict[Any, int] = {}
     for request_id, quantity in ReplacementBatch.objects.filter(
         request__in=queryset.values("pk"), state=ReplacementBatch.State.DELIVERED
     ).values_list("request_id", "quantity"):
         delivered[request_id] = delivered.get(request_id, 0) + quantity
-    for r in counted.iterator(chunk_size=500):
+    # Annotated with the counts (typed Any: the annotations are not model fields).
+    for r in cast(Iterator[Any], counted.iterator(chunk_size=500)):
         counts = {
             "approved": r.n_approved,
             "manual_review": r.n_review,

@@ -173,7 +173,7 @@ class AccountDecision(models.Model):
 
     class Meta:
         verbose_name = "review case"
-        verbose_name_plural = "review queue"
+        verbose_name_plural = "review cases"
         ordering = ["id"]
         permissions = [
             ("review_decision", "Can decide cases in the review queue"),

@@ -111,7 +111,11 @@ def fulfilment_queue_per_product() -> list[ProductQueue]:
 
 def request_events(*, request_id: Any) -> QuerySet[Event]:
     """The audit trail of one request (events recorded with its id), oldest first."""
-    return Event.objects.filter(request_id=request_id).select_related("actor").order_by("at", "id")
+    return (
+        Event.objects.filter(request_id=request_id)
+        .select_related("actor", "account")
+        .order_by("at", "id")
+    )
 
 
 def case_events(*, request_id: Any, account_id: int) -> QuerySet[Event]:
@@ -158,3 +162,42 @@ def next_case_ids(
         yield pk
     if seen < limit:
         yield from queue.exclude(later).values_list("pk", flat=True)[: limit - seen]
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    """A request's accounts at a glance, for the staff page."""
+
+    accounts: int
+    waiting_for_a_person: int
+    approved: int
+    rejected: int
+    being_checked: int
+    replacements_delivered: int
+    replacements_waiting_for_stock: int
+
+
+def request_summary(*, request_id: Any) -> RequestSummary:
+    counts = dict(
+        AccountDecision.objects.filter(request_id=request_id)
+        .order_by()
+        .values("decision")
+        .annotate(n=Count("id"))
+        .values_list("decision", "n")
+    )
+    batches = dict(
+        ReplacementBatch.objects.filter(request_id=request_id)
+        .order_by()
+        .values("state")
+        .annotate(n=Sum("quantity"))
+        .values_list("state", "n")
+    )
+    return RequestSummary(
+        accounts=sum(counts.values()),
+        waiting_for_a_person=counts.get(Decision.MANUAL_REVIEW, 0),
+        approved=counts.get(Decision.APPROVED, 0),
+        rejected=counts.get(Decision.REJECTED, 0),
+        being_checked=counts.get(Decision.PENDING, 0) + counts.get(Decision.UNVERIFIED, 0),
+        replacements_delivered=batches.get(ReplacementBatch.State.DELIVERED) or 0,
+        replacements_waiting_for_stock=batches.get(ReplacementBatch.State.WAITING) or 0,
+    )

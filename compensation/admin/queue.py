@@ -83,8 +83,6 @@ class AccountDecisionAdmin(QueueActionsMixin, admin.ModelAdmin):
     readonly_fields = (
         "request",
         "account",
-        "decision",
-        "rule",
         "review_requested_at",
         "decided_at",
         "check_attempts",
@@ -96,7 +94,8 @@ class AccountDecisionAdmin(QueueActionsMixin, admin.ModelAdmin):
         "claimed_until",
         "batch",
     )
-    fields = readonly_fields
+    # The page above the form shows what an agent needs; the record stays one click away.
+    fieldsets = [("The full record", {"fields": readonly_fields, "classes": ["collapse"]})]
 
     # -- permissions
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -107,3 +107,148 @@ def _approved(
             decided_at=at,
             batch=batch,
         )
+
+
+QUEUE_CASES = [  # username, sku, e-mail, order, rule, hours waiting, state seen
+    (
+        "ig_maya.travels",
+        "IG-AGED",
+        "maya.r@example.com",
+        "A2041",
+        "suspended_no_interaction",
+        31,
+        "suspended",
+    ),
+    (
+        "xk_crypto_daily",
+        "X-FRESH",
+        "jonas.weber@example.de",
+        "A2043",
+        "interactions_unknown",
+        20,
+        "locked",
+    ),
+    (
+        "ig_fit.with.lena",
+        "IG-AGED",
+        "lena.k@example.com",
+        "A2047",
+        "profile_not_found",
+        9,
+        "not_found",
+    ),
+    (
+        "tt_dance_mira",
+        "TT-1K",
+        "sam.p@example.org",
+        "A2050",
+        "suspended_one_interaction",
+        5,
+        "suspended",
+    ),
+    (
+        "ig_foodie_tom",
+        "IG-AGED",
+        "tom.b@verylongcompanydomain-example.com",
+        "A2052",
+        "locked_no_interaction",
+        2,
+        "locked",
+    ),
+    ("x_newsbot_77", "X-FRESH", "anna.s@example.com", "A2055", "status_unavailable", 1, ""),
+]
+
+
+def review_queue_cases(
+    *, now: datetime, products: dict[str, Product] | None = None
+) -> list[AccountDecision]:
+    """Six cases waiting for a person, oldest first, on three products (with plausible names,
+    e-mails and evidence); the fifth was held back by claim-rate review."""
+    products = dict(products or {})
+    names = {
+        "IG-AGED": ("Instagram account, aged 2019", "instagram"),
+        "X-FRESH": ("X account, fresh", "x"),
+        "TT-1K": ("TikTok account, 1k followers", "tiktok"),
+    }
+    cases = []
+    for username, sku, email, order_id, rule, hours, state in QUEUE_CASES:
+        if sku not in products:
+            name, platform = names[sku]
+            products[sku] = make_product(sku=sku, name=name, platform=platform)
+        placed = now - timedelta(hours=hours, days=3)
+        order = cast(Order, OrderFactory(order_id=order_id, email=email, placed_at=placed))
+        line = OrderLine.objects.create(order=order, product=products[sku], quantity=1)
+        account = cast(
+            Account,
+            AccountFactory(
+                product=products[sku],
+                username=username,
+                state=Account.State.DELIVERED,
+                line=line,
+                delivered_at=placed,
+                delivery_kind=Account.DeliveryKind.SALE,
+            ),
+        )
+        asked = now - timedelta(hours=hours)
+        request = cast(
+            CompensationRequest,
+            CompensationRequestFactory(
+                order=order,
+                received_at=asked,
+                status="decided",
+                reason="The account was locked the day after I logged in.",
+            ),
+        )
+        claim = LineClaim.objects.create(request=request, line=line, uses_compensation=True)
+        observation = (
+            {
+                "state": state,
+                "username": username,
+                "user_id": account.platform_user_id,
+                "followers": 231,
+                "interactions": {
+                    "posts": 0,
+                    "reposts": 0,
+                    "comments": 0,
+                    "likes": 1 if "one" in rule else 0,
+                    "follows": 0,
+                    "messages": 0,
+                },
+            }
+            if state
+            else None
+        )
+        evidence: dict[str, object] = {
+            "rule": rule,
+            "decision": "manual_review",
+            "observation": observation,
+            "baseline": {
+                "username": username,
+                "user_id": account.platform_user_id,
+                "followers": 250,
+                "interactions": dict.fromkeys(
+                    ("posts", "reposts", "comments", "likes", "follows", "messages"), 0
+                ),
+            },
+            "interactions": {
+                "deltas": {"likes": 1 if "one" in rule else 0},
+                "total": 1 if "one" in rule else 0,
+                "complete": state != "locked",
+            },
+            "status_service": {"error": "timeout" if not state else None, "attempts": 3},
+        }
+        if rule == "locked_no_interaction":
+            evidence["claim_rate_flagged"] = True
+        cases.append(
+            AccountDecision.objects.create(
+                request=request,
+                claim=claim,
+                account=account,
+                decision=Decision.MANUAL_REVIEW,
+                rule=rule,
+                decided_at=asked,
+                review_requested_at=asked,
+                evidence=evidence,
+            )
+        )
+    return cases

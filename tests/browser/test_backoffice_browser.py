@@ -13,13 +13,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from compensation.models import AccountDecision, CannedReason
 from inventory.crypto import Credentials, credentials_seal
 from inventory.models import Account, Event
 
 from ..factories.compensation import agent, manager, review_cases, waiting_batch
 from ..factories.inventory import AccountFactory, make_product
 from .conftest import admin_login
-from .office_data import quality_history
+from .office_data import quality_history, review_queue_cases
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -133,3 +134,107 @@ def test_admin_home_and_quality_report(
         ".messagelist"
     )
     assert not Account.objects.filter(supplier="Cedar Supply", state="in_stock").exists()
+
+
+KEY_COLUMNS = ("account", "waiting", "product", "order", "customer", "rule", "held by")
+
+
+def test_the_queue_at_1280_px_shows_its_key_columns_without_horizontal_scroll(
+    office_page: Any, live_server: Any, screenshot: Shoot, settings: Any
+) -> None:
+    settings.REVIEW_SLA_HOURS = 24
+    cases = review_queue_cases(now=timezone.now())
+    bob = agent("bob")
+    AccountDecision.objects.filter(pk=cases[2].pk).update(
+        claimed_by=bob, claimed_until=timezone.now() + timedelta(minutes=12)
+    )
+    agent("ann")
+    page = office_page
+    admin_login(page, live_server.url, "ann")
+    page.goto(live_server.url + reverse("admin:compensation_accountdecision_changelist"))
+    assert page.viewport_size == {"width": 1280, "height": 800}
+
+    results = page.locator("#changelist .results")
+    scroll_width, client_width = results.evaluate("el => [el.scrollWidth, el.clientWidth]")
+    assert scroll_width <= client_width, f"table {scroll_width} px in a {client_width} px box"
+    page_scroll = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert page_scroll[0] <= page_scroll[1]
+    headers = [h.strip() for h in page.locator("#result_list thead th").all_inner_texts()]
+    assert [h.lower() for h in headers if h] == list(KEY_COLUMNS)
+    for name in KEY_COLUMNS:
+        box = page.locator("#result_list thead th", has_text=name).first.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 1280, name
+
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 6
+    first = rows.first
+    assert first.locator(".field-account_username").inner_text() == "ig_maya.travels"
+    assert "sla-breach" in (first.locator(".age").get_attribute("class") or "")  # 31 h
+    assert "sla-near" in (rows.nth(1).locator(".age").get_attribute("class") or "")  # 20 h
+    assert rows.nth(2).locator("td.field-claimed_by_name").inner_text().startswith("bob until")
+    assert rows.nth(0).locator("td.field-customer_email").inner_text() == "maya.r@example.com"
+    screenshot(page, "review-queue")
+
+    # Search by the customer's e-mail, the order id and the account's username.
+    for query, expected in (("jonas.weber@", "xk_crypto_daily"), ("A2050", "tt_dance_mira")):
+        page.locator("#searchbar").fill(query)
+        page.locator("#searchbar").press("Enter")
+        page.wait_for_load_state()
+        assert page.locator("#result_list tbody tr").count() == 1
+        assert page.locator(".field-account_username").inner_text() == expected
+
+
+def test_an_agent_decides_three_cases_with_and_open_next(
+    office_page: Any, live_server: Any, screenshot: Shoot
+) -> None:
+    cases = review_queue_cases(now=timezone.now())
+    c1, c2, c3, c4, c5, c6 = cases
+    bob, ann = agent("bob"), agent("ann")
+    # c2 is held by a colleague: "open next" skips it.
+    AccountDecision.objects.filter(pk=c2.pk).update(
+        claimed_by=bob, claimed_until=timezone.now() + timedelta(minutes=12)
+    )
+    CannedReason.objects.create(
+        text="The profile shows the account was used for posting after delivery, so we cannot "
+        "replace it under our policy; please contact us if you think this is a mistake."
+    )
+    page = office_page
+    admin_login(page, live_server.url, "ann")
+    page.goto(live_server.url + reverse("admin:compensation_accountdecision_changelist"))
+    page.get_by_role("link", name="ig_maya.travels").click()
+    heading = page.get_by_role("heading", level=1)
+    assert heading.inner_text() == (
+        f"Case #{c1.pk} — instagram:ig_maya.travels (IG-AGED), order A2041"
+    )
+    screenshot(page, "review-case")
+
+    # 1. Approve with a message to the customer, and go on: c2 is skipped (held by bob).
+    page.get_by_label("Message to the customer").fill("Sorry for the trouble!")
+    page.get_by_role("button", name="Approve and open next").click()
+    page.wait_for_url(f"**/accountdecision/{c3.pk}/change/")
+    assert "Approved: a replacement is on its way." in page.inner_text(".messagelist")
+    assert "You hold this case until" in page.inner_text("#review-actions")
+
+    # 2. Reject with a canned reason, readable in full, and go on.
+    page.get_by_role("radio", name=re.compile(r"The profile shows the account was used")).check()
+    page.get_by_role("button", name="Reject and open next").click()
+    page.wait_for_url(f"**/accountdecision/{c4.pk}/change/")
+    assert "Rejected." in page.inner_text(".messagelist")
+
+    # 3. Approve and go on to c5.
+    page.get_by_role("button", name="Approve and open next").click()
+    page.wait_for_url(f"**/accountdecision/{c5.pk}/change/")
+
+    decided = {
+        d.pk: (d.decision, d.reviewed_by_id, d.customer_message)
+        for d in AccountDecision.objects.filter(pk__in=[c1.pk, c2.pk, c3.pk, c4.pk])
+    }
+    assert decided[c1.pk] == ("approved", ann.pk, "Sorry for the trouble!")
+    assert decided[c2.pk] == ("manual_review", None, "")  # bob's case untouched
+    assert decided[c3.pk][:2] == ("rejected", ann.pk)
+    assert decided[c3.pk][2].startswith("The profile shows the account was used for posting")
+    assert decided[c4.pk] == ("approved", ann.pk, "")
+    assert AccountDecision.objects.get(pk=c5.pk).claimed_by_id == ann.pk
+    assert AccountDecision.objects.get(pk=c6.pk).claimed_by_id is None
