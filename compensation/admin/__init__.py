@@ -9,6 +9,13 @@ The admin parses input, calls one service and renders; every write lives in
 `compensation.services`. Nothing here ever shows stock credentials.
 """
 
+from django.contrib import admin
+
 from compensation.admin import batches, order_links, queue, reasons, requests
+
+# The admin home is the back office's start page (templates/admin/index.html shows the work).
+admin.site.site_header = "Compensation desk · back office"
+admin.site.site_title = "Compensation desk"
+admin.site.index_title = "Back office"
 
 __all__ = ["batches", "order_links", "queue", "reasons", "requests"]

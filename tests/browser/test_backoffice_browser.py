@@ -107,6 +107,13 @@ def test_admin_home_and_quality_report(
     assert page.locator("#work-products").get_by_text("X-FRESH").is_visible()
     screenshot(page, "admin-home")
 
+    # The replacement batches list fits the screen as well.
+    page.get_by_role("link", name="Replacement batches waiting for stock").click()
+    results = page.locator("#changelist .results")
+    scroll_width, client_width = results.evaluate("el => [el.scrollWidth, el.clientWidth]")
+    assert scroll_width <= client_width, f"batches: {scroll_width} px in {client_width} px"
+    page.goto(live_server.url + "/admin/")
+
     # The quality report: Cedar Supply's recent weeks stand out.
     page.get_by_role("link", name="Supplier and stock quality").click()
     page.wait_for_url("**/admin/reports/quality/")
