@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEMO_STATUS_PORT ?= 8001
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck check bench bench-import bench-decide bench-drain screenshots clean
+.PHONY: install run prod test lint typecheck check bench bench-import bench-decide bench-drain bench-scaleout screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,21 @@ run: install
 	$(PY) manage.py qcluster & \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
+# Production on one machine without systemd (docs/deploy.md): the deploy check, migrate,
+# collectstatic, roles and schedules, then gunicorn (config/gunicorn.conf.py) and the task cluster
+# with config.settings.production. Needs SECRET_KEY, CREDENTIALS_ENCRYPTION_KEYS, STATUS_API_URL,
+# ALLOWED_HOSTS, DATABASE_URL, REDIS_URL and CACHE_URL in the environment or .env.
+prod: install
+	@export DJANGO_SETTINGS_MODULE=config.settings.production; \
+	$(PY) manage.py check --deploy --fail-level WARNING && \
+	$(PY) manage.py migrate --noinput && \
+	$(PY) manage.py collectstatic --noinput && \
+	$(PY) manage.py setup_roles && \
+	$(PY) manage.py setup_schedules && { \
+	trap 'kill 0' INT TERM EXIT; \
+	$(PY) manage.py qcluster & \
+	$(BIN)/gunicorn -c config/gunicorn.conf.py config.wsgi; }
+
 test: install
 	$(BIN)/pytest
 
@@ -42,7 +57,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-bench: bench-import bench-decide bench-drain
+bench: bench-import bench-decide bench-drain bench-scaleout
 
 bench-import: install
 	$(PY) bench/bench_import_stock.py
@@ -52,6 +67,9 @@ bench-decide: install
 
 bench-drain: install
 	$(PY) bench/bench_drain.py
+
+bench-scaleout: install
+	$(PY) bench/bench_scaleout.py
 
 screenshots: install
 	$(PY) bench/take_screenshots.py

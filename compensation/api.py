@@ -1,4 +1,4 @@
-"""The customer JSON API (interfaces.md §3). Parses input, calls one service, renders the view."""
+"""The customer JSON API (docs/api.md). Parses input, calls one service, renders the view."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Everything goes through the real import services (products, stock, orders), so t
 shows the import path. Next to the data it writes the profiles the demo status service
 (`manage.py demo_status_server`) answers with, so that every policy path can be tried by hand
 from the customer form: `var/demo_profiles.json` maps "platform/username_lowercase" to the
-status-service JSON (interfaces.md §1), or to {"http_status": 503} for a failing service.
+status-service JSON (docs/status-service.md), or to {"http_status": 503} for a failing service.
 """
 
 from __future__ import annotations

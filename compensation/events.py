@@ -36,6 +36,16 @@ class CompensationEvent(StrEnum):
     OVERRIDE_ISSUED = "override_issued"
     EMAIL_SENT = "email_sent"
     ORDER_LINK_RESENT = "order_link_resent"
+    INBOUND_EMAIL_HANDLED = "inbound_email_handled"
+    INBOUND_EMAIL_CLOSED = "inbound_email_closed"
+    WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint_created"
+    WEBHOOK_ENDPOINT_CHANGED = "webhook_endpoint_changed"
+    WEBHOOK_SECRET_REPLACED = "webhook_secret_replaced"  # noqa: S105 (a kind, not a secret)
+    WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint_deleted"
+    WEBHOOK_ENDPOINT_PAUSED = "webhook_endpoint_paused"
+    WEBHOOK_ENDPOINT_RESUMED = "webhook_endpoint_resumed"
+    WEBHOOK_DELIVERY_FAILED = "webhook_delivery_failed"
+    WEBHOOK_DELIVERY_RESENT = "webhook_delivery_resent"
 
 
 # --- requests and checks -----------------------------------------------------------------------

@@ -226,7 +226,7 @@ class _JsonSkuListField(forms.Field):
 
 
 class ApiSubmissionForm(SubmissionForm):
-    """The body of `POST /api/v1/compensation-requests` (interfaces.md §3), bound to the parsed
+    """The body of `POST /api/v1/compensation-requests` (docs/api.md), bound to the parsed
     JSON object: `ApiSubmissionForm(body)`."""
 
     FIELDS = ("email", "order_id", "reason", "password_change_warning", "lines")
@@ -247,7 +247,7 @@ class ApiSubmissionForm(SubmissionForm):
         return cleaned
 
     def errors_json(self) -> dict[str, list[str]]:
-        """{field or "__all__": [message, …]} as interfaces.md §3 answers a 400."""
+        """{field or "__all__": [message, …]} as docs/api.md answers a 400."""
         return {field: [str(m) for m in messages] for field, messages in self.errors.items()}
 
 

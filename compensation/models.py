@@ -9,6 +9,11 @@ from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
+from compensation import models_webhooks  # noqa: F401  (registers the webhook tables)
+
+# Requests by e-mail live in their own module; imported here so Django registers the model.
+from compensation.models_intake import InboundMessage as InboundMessage
+
 
 def _when(moment: datetime) -> str:
     """The admin's one date format (DATETIME_FORMAT, in the current time zone)."""

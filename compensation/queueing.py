@@ -27,12 +27,17 @@ def task_path(task: Callable[..., Any]) -> str:
     return path
 
 
-def enqueue_on_commit(task: Callable[..., Any], *args: Any, task_name: str | None = None) -> None:
-    """Queue `task(*args)` for the task cluster after the current transaction commits."""
+def enqueue_on_commit(
+    task: Callable[..., Any], *args: Any, task_name: str | None = None, robust: bool = False
+) -> None:
+    """Queue `task(*args)` for the task cluster after the current transaction commits.
+
+    `robust=True` for a task that a sweep also covers: a broker that refuses it is logged by
+    Django and does not surface as an error of the (already committed) work."""
     path = task_path(task)
     options = {"task_name": task_name} if task_name else {}
 
     def _queue() -> None:
         async_task(path, *args, **options)
 
-    transaction.on_commit(_queue)
+    transaction.on_commit(_queue, robust=robust)

@@ -1,4 +1,4 @@
-"""The compensation policy as a pure function (policy.md, "Per-account decision").
+"""The compensation policy as a pure function (docs/policy.md, "Per-account decision").
 
 Plain facts in, a `Verdict` out. No ORM, no HTTP, no clock and no settings: the caller passes
 `now` and the windows. Messages are translatable (gettext_lazy) and rendered on demand.

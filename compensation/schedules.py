@@ -34,4 +34,15 @@ SCHEDULES: list[ScheduleSpec] = [
         "func": "compensation.tasks.resume_stalled_checks",
         "minutes": 5,
     },
+    # The task cluster's heartbeat read by /healthz (HEALTH_CLUSTER_MAX_AGE).
+    {
+        "name": "cluster-heartbeat",
+        "func": "compensation.health.tasks.cluster_heartbeat",
+        "minutes": 1,
+    },
+    # Requests by e-mail: new mail in the support mailbox (IMAP_URL; does nothing when unset).
+    {"name": "poll-mailbox", "func": "compensation.intake.tasks.poll_mailbox", "minutes": 1},
+    # Webhook deliveries whose back-off elapsed (or whose send task was lost) are sent again;
+    # endpoints failing longer than WEBHOOK_PAUSE_AFTER are paused.
+    {"name": "webhooks-sweep", "func": "compensation.webhooks.tasks.webhooks_sweep", "minutes": 1},
 ]

@@ -4,6 +4,7 @@ JSON API and the result page never disagree."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -84,20 +85,32 @@ def _replacement(d: AccountDecision) -> dict[str, str] | None:
 
 
 def request_view(*, request_id: uuid.UUID) -> RequestView | None:
-    request = CompensationRequest.objects.select_related("order").filter(id=request_id).first()
-    if request is None:
-        return None
+    return request_views(request_ids=[request_id]).get(request_id)
+
+
+def request_views(*, request_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, RequestView]:
+    """The views of many requests in two queries, whatever their number (the webhook outbox
+    builds one per event inside the writing transaction); unknown ids are left out."""
+    requests = {
+        r.id: r
+        for r in CompensationRequest.objects.select_related("order").filter(
+            id__in=list(request_ids)
+        )
+    }
+    if not requests:
+        return {}
     decisions = (
-        AccountDecision.objects.filter(request=request)
+        AccountDecision.objects.filter(request_id__in=list(requests))
         .select_related("account", "claim__line__product", "batch")
         .order_by("claim__line_id", "account_id")
     )
-    lines: dict[int, LineView] = {}
+    lines: dict[uuid.UUID, dict[int, LineView]] = {request_id: {} for request_id in requests}
     for d in decisions:
         line = d.claim.line
-        view = lines.get(line.id)
+        by_line = lines[d.request_id]
+        view = by_line.get(line.id)
         if view is None:
-            view = lines[line.id] = LineView(sku=line.product.sku, product_name=line.product.name)
+            view = by_line[line.id] = LineView(sku=line.product.sku, product_name=line.product.name)
         view.accounts.append(
             AccountView(
                 username=d.account.username,
@@ -108,17 +121,20 @@ def request_view(*, request_id: uuid.UUID) -> RequestView | None:
                 replacement=_replacement(d),
             )
         )
-    return RequestView(
-        id=request.id,
-        order_id=request.order.order_id,
-        status=request.status,
-        created_at=request.received_at,
-        lines=list(lines.values()),
-    )
+    return {
+        request.id: RequestView(
+            id=request.id,
+            order_id=request.order.order_id,
+            status=request.status,
+            created_at=request.received_at,
+            lines=list(lines[request.id].values()),
+        )
+        for request in requests.values()
+    }
 
 
 def request_view_json(view: RequestView) -> dict[str, Any]:
-    """The body of interfaces.md §3. No credentials, ever."""
+    """The body of docs/api.md. No credentials, ever."""
     return {
         "id": str(view.id),
         "order_id": view.order_id,

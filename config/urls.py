@@ -3,6 +3,8 @@ from django.urls import include, path
 
 from compensation.admin.reports import quality_report_view, retire_stock_view
 from compensation.api import urlpatterns as api_urlpatterns
+from compensation.health.urls import urlpatterns as health_urlpatterns
+from orders.api import urlpatterns as orders_api_urlpatterns
 
 urlpatterns = [
     # Back-office reports, behind the admin's login (before the admin's catch-all patterns).
@@ -18,6 +20,8 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     *api_urlpatterns,
+    *health_urlpatterns,
+    *orders_api_urlpatterns,
     path("", include("compensation.urls")),
 ]
 

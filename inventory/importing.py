@@ -1,4 +1,4 @@
-"""Imports of products and stock (interfaces.md §2); orders live in `orders.services`.
+"""Imports of products and stock (docs/formats.md); orders live in `orders.services`.
 
 Every import runs in two passes over the file:
 

@@ -1,4 +1,4 @@
-"""Reading the orders JSON file (interfaces.md §2): the file as items with their line numbers,
+"""Reading the orders JSON file (docs/formats.md): the file as items with their line numbers,
 and each order parsed and checked on its own (field by field, products looked up by SKU).
 Cross-order checks and the writes are `orders.services.orders_import`.
 """

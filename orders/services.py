@@ -1,4 +1,4 @@
-"""Writes to orders: the order import (interfaces.md §2).
+"""Writes to orders: the order import (docs/formats.md).
 
 A line with `quantity` is a sale delivered from stock now, through the one allocation path
 (`inventory.services.accounts_allocate`, the code compensation uses too). A line with `accounts`

@@ -1,4 +1,4 @@
-"""policy.md's worked examples, end to end: a real order, the request service, the status
+"""docs/policy.md's worked examples, end to end: a real order, the request service, the status
 double over real HTTP, the rule engine, and the customer view the API and the page render."""
 
 from __future__ import annotations

@@ -54,3 +54,21 @@ def test_only_module_level_functions_can_be_tasks() -> None:
         task_path(local_task)
     with pytest.raises(ValueError, match="not a module-level function"):
         task_path(lambda: None)
+
+
+def test_a_robust_task_that_the_broker_refuses_does_not_fail_the_committed_work(
+    django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broker_down(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr("compensation.queueing.async_task", broker_down)
+    with django_capture_on_commit_callbacks(execute=True) as robust_callbacks:
+        enqueue_on_commit(tasks.send_notification, 3, robust=True)
+    assert len(robust_callbacks) == 1  # ran, and its error was logged instead of raised
+
+    with (
+        pytest.raises(ConnectionError, match="broker down"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        enqueue_on_commit(tasks.send_notification, 3)

@@ -1,4 +1,4 @@
-"""The decision table of policy.md, row by row, its worked examples and every boundary."""
+"""The decision table of docs/policy.md, row by row, its worked examples and every boundary."""
 
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def test_table_rows(fact: AccountFacts, decision: str, rule: str) -> None:
     assert decision_for_rule(rule) == decision
 
 
-# --- the worked examples of policy.md ---------------------------------------------------------
+# --- the worked examples of docs/policy.md --------------------------------------------------
 
 
 def _placed(days: int) -> datetime:

@@ -74,7 +74,7 @@ def test_never_approves_more_than_one_known_interaction(facts: AccountFacts) -> 
     known = sum(d for d in deltas.values() if d is not None)
     if known > 1 and verdict.decision == "approved":
         # Policy row 5 covers locked/suspended accounts only; row 11 (an *active* account that
-        # lost followers within the window) approves whatever its activity, as policy.md says.
+        # lost followers within the window) approves whatever its activity, as docs/policy.md says.
         assert verdict.rule == "followers_decreased"
         assert facts.observation is not None and facts.observation.state == "active"
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from compensation.admin.intake import InboundMessageInline
 from compensation.admin.order_links import RESEND_PERM
 from compensation.csv_export import csv_response
 from compensation.exports import (
@@ -109,7 +110,7 @@ class CompensationRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "decided_at",
     )
     readonly_fields = fields
-    inlines = [LineClaimInline, DecisionInline, BatchInline]
+    inlines = [LineClaimInline, DecisionInline, BatchInline, InboundMessageInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CompensationRequest]:
         return request_decision_counts(super().get_queryset(request))

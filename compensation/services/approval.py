@@ -28,6 +28,7 @@ from compensation.models import (
 )
 from compensation.services import notifications
 from compensation.services.fulfilment import fulfilment_wake
+from compensation.webhooks.outbox import webhooks_emit
 from inventory.audit import Actor, actor_pk
 
 # The columns a decision writes (the checks store these; an approval adds the review columns).
@@ -176,6 +177,7 @@ def request_mark_decided(*, request: CompensationRequest, now: datetime) -> bool
     ):
         counts[decision] += 1
     request_decided_event(request=request, counts=counts, now=now)
+    webhooks_emit(event_type="request.decided", request_ids=[request.id], now=now)
     notifications.notify_request_received(request=request)
     if counts.get(Decision.MANUAL_REVIEW):
         notifications.notify_sent_to_review(request=request)

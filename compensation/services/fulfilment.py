@@ -29,6 +29,7 @@ from compensation.events import batches_delivered_events, batches_waiting_events
 from compensation.models import ReplacementBatch
 from compensation.queueing import enqueue_on_commit
 from compensation.services import notifications
+from compensation.webhooks.outbox import webhooks_emit
 from inventory.models import Account
 from inventory.services import AllocationConflict, accounts_mark_delivered, stock_claim_ids
 
@@ -168,6 +169,12 @@ def batches_fulfil(*, product_id: int, now: datetime) -> int:
             notifications.notify_delivered(batch=batch)
         for batch in to_tell:
             notifications.notify_unavailable(batch=batch)
+        webhooks_emit(
+            event_type="replacement.delivered", request_ids=[b.request_id for b in served], now=now
+        )
+        webhooks_emit(
+            event_type="replacement.waiting", request_ids=[b.request_id for b in to_tell], now=now
+        )
     return len(served)
 
 

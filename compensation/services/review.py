@@ -38,6 +38,7 @@ from compensation.services.approval import (
     request_refresh_status,
 )
 from compensation.services.facts import account_facts
+from compensation.webhooks.outbox import webhooks_emit
 from inventory.audit import Actor, actor_pk
 
 
@@ -214,6 +215,7 @@ def _after_decision(*, rows: list[AccountDecision], now: datetime) -> None:
         request_refresh_status(request_id=request_id, now=now)
         request = CompensationRequest.objects.select_related("order").get(id=request_id)
         notifications.notify_review_outcome(decision_ids=sorted(ids), request=request)
+        webhooks_emit(event_type="review.decided", request_ids=[request_id], now=now)
 
 
 def review_approve(

@@ -17,10 +17,13 @@ AGENT_PERMISSIONS: tuple[str, ...] = (
     "compensation.view_compensationrequest",
     "compensation.view_lineclaim",
     "compensation.view_replacementbatch",
+    "compensation.view_inboundmessage",
+    "compensation.change_inboundmessage",  # mark an e-mail handled by hand
     "orders.view_order",
     "orders.view_orderline",
     "inventory.view_event",
     "inventory.view_product",
+    "compensation.view_webhookendpoint",  # a paused endpoint is shown to all staff
 )
 
 MANAGER_PERMISSIONS: tuple[str, ...] = (
@@ -42,6 +45,11 @@ MANAGER_PERMISSIONS: tuple[str, ...] = (
     "orders.add_order",
     "orders.view_orderlink",
     "orders.change_orderlink",  # revoke a customer's order-page link
+    "compensation.add_webhookendpoint",
+    "compensation.change_webhookendpoint",  # also resume, new secret
+    "compensation.delete_webhookendpoint",
+    "compensation.view_webhookdelivery",
+    "compensation.change_webhookdelivery",  # "send again"
 )
 
 ROLES: dict[str, tuple[str, ...]] = {

@@ -27,6 +27,7 @@ from compensation.models import (
 from compensation.services.approval import request_mark_decided
 from compensation.services.checks import request_checks_queue
 from compensation.services.facts import account_baseline
+from compensation.webhooks.outbox import webhooks_emit
 from inventory.models import Account
 from orders.models import Order, OrderLine
 
@@ -187,6 +188,7 @@ def _request_create(
             accounts=len(decisions),
             now=now,
         )
+        webhooks_emit(event_type="request.received", request_ids=[request.id], now=now)
         for claim in claims:
             if claim.refusal:
                 line_refused_event(claim=claim, order_id=order.id, now=now)

@@ -1,4 +1,4 @@
-"""The status service (interfaces.md §1): the one outbound HTTP client (`client`), what its
+"""The status service (docs/status-service.md): the one outbound HTTP client (`client`), what its
 answers mean (`parsing`), the circuit breaker shared by every process (`breaker`), and a real
 HTTP server imitating it on 127.0.0.1 for the tests and the demo (`double`, imported from its
 module: it is no part of the product's path)."""

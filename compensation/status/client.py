@@ -1,4 +1,4 @@
-"""The one outbound HTTP client: public profiles from the status service (interfaces.md §1).
+"""The one outbound HTTP client: public profiles from the status service (docs/status-service.md).
 
 - one `requests.Session`, its pool sized to `max_in_flight`, at most `max_in_flight` calls in
   flight per process (a semaphore), `fetch_many` runs them concurrently in threads;
@@ -32,6 +32,7 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 
 from compensation import rules
+from compensation.health.counters import status_call_observed
 from compensation.status.breaker import BatchTrip, Breaker, DbBreaker, NullBreaker
 from compensation.status.parsing import Answer, interpret_answer
 
@@ -209,7 +210,10 @@ class StatusClient:
         if not self._in_flight.acquire(timeout=remaining):
             return Answer(None, None, "deadline")
         try:
-            return self._request(query, deadline_at)
+            started = time.monotonic()
+            attempt = self._request(query, deadline_at)
+            status_call_observed(seconds=time.monotonic() - started, error=attempt.error)
+            return attempt
         finally:
             self._in_flight.release()
 

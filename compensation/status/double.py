@@ -1,4 +1,4 @@
-"""A real HTTP server on 127.0.0.1 that imitates the status service (interfaces.md §1).
+"""A real HTTP server on 127.0.0.1 that imitates the status service (docs/status-service.md).
 
 Used by the tests (timeouts, trickles and refused connections need a real socket) and by
 `manage.py demo_status_server`. Programmable per `platform/username` (username compared in lower

@@ -1,4 +1,4 @@
-"""Turning one status-service answer into an observation or a named failure (interfaces.md §1).
+"""One status-service answer as an observation or a named failure (docs/status-service.md).
 
 Strict: anything but the documented JSON is the failure `invalid_body`. No I/O here; the client
 hands over the status code, the `Retry-After` header and the body it has read.

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -20,6 +22,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105
 
 SECRET_KEY: str = env.str("SECRET_KEY", default=_DEV_SECRET)
+# Earlier keys still accepted when checking signatures (order-page links, sessions) after a
+# rotation: put the old key here, remove it once its links have expired (docs/deploy.md).
+SECRET_KEY_FALLBACKS: list[str] = env.list("SECRET_KEY_FALLBACKS", default=[])
 DEBUG: bool = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -37,9 +42,12 @@ INSTALLED_APPS = [
     "inventory",
     "orders",
     "compensation",
+    "compensation.health",
 ]
 
 MIDDLEWARE = [
+    # First, so it counts every answer (redirects, static files, errors) for /metrics.
+    "compensation.health.middleware.count_requests",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -108,10 +116,15 @@ DEMO_PROFILES_PATH = BASE_DIR / "var" / "demo_profiles.json"
 IMPORT_UPLOAD_DIR = BASE_DIR / "var" / "pending_imports"
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` writes (WhiteNoise serves it in production).
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 
 # --- E-mail -----------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Every message goes through a wrapper that counts sent/failed for /metrics and then hands it to
+# the backend EMAIL_URL chose (tests replace EMAIL_BACKEND with locmem and skip the wrapper).
+EMAIL_DELIVERY_BACKEND: str = vars()["EMAIL_BACKEND"]
+EMAIL_BACKEND = "compensation.health.mail.CountingEmailBackend"
 DEFAULT_FROM_EMAIL: str = env.str(
     "DEFAULT_FROM_EMAIL", default="Compensation desk <support@localhost>"
 )
@@ -128,7 +141,7 @@ if not CREDENTIALS_ENCRYPTION_KEYS:
         ).decode()
     ]
 
-# --- Status service (interfaces.md §1) -------------------------------------------------------
+# --- Status service (docs/status-service.md) ------------------------------------------------
 STATUS_API_URL: str = env.str("STATUS_API_URL", default="").rstrip("/")
 STATUS_API_TOKEN: str = env.str("STATUS_API_TOKEN", default="")
 STATUS_API_CONNECT_TIMEOUT: float = env.float("STATUS_API_CONNECT_TIMEOUT", default=2.0)
@@ -154,6 +167,40 @@ RATE_LIMIT_TRUSTED_PROXIES: int = env.int("RATE_LIMIT_TRUSTED_PROXIES", default=
 ORDER_LINK_MAX_AGE_DAYS: int = env.int("ORDER_LINK_MAX_AGE_DAYS", default=14)
 REVIEW_CLAIM_MINUTES: int = env.int("REVIEW_CLAIM_MINUTES", default=15)
 
+# --- Requests by e-mail (docs/email-intake.md, docs/email-intake.md) ----------------------------
+# The support mailbox: imap://user:pass@host:143/INBOX (STARTTLS when offered) or
+# imaps://user:pass@host:993/INBOX. Empty: e-mail intake is off.
+IMAP_URL: str = env.str("IMAP_URL", default="")
+# Finds order ids in a mail's subject and body; only the sender's own orders count.
+ORDER_ID_PATTERN: str = env.str("ORDER_ID_PATTERN", default=r"[A-Za-z]{0,4}-?\d{3,}")
+try:
+    re.compile(ORDER_ID_PATTERN)
+except re.error as exc:  # fail at start, not on every mail
+    raise ImproperlyConfigured(f"ORDER_ID_PATTERN is not a regular expression: {exc}") from exc
+# Bytes read of one message (headers and text come first; the rest, e.g. screenshots, is skipped).
+IMAP_MAX_MESSAGE_BYTES: int = env.int("IMAP_MAX_MESSAGE_BYTES", default=1024 * 1024)
+# Characters of a message's text kept for staff (attachments are never stored).
+IMAP_MAX_TEXT_CHARS: int = env.int("IMAP_MAX_TEXT_CHARS", default=20000)
+# Messages older than this are never read, so connecting an old mailbox answers no old mail.
+IMAP_LOOKBACK_DAYS: int = env.int("IMAP_LOOKBACK_DAYS", default=3)
+# Messages read per poll (the poll runs every minute; the rest waits for the next run).
+IMAP_BATCH_SIZE: int = env.int("IMAP_BATCH_SIZE", default=50)
+# Seconds for each network operation with the IMAP server.
+IMAP_TIMEOUT: float = env.float("IMAP_TIMEOUT", default=30.0)
+# --- Storefront (docs/storefront.md: orders in, webhooks out) ---------------------------------
+# Shared secret of the storefront's signed order pushes (POST /api/v1/orders); empty = endpoint off.
+SHOP_API_SECRET: str = env.str("SHOP_API_SECRET", default="")
+# Order pushes per client address and window: "300/m"; "0" turns the limit off.
+SHOP_API_RATE_LIMIT: str = env.str("SHOP_API_RATE_LIMIT", default="300/m")
+# An endpoint failing without a success for longer than this (seconds) is paused until resumed.
+WEBHOOK_PAUSE_AFTER: int = env.int("WEBHOOK_PAUSE_AFTER", default=24 * 3600)
+# Allow webhook URLs on loopback, link-local and private addresses (tests, the shop's own network).
+WEBHOOK_ALLOW_PRIVATE_HOSTS: bool = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
+WEBHOOK_CONNECT_TIMEOUT: float = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+WEBHOOK_READ_TIMEOUT: float = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+# Whole attempt (connect, send, the answer's first bytes): a trickling receiver cannot hold on.
+WEBHOOK_DEADLINE: float = env.float("WEBHOOK_DEADLINE", default=15.0)
+
 # --- Task cluster (django-q2) ----------------------------------------------------------------
 REDIS_URL: str = env.str("REDIS_URL", default="")
 Q_CLUSTER: dict[str, object] = {
@@ -171,6 +218,27 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- Serving (config/gunicorn.conf.py reads these; see docs/deploy.md) -------------------------
+WEB_BIND: str = env.str("WEB_BIND", default="127.0.0.1:8000")
+# Processes × threads = requests served at once (and database connections held by one node).
+WEB_CONCURRENCY: int = env.int("WEB_CONCURRENCY", default=2)
+WEB_THREADS: int = env.int("WEB_THREADS", default=4)
+# A worker silent for this long is killed and replaced (no request here waits on the network).
+WEB_TIMEOUT: int = env.int("WEB_TIMEOUT", default=30)
+WEB_GRACEFUL_TIMEOUT: int = env.int("WEB_GRACEFUL_TIMEOUT", default=30)
+WEB_KEEPALIVE: int = env.int("WEB_KEEPALIVE", default=5)
+# Recycle a worker after this many requests (0 = never), jittered so they do not all restart.
+WEB_MAX_REQUESTS: int = env.int("WEB_MAX_REQUESTS", default=5000)
+# Addresses whose X-Forwarded-* headers gunicorn believes (the nginx in front of it).
+WEB_FORWARDED_ALLOW_IPS: str = env.str("WEB_FORWARDED_ALLOW_IPS", default="127.0.0.1")
+
+# --- Health and metrics (compensation/health) ---------------------------------------------------
+# /healthz answers 503 when no task cluster has been seen for longer than this (seconds). The
+# cluster beats when a worker starts and every minute through the `cluster-heartbeat` schedule.
+HEALTH_CLUSTER_MAX_AGE: int = env.int("HEALTH_CLUSTER_MAX_AGE", default=180)
+# Bearer token for /metrics (Prometheus text); empty = /metrics answers 404.
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
 
 # Order-page tokens are redacted from log lines: on the loggers that log request paths (a filter
 # on a logger sees the records logged there) and on the console handler (everything else).

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import _DEV_SECRET, SECRET_KEY, env
+from .base import _DEV_SECRET, MIDDLEWARE, SECRET_KEY, env
 
 if SECRET_KEY == _DEV_SECRET:
     raise ImproperlyConfigured("Set SECRET_KEY for production.")
@@ -26,3 +26,20 @@ SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# A load balancer or monitor may probe a node directly over plain HTTP: /healthz answers there
+# instead of redirecting (it holds no secret; /metrics stays behind HTTPS and its token).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Static files (the admin's CSS/JS, the customer pages' assets) served by the app itself with
+# WhiteNoise: `collectstatic` writes compressed copies under hashed names, which are sent with a
+# year-long immutable Cache-Control. Right after SecurityMiddleware, as WhiteNoise documents.
+MIDDLEWARE = [
+    *MIDDLEWARE[: MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1],
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    *MIDDLEWARE[MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1 :],
+]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}

@@ -1,4 +1,4 @@
-"""`manage.py demo_status_server`: a local status service for the demo (interfaces.md §1).
+"""`manage.py demo_status_server`: a local status service for the demo (docs/status-service.md).
 
 Answers from `var/demo_profiles.json` (written by `manage.py load_demo`: a dict
 "platform/username_lowercase" -> the profile JSON of a 200 answer), re-read whenever the file

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compensation', '0002_initial'),
+        ('compensation', '0004_webhooks'),
     ]
 
     operations = [
