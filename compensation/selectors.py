@@ -65,9 +65,16 @@ class RequestView:
 def _message(d: AccountDecision) -> str:
     if d.decision == Decision.PENDING:
         return _("We are checking this account's public profile.")
+    decided = str(rules.rule_message(d.rule, d.evidence, decision=d.decision))
     if d.customer_message:
-        return d.customer_message
-    return str(rules.rule_message(d.rule, d.evidence))
+        # Staff wrote to the customer: a rejection's reason replaces the rule's text; a note on
+        # an approval comes after the news that a replacement is coming.
+        return (
+            f"{decided} {d.customer_message}"
+            if d.decision == Decision.APPROVED
+            else (d.customer_message)
+        )
+    return decided
 
 
 def _replacement(d: AccountDecision) -> dict[str, str] | None:

@@ -29,6 +29,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from compensation import tasks
+from compensation.events import order_link_resent_event
 from compensation.models import (
     AccountDecision,
     CompensationRequest,
@@ -38,6 +39,7 @@ from compensation.models import (
 from compensation.order_page import order_page_link_issue
 from compensation.queueing import enqueue_on_commit
 from compensation.selectors import request_view
+from inventory.audit import Actor
 from orders.models import Order
 
 KINDS = (
@@ -142,6 +144,14 @@ def notify_order_link(*, order: Order, now: datetime) -> Notification | None:
         key=f"order_link:{order.pk}:{now:%Y%m%dT%H%M%S}:{secrets.token_hex(6)}",
         order=order,
     )
+
+
+def order_link_resend_by_staff(*, order: Order, actor: Actor, now: datetime) -> None:
+    """Staff e-mail the customer a fresh order-page link (to the order's own address only), with
+    an audit event naming who asked."""
+    with transaction.atomic():
+        notify_order_link(order=order, now=now)
+        order_link_resent_event(order_id=order.pk, email=order.email, actor=actor, now=now)
 
 
 # --- sending ----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from compensation.events import (
     review_released_event,
 )
 from compensation.models import AccountDecision, CompensationRequest, Decision
+from compensation.selectors_backoffice import next_case_ids
 from compensation.services import notifications
 from compensation.services.approval import (
     claims_refresh_usage,
@@ -124,6 +125,24 @@ def review_claim(*, decision_id: int, actor: Actor, now: datetime) -> datetime:
     return until
 
 
+def review_claim_next(*, after_decision_id: int, actor: Actor, now: datetime) -> int | None:
+    """ "Open next": claim the case that follows `after_decision_id` in queue order (skipping
+    cases others hold, wrapping to the oldest) so two agents working the queue never land on the
+    same case. A candidate taken meanwhile is skipped. Returns the claimed case's id, or None when
+    nothing is left for this agent."""
+    _require(actor, "compensation.review_decision")
+    after = AccountDecision.objects.filter(pk=after_decision_id).first()
+    if after is None:
+        return None
+    for candidate in next_case_ids(after=after, user_id=actor_pk(actor), now=now):
+        try:
+            review_claim(decision_id=candidate, actor=actor, now=now)
+        except ReviewConflict:
+            continue  # claimed or decided since we looked
+        return candidate
+    return None
+
+
 def review_release(*, decision_id: int, actor: Actor, now: datetime) -> bool:
     """Give one's own claim back. Returns False when the actor held no claim on it."""
     with transaction.atomic():
@@ -200,9 +219,15 @@ def _after_decision(*, rows: list[AccountDecision], now: datetime) -> None:
 
 
 def review_approve(
-    *, decision_ids: Sequence[int], actor: Actor, now: datetime, note: str = ""
+    *,
+    decision_ids: Sequence[int],
+    actor: Actor,
+    now: datetime,
+    note: str = "",
+    customer_message: str = "",
 ) -> list[Any]:
     """Approve waiting cases: one replacement batch per line for the accounts approved together.
+    `customer_message` (optional) is added to what the customer reads about each account.
     Returns the batches created."""
     _require(actor, "compensation.review_decision")
     with transaction.atomic():
@@ -212,7 +237,13 @@ def review_approve(
         for r in rows:
             by_request[r.request_id].append(r.id)
         for ids in by_request.values():
-            batches += decisions_approve(decision_ids=ids, actor=actor, now=now, note=note.strip())
+            batches += decisions_approve(
+                decision_ids=ids,
+                actor=actor,
+                now=now,
+                note=note.strip(),
+                customer_message=customer_message.strip(),
+            )
         _after_decision(rows=rows, now=now)
     return batches
 
