@@ -4,7 +4,7 @@ decision per account, the replacement batches and the request's audit trail; the
 be e-mailed again from here, and requests exported as CSV.
 
 The list's "state" is for people (being checked / waiting for a person / done); the API's
-`status` keeps the meaning interfaces.md gives it."""
+`status` keeps the meaning docs/api.md gives it."""
 
 from __future__ import annotations
 
