@@ -1,4 +1,4 @@
-"""Supplier and stock quality (docs/api.md, "Quality report"): of the accounts delivered to customers, how many
+"""Supplier and stock quality (docs/api.md): of the accounts delivered to customers, how many
 came back as approved compensation, per supplier, product or import batch.
 
 Reads only. Definitions (docs/decisions.md, "Quality report"):

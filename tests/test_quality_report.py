@@ -1,4 +1,4 @@
-"""Quality report (docs/api.md, "Quality report") on a hand-built case: two suppliers, known outcomes (the
+"""Quality report (docs/api.md) on a hand-built case: two suppliers, known outcomes (the
 case is described in tests/quality_case.py)."""
 
 from __future__ import annotations

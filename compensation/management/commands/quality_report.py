@@ -1,5 +1,5 @@
 """`manage.py quality_report --by supplier|product|import_batch [--days N] [--format table|csv]`
-(docs/api.md, "Quality report"): delivered accounts, failed ones (compensation approved), failure rate."""
+(docs/api.md): delivered accounts, failed ones (compensation approved), failure rate."""
 
 from __future__ import annotations
 
