@@ -1,16 +1,23 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from compensation import models_webhooks  # noqa: F401  (registers the webhook tables)
 
 # Requests by e-mail live in their own module; imported here so Django registers the model.
 from compensation.models_intake import InboundMessage as InboundMessage
+
+
+def _when(moment: datetime) -> str:
+    """The admin's one date format (DATETIME_FORMAT, in the current time zone)."""
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
 class RequestStatus(models.TextChoices):
@@ -51,7 +58,7 @@ class CompensationRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"request {self.id} for {self.order_id}"
+        return f"request for order {self.order.order_id} of {_when(self.received_at)}"
 
 
 class LineClaim(models.Model):
@@ -86,7 +93,7 @@ class LineClaim(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"claim of line {self.line_id} in {self.request_id}"
+        return f"claim of {self.line}"
 
 
 class ReplacementBatch(models.Model):
@@ -131,7 +138,7 @@ class ReplacementBatch(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"batch #{self.pk} ({self.quantity} × {self.product_id})"
+        return f"batch #{self.pk}: {self.quantity} × {self.product.sku} for order {self.line.order}"
 
 
 class AccountDecision(models.Model):
@@ -170,6 +177,8 @@ class AccountDecision(models.Model):
     )
 
     class Meta:
+        verbose_name = "review case"
+        verbose_name_plural = "review cases"
         ordering = ["id"]
         permissions = [
             ("review_decision", "Can decide cases in the review queue"),
@@ -194,7 +203,7 @@ class AccountDecision(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.account_id}: {self.decision} ({self.rule or '—'})"
+        return f"case #{self.pk}: {self.account}"
 
 
 class CannedReason(models.Model):
@@ -208,7 +217,7 @@ class CannedReason(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return self.text[:60]
+        return self.text
 
 
 class Notification(models.Model):

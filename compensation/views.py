@@ -17,14 +17,12 @@ from django import forms
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
-from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
-from django.utils.decorators import decorator_from_middleware
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from compensation import tasks
@@ -88,46 +86,32 @@ def _see_result(request: HttpRequest, result: SubmitResult) -> HttpResponse:
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    """Pages that show (or could show) an order: never cached, never sent as a referrer."""
+    """Pages that show (or could show) an order: never cached, never indexed, and their URL (which
+    may hold the order-page token) never sent to another site.
+
+    `same-origin`, not `no-referrer`: under `no-referrer` browsers post these pages' own forms with
+    `Origin: null`, which a sound CSRF check must refuse. Under `same-origin` the browser sends
+    the real Origin to this site and nothing to others; links from a token page carry
+    `rel="noreferrer"`, so the token does not travel in a Referer even to this site's other pages.
+    """
     patch_cache_control(response, no_store=True, no_cache=True, private=True, max_age=0)
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 
 
-class _NoReferrerCsrfMiddleware(CsrfViewMiddleware):
-    """CSRF for forms on `Referrer-Policy: no-referrer` pages.
-
-    Browsers send `Origin: null` (and no Referer) when such a page posts a form, even to its own
-    site, so Django's Origin/Referer checks would refuse every legitimate POST. The CSRF token
-    check (cookie + form field) still applies in full; only the Origin/Referer comparison accepts
-    the "null"/missing values that this policy produces. The order page's URL token is a second
-    secret an attacker would also need.
-    """
-
-    def _origin_verified(self, request: HttpRequest) -> bool:
-        origin_is_null = request.META.get("HTTP_ORIGIN") == "null"
-        return origin_is_null or bool(super()._origin_verified(request))  # type: ignore[misc]
-
-    def _check_referer(self, request: HttpRequest) -> None:
-        if request.META.get("HTTP_REFERER"):
-            super()._check_referer(request)  # type: ignore[misc]
-
-
-def no_referrer_csrf_protect(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """csrf_protect with the no-referrer allowance above (the global check is skipped).
-
-    Every answer of the wrapped view is `_private`, including the ones produced outside it: a
-    CSRF failure (403) and a refused method (405) still carry the token in their URL.
-    """
-    protected = cast(
-        Callable[..., HttpResponse], decorator_from_middleware(_NoReferrerCsrfMiddleware)(view)
-    )
+def private_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Django's own CSRF check (Origin and token, nothing relaxed), with every answer `_private`:
+    the check runs inside the wrapper, so a CSRF failure (403) and a refused method (405), which
+    still carry the token in their URL, are private too."""
+    protected = cast(Callable[..., HttpResponse], csrf_protect(view))
 
     @functools.wraps(view)
     def private(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         return _private(protected(request, *args, **kwargs))
 
+    # The global middleware would refuse first, without the private headers; the check above
+    # is the same one.
     return cast(Callable[..., HttpResponse], csrf_exempt(private))
 
 
@@ -245,7 +229,7 @@ def _order_claim(
     return _see_result(request, result)
 
 
-@no_referrer_csrf_protect
+@private_page
 @require_http_methods(["GET", "POST"])
 def order_page(request: HttpRequest, token: str) -> HttpResponse:
     now = timezone.now()
@@ -272,7 +256,7 @@ def order_page(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-@no_referrer_csrf_protect
+@private_page
 @require_http_methods(["GET", "POST"])
 def order_link_fresh(request: HttpRequest) -> HttpResponse:
     """Ask for a new order-page link: the answer is the same whether the order exists or not."""

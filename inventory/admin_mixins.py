@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import formats, timezone
 
 
 class ReadOnlyAdminMixin:
@@ -21,3 +23,11 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def when_display(moment: datetime | None) -> str:
+    """A date and time as the admin shows them everywhere (its DATETIME_FORMAT, in the current
+    time zone), so custom columns and pages never add a second format."""
+    if moment is None:
+        return "—"
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils import formats, timezone
 from django.db.models.functions import Upper
 
 
@@ -45,7 +46,7 @@ class OrderLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.order_id} / {self.product_id} × {self.quantity}"
+        return f"{self.order.order_id} / {self.product.sku} × {self.quantity}"
 
 
 class OrderLink(models.Model):
@@ -57,9 +58,12 @@ class OrderLink(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # When the page was last opened with it (staff tell the links apart before revoking one).
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"link for {self.order_id} until {self.expires_at:%Y-%m-%d}"
+        created = formats.date_format(timezone.localtime(self.created_at), "DATETIME_FORMAT")
+        return f"link for order {self.order.order_id} created {created}"

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from compensation.events import CompensationEvent
 from compensation.models import AccountDecision, CannedReason, Notification, ReplacementBatch
@@ -272,7 +272,8 @@ def test_the_case_page_offers_only_what_the_claim_rule_of_the_service_accepts() 
     bob_page = _client(bob).get(f"{QUEUE}{case.id}/change/").content.decode()
     assert "Claimed by alice until" in bob_page and 'value="approve"' not in bob_page
     listing = _client(bob).get(QUEUE).content.decode()
-    assert f"alice until {timezone.localtime(case.claimed_until):%H:%M}" in listing
+    until = formats.time_format(timezone.localtime(case.claimed_until), "TIME_FORMAT")
+    assert f"alice until {until}" in listing
 
     review_reject(decision_ids=[case.id], actor=alice, now=now, customer_message="no")
     case.refresh_from_db()

@@ -1,5 +1,10 @@
-"""Compensation requests in the back office, read-only: what the customer asked, the claim per
-line, the decision per account, the replacement batches and the request's audit trail."""
+"""Compensation requests in the back office, read-only: what the customer asked, a summary of
+its accounts (waiting for a person / approved / rejected / delivered), the claim per line, the
+decision per account, the replacement batches and the request's audit trail; the order link can
+be e-mailed again from here, and requests exported as CSV.
+
+The list's "state" is for people (being checked / waiting for a person / done); the API's
+`status` keeps the meaning docs/api.md gives it."""
 
 from __future__ import annotations
 
@@ -8,10 +13,20 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from compensation.admin.intake import InboundMessageInline
+from compensation.admin.order_links import RESEND_PERM
+from compensation.csv_export import csv_response
+from compensation.exports import (
+    REQUESTS_HEADER,
+    request_decision_counts,
+    request_state,
+    requests_rows,
+)
 from compensation.models import (
     AccountDecision,
     CompensationRequest,
@@ -19,7 +34,7 @@ from compensation.models import (
     Notification,
     ReplacementBatch,
 )
-from compensation.selectors_backoffice import request_events
+from compensation.selectors_backoffice import request_events, request_summary
 from inventory.admin_mixins import ReadOnlyAdminMixin
 
 
@@ -99,17 +114,19 @@ class EmailFailedFilter(admin.SimpleListFilter):
 class CompensationRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/compensation/compensationrequest/change_form.html"
     list_display = (
-        "id",
         "order",
-        "email",
-        "status",
+        "customer",
         "received_at",
-        "decided_at",
+        "state",
+        "accounts",
         "password_change_warning",
         "email_state",
     )
+    list_display_links = ("order",)
     list_filter = ("status", "password_change_warning", EmailFailedFilter)
-    search_fields = ("order__order_id", "email")
+    search_fields = ("order__order_id", "email", "order__email")
+    search_help_text = "Order id or customer e-mail."
+    actions = ["export_csv"]
     date_hierarchy = "received_at"
     list_select_related = ("order",)
     fields = (
@@ -136,11 +153,49 @@ class CompensationRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         failed = Notification.objects.filter(
             request_id=OuterRef("pk"), state=Notification.State.FAILED
         )
-        return super().get_queryset(request).annotate(email_failed=Exists(failed))
+        queryset = super().get_queryset(request).annotate(email_failed=Exists(failed))
+        return request_decision_counts(queryset)
 
     @admin.display(description="e-mail", ordering="email_failed")
     def email_state(self, obj: CompensationRequest) -> str:
         return "E-mail failed" if getattr(obj, "email_failed", False) else ""
+
+    @admin.display(description="customer", ordering="order__email")
+    def customer(self, obj: CompensationRequest) -> str:
+        return obj.order.email
+
+    @admin.display(description="state")
+    def state(self, obj: Any) -> str:
+        return request_state(
+            {
+                "pending": obj.n_pending,
+                "unverified": obj.n_unverified,
+                "manual_review": obj.n_review,
+            }
+        )
+
+    @admin.display(description="accounts")
+    def accounts(self, obj: Any) -> str:
+        parts = [
+            (obj.n_review, "waiting"),
+            (obj.n_approved, "approved"),
+            (obj.n_rejected, "rejected"),
+            (obj.n_pending + obj.n_unverified, "being checked"),
+        ]
+        return ", ".join(f"{n} {label}" for n, label in parts if n) or "—"
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    @admin.action(description="Export selected requests as CSV", permissions=["export"])
+    def export_csv(
+        self, request: HttpRequest, queryset: QuerySet[CompensationRequest]
+    ) -> HttpResponseBase:
+        return csv_response(
+            filename=f"requests-{timezone.now():%Y%m%d-%H%M}.csv",
+            header=REQUESTS_HEADER,
+            rows=requests_rows(queryset),
+        )
 
     def change_view(
         self,
@@ -153,4 +208,10 @@ class CompensationRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         obj = self.get_object(request, object_id)
         if obj is not None:
             context["audit_events"] = request_events(request_id=obj.pk)
+            context["summary"] = request_summary(request_id=obj.pk)
+            if request.user.has_perm(RESEND_PERM):
+                context["resend_url"] = reverse(
+                    "admin:orders_order_resend_link", args=[obj.order_id]
+                )
+            context["order_url"] = reverse("admin:orders_order_change", args=[obj.order_id])
         return super().change_view(request, object_id, form_url, extra_context=context)

@@ -22,8 +22,10 @@ from django.utils import translation
 
 from compensation import tasks
 from compensation.email_compose import email_compose
+from compensation.events import order_link_resent_event
 from compensation.models import CompensationRequest, Notification
 from compensation.queueing import enqueue_on_commit
+from inventory.audit import Actor
 from orders.models import Order
 
 
@@ -56,6 +58,14 @@ def notify_order_link(*, order: Order, now: datetime) -> Notification | None:
         key=f"order_link:{order.pk}:{now:%Y%m%dT%H%M%S}:{secrets.token_hex(6)}",
         order=order,
     )
+
+
+def order_link_resend_by_staff(*, order: Order, actor: Actor, now: datetime) -> None:
+    """Staff e-mail the customer a fresh order-page link (to the order's own address only), with
+    an audit event naming who asked."""
+    with transaction.atomic():
+        notify_order_link(order=order, now=now)
+        order_link_resent_event(order_id=order.pk, email=order.email, actor=actor, now=now)
 
 
 def notification_message(

@@ -30,6 +30,7 @@ from compensation.events import (
     review_released_event,
 )
 from compensation.models import AccountDecision, Decision
+from compensation.selectors_backoffice import next_case_ids
 from compensation.services.approval import (
     claims_refresh_usage,
     decisions_approve,
@@ -122,6 +123,24 @@ def review_claim(*, decision_id: int, actor: Actor, now: datetime) -> datetime:
         row = AccountDecision.objects.select_related("request").get(id=decision_id)
         review_claimed_event(row=row, actor=actor, until=until, now=now)
     return until
+
+
+def review_claim_next(*, after_decision_id: int, actor: Actor, now: datetime) -> int | None:
+    """ "Open next": claim the case that follows `after_decision_id` in queue order (skipping
+    cases others hold, wrapping to the oldest) so two agents working the queue never land on the
+    same case. A candidate taken meanwhile is skipped. Returns the claimed case's id, or None when
+    nothing is left for this agent."""
+    _require(actor, "compensation.review_decision")
+    after = AccountDecision.objects.filter(pk=after_decision_id).first()
+    if after is None:
+        return None
+    for candidate in next_case_ids(after=after, user_id=actor_pk(actor), now=now):
+        try:
+            review_claim(decision_id=candidate, actor=actor, now=now)
+        except ReviewConflict:
+            continue  # claimed or decided since we looked
+        return candidate
+    return None
 
 
 def review_release(*, decision_id: int, actor: Actor, now: datetime) -> bool:

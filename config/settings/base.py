@@ -318,3 +318,13 @@ LOGGING = {
         },
     },
 }
+
+# --- Back office ------------------------------------------------------------------------------
+# Hours a case may wait for a person before the queue and the admin home show it in red.
+REVIEW_SLA_HOURS: int = env.int("REVIEW_SLA_HOURS", default=24)
+# Claim-rate review (policy.md, optional): off by default. When on, the automatic approvals of a
+# customer whose claim rate (accounts claimed in earlier requests / accounts bought) is at or
+# above CLAIM_RATE_THRESHOLD, with at least CLAIM_RATE_MIN_CLAIMS accounts claimed, go to a person.
+CLAIM_RATE_REVIEW: bool = env.bool("CLAIM_RATE_REVIEW", default=False)
+CLAIM_RATE_THRESHOLD: float = env.float("CLAIM_RATE_THRESHOLD", default=0.5)
+CLAIM_RATE_MIN_CLAIMS: int = env.int("CLAIM_RATE_MIN_CLAIMS", default=3)

@@ -1,5 +1,5 @@
-"""What the browser tests share besides fixtures: Chromium's path and flags, the two viewports,
-and the screenshots for the docs (saved when SCREENSHOTS_DIR is set)."""
+"""What the customer's browser tests share besides fixtures: the two viewports and the
+screenshots for the docs at both widths (saved when SCREENSHOTS_DIR is set)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DESKTOP = {"width": 1100, "height": 900}
 PHONE = {"width": 420, "height": 860}
 

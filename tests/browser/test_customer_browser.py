@@ -26,7 +26,11 @@ from ..factories.inventory import AccountFactory, make_product
 from ..factories.orders import delivered_line, make_order
 from .support import shoot as _shoot
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("customer_site"),
+]
 
 
 def test_customer_journey_from_form_to_revealed_replacement(

@@ -22,7 +22,11 @@ from ..factories.inventory import make_accounts, make_product
 from ..factories.orders import delivered_line, make_order
 from .support import DESKTOP, PHONE, shoot
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("customer_site"),
+]
 
 
 def _focused_id(page: Any) -> str:
