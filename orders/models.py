@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
-from django.utils import formats, timezone
 from django.db.models.functions import Upper
+from django.utils import formats, timezone
 
 
 class Order(models.Model):

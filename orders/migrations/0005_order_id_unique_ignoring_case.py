@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('inventory', '0003_event_from_orders'),
-        ('orders', '0003_event_moves_to_inventory'),
+        ('orders', '0004_order_link_last_used'),
     ]
 
     operations = [

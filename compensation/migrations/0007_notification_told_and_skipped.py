@@ -6,8 +6,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compensation', '0005_notification_outbox'),
-        ('orders', '0004_order_id_unique_ignoring_case'),
+        ('compensation', '0006_readable_case_names'),
+        ('orders', '0005_order_id_unique_ignoring_case'),
     ]
 
     operations = [
