@@ -105,12 +105,12 @@ def test_approve_and_open_next_claims_the_next_case_and_skips_others(
     )
     assert rows[second.pk].claimed_by_id == bob.pk and rows[second.pk].decision == "manual_review"
     assert rows[third.pk].claimed_by_id == ann.pk
-    # The customer reads the approval first, then the agent's words.
+    # The customer reads the approval first, then the agent's words (customer_messages.py).
     view = request_view(request_id=first.request_id)
     assert view is not None
     assert view.lines[0].accounts[0].message == (
-        "A member of our team checked this account and approved it. You will receive a "
-        "replacement of the same product. Sorry for the wait."
+        "Our team reviewed this account and approved a replacement. Their message: “Sorry for "
+        "the wait.” We are preparing your replacement of the same product now."
     )
     # The last one: nothing left for ann (bob's case is skipped) -> back to the queue.
     done = client.post(

@@ -84,9 +84,9 @@ def test_on_a_flagged_customers_approval_goes_to_a_person(
     assert view is not None
     [account] = view.lines[0].accounts
     assert account.decision == "manual_review"
+    # Waiting for a person, with no promise of a replacement (customer_messages.py).
     assert account.message == (
-        "A member of our team will check this account before a replacement is sent. You will "
-        "hear from us by e-mail."
+        "A member of our team will review this account and e-mail you the outcome."
     )
 
 
