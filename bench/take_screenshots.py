@@ -1,7 +1,10 @@
-"""Screenshots of the customer pages (form, result page, order page) for the docs.
+"""Screenshots for the docs: the customer pages (form and its errors, result pages, the order page
+with each account's state and a claim) and the back office (admin home, review queue, a case,
+the quality report).
 
-Runs the browser journey test (tests/browser/test_customer_browser.py) against a live server with
-the real check flow and saves PNGs at desktop (1100 px) and phone (420 px) width:
+Runs the browser tests that take them (the customer tests at desktop 1100 px and phone 420 px
+width; tests/browser/test_backoffice_browser.py at 1,280 px) against a live server and saves
+PNGs:
 
     python bench/take_screenshots.py            # -> docs/screenshots/
     SCREENSHOTS_DIR=/tmp/shots python bench/take_screenshots.py
@@ -32,6 +35,10 @@ def main() -> int:
         "-p",
         "no:cacheprovider",
         "tests/browser/test_customer_browser.py::test_customer_journey_from_form_to_revealed_replacement",
+        # The error summary, a claim from the order page, the result page after a person
+        # decided and while cases wait for one, the order page with each account's state.
+        "tests/browser/test_customer_truth_browser.py",
+        "tests/browser/test_backoffice_browser.py",
     ]
     code = subprocess.call(command, cwd=ROOT, env=env)  # noqa: S603
     shots = sorted(target.glob("*.png"))

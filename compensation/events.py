@@ -36,6 +36,7 @@ class CompensationEvent(StrEnum):
     OVERRIDE_ISSUED = "override_issued"
     EMAIL_SENT = "email_sent"
     EMAIL_FAILED = "email_failed"
+    ORDER_LINK_RESENT = "order_link_resent"
     INBOUND_EMAIL_HANDLED = "inbound_email_handled"
     INBOUND_EMAIL_CLOSED = "inbound_email_closed"
     WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint_created"
@@ -360,5 +361,17 @@ def email_failed_event(
             "attempts": attempts,
             "error": error,
         },
+        at=now,
+    )
+
+
+def order_link_resent_event(*, order_id: int, email: str, actor: Actor, now: datetime) -> Event:
+    """Staff e-mailed the customer a fresh order-page link (the link itself is issued, with its
+    own event, when the e-mail is sent)."""
+    return event_record(
+        kind=CompensationEvent.ORDER_LINK_RESENT,
+        actor=actor,
+        order_id=order_id,
+        message=f"a new order-page link e-mailed to {email}",
         at=now,
     )

@@ -42,7 +42,8 @@ _REASON_LABELS = {
     "followers_dropped": _("An account lost followers"),
     "other": _("Something else"),
 }
-_SKU_SPLIT = re.compile(r"[\s,;]+")
+# Commas, semicolons and new lines separate product codes; spaces do not (a code may hold them).
+_SKU_SPLIT = re.compile(r"[,;\n]+")
 _TOO_MANY_SKUS = _("Please list at most %(n)d products.")
 _BAD_SKU = _("A product SKU has at most %(n)d characters and no null characters.")
 UNPAIRED_SURROGATE = _("Invalid Unicode (an unpaired surrogate) is not allowed.")
@@ -131,7 +132,9 @@ class SubmissionForm(forms.Form):
         return str(self.cleaned_data["order_id"]).strip()
 
 
-class CompensationRequestForm(SubmissionForm):
+class ReasonFields(forms.Form):
+    """What went wrong, in the customer's words: the web form and the claim on the order page."""
+
     reason = forms.ChoiceField(
         label=_("What went wrong?"),
         choices=[(code, _REASON_LABELS[code]) for code, _english in REASONS],
@@ -149,6 +152,22 @@ class CompensationRequestForm(SubmissionForm):
         widget=forms.RadioSelect,
         help_text=_("Answer honestly: this decides whether we can replace the account."),
     )
+
+    def reason_text(self, *, usernames: list[str] | None = None) -> str:
+        """The reason as stored for staff: the chosen reason in English, then the free text
+        (naming the accounts the customer ticked, unless the text already does)."""
+        english = dict(REASONS)[self.cleaned_data["reason"]]
+        details = str(self.cleaned_data.get("details") or "").strip()
+        missing = [u for u in usernames or [] if u not in details]
+        if missing:
+            named = "Accounts: " + ", ".join(missing)
+            details = f"{named}\n{details}" if details else named
+        return f"{english}: {details}" if details else english
+
+
+class CompensationRequestForm(SubmissionForm, ReasonFields):
+    field_order = ["email", "order_id", "reason", "details", "password_change_warning", "skus"]
+
     skus = forms.CharField(
         label=_("Which products? (optional)"),
         required=False,
@@ -162,14 +181,44 @@ class CompensationRequestForm(SubmissionForm):
 
     def clean_skus(self) -> list[str] | None:
         raw = str(self.cleaned_data.get("skus") or "")
-        skus = skus_check([part for part in _SKU_SPLIT.split(raw.strip()) if part])
+        skus = skus_check([part.strip() for part in _SKU_SPLIT.split(raw) if part.strip()])
         return list(dict.fromkeys(skus)) or None
 
-    def reason_text(self) -> str:
-        """The reason as stored for staff: the chosen reason in English, then the free text."""
-        english = dict(REASONS)[self.cleaned_data["reason"]]
-        details = str(self.cleaned_data.get("details") or "").strip()
-        return f"{english}: {details}" if details else english
+
+class OrderClaimForm(ReasonFields):
+    """A claim from the signed order page: the customer ticks lines (and, to name them in the
+    reason, accounts); the order and its e-mail address come from the link."""
+
+    field_order = ["lines", "accounts", "reason", "details", "password_change_warning"]
+
+    lines = forms.TypedMultipleChoiceField(
+        label=_("Which products?"),
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Tick at least one product.")},
+    )
+    accounts = forms.TypedMultipleChoiceField(
+        label=_("Which accounts? (optional)"), coerce=int, required=False
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        lines: list[tuple[int, str]],
+        accounts: list[tuple[int, str]],
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("prefix", "claim")
+        super().__init__(*args, **kwargs)
+        self.fields["lines"].choices = lines  # type: ignore[attr-defined]
+        self.fields["accounts"].choices = accounts  # type: ignore[attr-defined]
+        self.fields["details"].widget.attrs.update(
+            {"data-claim-details": "", "data-prefix": "Accounts: "}
+        )
+        self._usernames = dict(accounts)
+
+    def ticked_usernames(self) -> list[str]:
+        return [self._usernames[i] for i in self.cleaned_data.get("accounts") or []]
 
 
 # --- the JSON API ------------------------------------------------------------------------------

@@ -1,17 +1,24 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from compensation import models_webhooks  # noqa: F401  (registers the webhook tables)
 
 # Requests by e-mail live in their own module; imported here so Django registers the model.
 from compensation.models_intake import InboundMessage as InboundMessage
+
+
+def _when(moment: datetime) -> str:
+    """The admin's one date format (DATETIME_FORMAT, in the current time zone)."""
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
 class RequestStatus(models.TextChoices):
@@ -57,7 +64,7 @@ class CompensationRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"request {self.id} for {self.order_id}"
+        return f"request for order {self.order.order_id} of {_when(self.received_at)}"
 
 
 class LineClaim(models.Model):
@@ -92,7 +99,7 @@ class LineClaim(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"claim of line {self.line_id} in {self.request_id}"
+        return f"claim of {self.line}"
 
 
 class ReplacementBatch(models.Model):
@@ -149,7 +156,7 @@ class ReplacementBatch(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"batch #{self.pk} ({self.quantity} × {self.product_id})"
+        return f"batch #{self.pk}: {self.quantity} × {self.product.sku} for order {self.line.order}"
 
 
 class AccountDecision(models.Model):
@@ -188,6 +195,8 @@ class AccountDecision(models.Model):
     )
 
     class Meta:
+        verbose_name = "review case"
+        verbose_name_plural = "review cases"
         ordering = ["id"]
         permissions = [
             ("review_decision", "Can decide cases in the review queue"),
@@ -227,7 +236,7 @@ class AccountDecision(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.account_id}: {self.decision} ({self.rule or '—'})"
+        return f"case #{self.pk}: {self.account}"
 
 
 class CannedReason(models.Model):
@@ -241,19 +250,24 @@ class CannedReason(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return self.text[:60]
+        return self.text
 
 
 class Notification(models.Model):
-    """One e-mail per event (the unique key makes a repeated event create nothing twice), and its
-    place in the outbox: queued -> sending -> sent, or back to queued with a later attempt, or
-    failed after the last attempt (shown to staff on the request)."""
+    """One customer e-mail and its place in the outbox: queued -> sending -> sent, or back to
+    queued with a later attempt, or failed after the last attempt (shown to staff on the
+    request), or skipped (an update that found nothing new to tell when it was composed).
+
+    Its words are composed when it is sent, from the state then (`compensation.email_compose`);
+    WHEN it is due is `next_attempt_at` (a scheduled send: the acknowledgement's grace period, the
+    review window), which every sender respects."""
 
     class State(models.TextChoices):
         QUEUED = "queued", _("Queued")
         SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("E-mail failed")
+        SKIPPED = "skipped", _("Not needed (nothing new to tell)")
 
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=40)
@@ -275,7 +289,8 @@ class Notification(models.Model):
     )
     # Attempts started (a claim counts, even if the worker died during it).
     attempts = models.PositiveIntegerField(default=0, db_default=0)
-    # Queued: not before this time (back-off after a failed attempt); None: as soon as possible.
+    # Queued: not before this time (a scheduled send, or the back-off after a failed attempt);
+    # None: as soon as possible.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # Sending: since when (a worker killed mid-send leaves it; the sweep takes it back).
     sending_since = models.DateTimeField(null=True, blank=True)
@@ -284,6 +299,9 @@ class Notification(models.Model):
     failed_at = models.DateTimeField(null=True, blank=True)
     # What went wrong the last time (an SMTP code and text, or an exception name); never secrets.
     last_error = models.CharField(max_length=300, blank=True, default="", db_default="")
+    # What the e-mail told, per decision id: the customer-facing state of each account. The next
+    # e-mail of the request tells only what changed since.
+    told = models.JSONField(default=dict, blank=True, db_default={})
 
     class Meta:
         ordering = ["id"]
@@ -305,6 +323,13 @@ class Notification(models.Model):
                 condition=Q(state="failed", failed_at__isnull=False)
                 | ~Q(state="failed") & Q(failed_at__isnull=True),
                 name="notification_failed_has_time",
+            ),
+            # One update e-mail per request open to new changes: queued and never claimed. A
+            # sender's claim closes it (later changes open the next one).
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=Q(kind="request_update", state="queued", attempts=0),
+                name="one_open_update_per_request",
             ),
         ]
 

@@ -14,6 +14,10 @@ Choices where the policy is silent (written down here and in the report):
   different username is `username_changed`. Any other `not_found` is `profile_not_found`.
 - When only some counters are known and they already add up to more than one, `interactions`
   holds that known sum (a lower bound; `evidence["interactions"]["complete"]` is false).
+- Claim-rate review (policy.md, optional): the caller sets `claim_rate_flagged` only when the shop
+  opted in and the customer's claim rate is over its thresholds. An approval then becomes
+  `manual_review` with the rule kept and `claim_rate_flagged: true` in the evidence; every other
+  outcome is unchanged (the flag never turns anything into a rejection).
 """
 
 from __future__ import annotations
@@ -115,6 +119,16 @@ _MESSAGES: dict[str, Any] = {
         "This product line was already compensated in an earlier request. Each line can be "
         "compensated once."
     ),
+    # An approval held for a person (claim-rate review): never promise the replacement yet.
+    "approval_held_for_review": _(
+        "A member of our team will check this account before a replacement is sent. You will "
+        "hear from us by e-mail."
+    ),
+    # A person approved what the table alone did not (review, override).
+    "approved_by_staff": _(
+        "A member of our team checked this account and approved it. You will receive a "
+        "replacement of the same product."
+    ),
 }
 
 
@@ -148,6 +162,9 @@ class AccountFacts:
     order_placed_at: datetime
     now: datetime
     follower_drop_window_days: int = 7
+    # Set by the caller only when the shop opted in to claim-rate review and this customer's
+    # claim rate is over the thresholds: an approval then goes to a person.
+    claim_rate_flagged: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,7 +176,7 @@ class Verdict:
 
     @property
     def message(self) -> str:
-        return rule_message(self.rule, self.evidence)
+        return rule_message(self.rule, self.evidence, decision=self.decision)
 
 
 def decision_for_rule(rule: str) -> str:
@@ -167,9 +184,18 @@ def decision_for_rule(rule: str) -> str:
     return _RULE_DECISIONS[rule]
 
 
-def rule_message(rule: str, evidence: Mapping[str, Any] | None = None) -> str:
-    """The plain-language, translated customer message for a rule code."""
+def rule_message(
+    rule: str, evidence: Mapping[str, Any] | None = None, *, decision: str | None = None
+) -> str:
+    """The plain-language, translated customer message for a rule code. With `decision` given
+    (the account's current decision), an approving rule whose approval is held for a person
+    (claim-rate review) says that a person will check, not that a replacement is coming; an
+    account a person approved against the rule's own outcome says that it was approved."""
     evidence = evidence or {}
+    if decision == MANUAL_REVIEW and _RULE_DECISIONS.get(rule) == APPROVED:
+        return str(_MESSAGES["approval_held_for_review"])
+    if decision == APPROVED and _RULE_DECISIONS.get(rule) != APPROVED:
+        return str(_MESSAGES["approved_by_staff"])
     if rule == "already_compensated":
         day = _iso_date(evidence.get("earlier_request_received_at"))
         if day is None:
@@ -313,11 +339,14 @@ def decide_account(facts: AccountFacts) -> Verdict:
     """Apply the policy table (rows 1-12, first match wins) to one account."""
     total, deltas = count_interactions(facts.baseline, facts.observation)
     rule = _rule(facts, total)
+    decision = _RULE_DECISIONS[rule]
+    if facts.claim_rate_flagged and decision == APPROVED:
+        decision = MANUAL_REVIEW  # the rule stays the rule that matched
     complete = all(d is not None for d in deltas.values())
     now = _utc(facts.now)
     evidence: dict[str, Any] = {
         "rule": rule,
-        "decision": _RULE_DECISIONS[rule],
+        "decision": decision,
         "decided_at": now.isoformat(),
         "observation": observation_json(facts.observation),
         "baseline": _baseline_json(facts.baseline),
@@ -327,7 +356,9 @@ def decide_account(facts: AccountFacts) -> Verdict:
         "password_change_warning": bool(facts.password_change_warning),
         "follower_drop_window_days": facts.follower_drop_window_days,
     }
-    return Verdict(decision=_RULE_DECISIONS[rule], rule=rule, interactions=total, evidence=evidence)
+    if facts.claim_rate_flagged:
+        evidence["claim_rate_flagged"] = True
+    return Verdict(decision=decision, rule=rule, interactions=total, evidence=evidence)
 
 
 def line_refusal(

@@ -1,20 +1,35 @@
-"""Reads of the compensation desk. The customer view of a request is built once here, so the
-JSON API and the result page never disagree."""
+"""Reads of the compensation desk for the customer: one typed view of a request that every
+channel renders.
+
+`request_view()` gathers the facts of every account (decision, batch, place in the product's
+queue, the earlier request that holds a line's compensation), derives each account's state
+(`customer_states`) and its sentence (`customer_messages`). The result page, the API, the
+e-mails and the order page all read it, so they cannot disagree.
+"""
 
 from __future__ import annotations
 
-import json
 import uuid
-import weakref
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import ProgrammingError, connection
-from django.utils.translation import gettext as _
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
-from compensation import rules
+from compensation import customer_messages as words
+from compensation.customer_states import (
+    AccountState,
+    AccountStatus,
+    BatchFacts,
+    DecisionFacts,
+    EarlierFacts,
+    EarlierRequest,
+    account_status,
+    earlier_outcome,
+)
 from compensation.models import (
     AccountDecision,
     CompensationRequest,
@@ -22,22 +37,43 @@ from compensation.models import (
     LineClaim,
     ReplacementBatch,
 )
-from inventory.models import Account, Product
-from orders.models import Order, OrderLine
 
 
 @dataclass(frozen=True)
 class AccountView:
+    decision_id: int
+    account_id: int
     username: str
+    # interfaces.md §3 fields (stable contract)
     decision: str
     rule: str
-    message: str
     reviewed: bool
     replacement: dict[str, str] | None
+    # what the customer reads
+    status: AccountStatus
+    sentence: words.Sentence
+
+    @property
+    def state(self) -> AccountState:
+        return self.status.state
+
+    @property
+    def message(self) -> str:
+        return self.sentence.text
+
+    @property
+    def label(self) -> str:
+        return words.state_label(self.status)
+
+    @property
+    def earlier_request_id(self) -> uuid.UUID | None:
+        earlier = self.status.earlier
+        return earlier.request_id if earlier else None
 
 
 @dataclass(frozen=True)
 class LineView:
+    line_id: int
     sku: str
     product_name: str
     accounts: list[AccountView] = field(default_factory=list)
@@ -47,53 +83,186 @@ class LineView:
 class RequestView:
     id: uuid.UUID
     order_id: str
-    status: str
+    status: str  # interfaces.md §3: checking | decided
     created_at: datetime
     lines: list[LineView]
 
-    def count(self, decision: str) -> int:
-        return sum(1 for line in self.lines for a in line.accounts if a.decision == decision)
+    @property
+    def accounts(self) -> list[AccountView]:
+        return [a for line in self.lines for a in line.accounts]
 
     @property
-    def awaiting_stock(self) -> int:
-        return sum(
-            1
-            for line in self.lines
-            for a in line.accounts
-            if a.replacement and a.replacement["state"] == "awaiting_stock"
-        )
+    def statuses(self) -> list[AccountStatus]:
+        return [a.status for a in self.accounts]
 
     @property
-    def delivered(self) -> int:
-        return sum(
-            1
-            for line in self.lines
-            for a in line.accounts
-            if a.replacement and a.replacement["state"] == "delivered"
+    def headline(self) -> str:
+        return words.request_headline(self.statuses)
+
+    @property
+    def counters(self) -> list[tuple[str, str]]:
+        """(state, "Waiting for a person: 3") for each state present, in a fixed order."""
+        return [(s.value, words.count_label(s, n)) for s, n in words.state_counts(self.statuses)]
+
+    def has(self, state: str) -> bool:
+        return any(a.state == state for a in self.accounts)
+
+    @property
+    def any_with_person(self) -> bool:
+        return self.has(AccountState.WITH_PERSON)
+
+    @property
+    def any_recheck(self) -> bool:
+        return self.has(AccountState.RECHECK)
+
+    @property
+    def any_waiting_for_stock(self) -> bool:
+        return self.has(AccountState.WAITING_FOR_STOCK)
+
+    @property
+    def any_delivered(self) -> bool:
+        return self.has(AccountState.DELIVERED)
+
+    @property
+    def any_checking(self) -> bool:
+        return self.has(AccountState.CHECKING)
+
+    def count(self, state: AccountState) -> int:
+        return sum(1 for a in self.accounts if a.state == state)
+
+    @property
+    def open_count(self) -> int:
+        return words.open_count(self.statuses)
+
+
+# --- facts ------------------------------------------------------------------------------------
+
+
+def _queue_positions(batches: Iterable[ReplacementBatch]) -> dict[int, int]:
+    """Place of each waiting batch in its product's first-come, first-served queue (1 = next),
+    in one query: per batch, the waiting batches of its product approved before it (the FIFO
+    index serves the count)."""
+    waiting = [b.id for b in batches if b.state == ReplacementBatch.State.WAITING]
+    if not waiting:
+        return {}
+    ahead = (
+        ReplacementBatch.objects.filter(
+            product_id=OuterRef("product_id"), state=ReplacementBatch.State.WAITING
         )
+        .filter(
+            Q(approved_at__lt=OuterRef("approved_at"))
+            | Q(approved_at=OuterRef("approved_at"), id__lt=OuterRef("id"))
+        )
+        .order_by()
+        .values("product_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return {
+        batch_id: n + 1
+        for batch_id, n in ReplacementBatch.objects.filter(id__in=waiting)
+        .annotate(ahead=Coalesce(Subquery(ahead), 0))
+        .values_list("id", "ahead")
+    }
 
 
-# The only evidence the customer's messages read (see rules.rule_message): fetched as three keys,
-# not as the whole evidence document of every account.
-_MESSAGE_EVIDENCE = (
-    "earlier_request_received_at",
-    "follower_drop_window_days",
-    "claim_window_days",
-)
+def _earlier_facts(claims: Iterable[LineClaim]) -> dict[int, EarlierFacts]:
+    """For claims refused as already compensated: the request holding the line's compensation
+    now (or, if none does any more, the one that held it when this request was received)."""
+    refused = [c for c in claims if c.refusal == LineClaim.Refusal.ALREADY_COMPENSATED]
+    if not refused:
+        return {}
+    line_ids = {c.line_id for c in refused}
+    holders = {
+        c.line_id: c
+        for c in LineClaim.objects.filter(line_id__in=line_ids, uses_compensation=True)
+        .select_related("request")
+        .order_by("id")
+    }
+    chosen: dict[int, LineClaim | None] = {}
+    for claim in refused:
+        holder = holders.get(claim.line_id)
+        if holder is None or holder.request_id == claim.request_id:
+            holder = _recorded_earlier(claim)
+        chosen[claim.id] = holder
+    decisions: dict[int, list[str]] = defaultdict(list)
+    for claim_id, decision in AccountDecision.objects.filter(
+        claim_id__in=[h.pk for h in chosen.values() if h is not None]
+    ).values_list("claim_id", "decision"):
+        decisions[claim_id].append(decision)
+    result: dict[int, EarlierFacts] = {}
+    for claim_id, holder in chosen.items():
+        if holder is None:
+            result[claim_id] = EarlierFacts(None, None, EarlierRequest.USED)
+            continue
+        result[claim_id] = EarlierFacts(
+            request_id=holder.request_id,
+            received_at=holder.request.received_at,
+            outcome=earlier_outcome(
+                decisions=decisions[holder.pk], still_uses_line=holder.uses_compensation
+            ),
+        )
+    return result
 
 
-def _message(decision: str, rule: str, customer_message: str, evidence: dict[str, Any]) -> str:
-    if decision == Decision.PENDING:
-        return _("We are checking this account's public profile.")
-    if customer_message:
-        return customer_message
-    return str(rules.rule_message(rule, evidence))
-
-
-def _replacement(batch_state: str | None) -> dict[str, str] | None:
-    if batch_state is None:
+def _recorded_earlier(claim: LineClaim) -> LineClaim | None:
+    detail = claim.refusal_detail or {}
+    earlier = LineClaim.objects.select_related("request").filter(line_id=claim.line_id)
+    if detail.get("earlier_request_id"):
+        return earlier.filter(request_id=detail["earlier_request_id"]).first()
+    received = detail.get("earlier_request_received_at")
+    if not received:
         return None
-    state = "delivered" if batch_state == ReplacementBatch.State.DELIVERED else "awaiting_stock"
+    try:
+        moment = datetime.fromisoformat(str(received))
+    except ValueError:
+        return None
+    return earlier.filter(request__received_at=moment).first()
+
+
+def account_views(decisions: list[AccountDecision]) -> dict[int, AccountView]:
+    """The customer view of each decision (select_related account, claim and batch)."""
+    positions = _queue_positions({d.batch for d in decisions if d.batch is not None})
+    earlier = _earlier_facts({d.claim for d in decisions})
+    views = {}
+    for d in decisions:
+        batch = d.batch
+        facts = DecisionFacts(
+            decision=d.decision,
+            rule=d.rule,
+            reviewed=d.reviewed,
+            customer_message=d.customer_message,
+            evidence=d.evidence or {},
+            next_check_at=d.next_check_at,
+            batch=BatchFacts(
+                delivered_at=batch.delivered_at,
+                approved_at=batch.approved_at,
+                short_since=batch.unavailable_notified_at,
+                queue_position=positions.get(batch.id),
+            )
+            if batch is not None
+            else None,
+            earlier=earlier.get(d.claim_id),
+        )
+        status = account_status(facts)
+        views[d.id] = AccountView(
+            decision_id=d.id,
+            account_id=d.account_id,
+            username=d.account.username,
+            decision=d.decision,
+            rule=d.rule,
+            reviewed=d.reviewed,
+            replacement=_replacement(d),
+            status=status,
+            sentence=words.account_sentence(status),
+        )
+    return views
+
+
+def _replacement(d: AccountDecision) -> dict[str, str] | None:
+    if d.batch is None or d.decision != Decision.APPROVED:
+        return None
+    state = "delivered" if d.batch.state == ReplacementBatch.State.DELIVERED else "awaiting_stock"
     return {"state": state}
 
 
@@ -102,129 +271,72 @@ def request_view(*, request_id: uuid.UUID) -> RequestView | None:
 
 
 def request_views(*, request_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, RequestView]:
-    """The views of many requests, whatever their number, in one query (plus one for requests
-    without any decision); unknown ids are left out. The customer's GET is served by it (the API
-    and the result page), and the webhook outbox builds one per event inside the writing
-    transaction: it reads only the columns the view shows, never whole rows (no credentials, no
-    evidence documents), as plain tuples."""
-    wanted = list(request_ids)
-    heads: dict[uuid.UUID, tuple[str, str, datetime]] = {}
-    lines: dict[uuid.UUID, dict[int, LineView]] = {}
-    for row in _view_rows(wanted):
-        request_id, order_id, status, received_at, line_id, sku, name = row[:7]
-        username, decision, rule, customer_message, reviewed, batch_state = row[7:13]
-        evidence = {k: v for k, v in zip(_MESSAGE_EVIDENCE, row[13:], strict=True) if v is not None}
-        heads.setdefault(request_id, (order_id, status, received_at))
-        by_line = lines.setdefault(request_id, {})
-        view = by_line.get(line_id)
-        if view is None:
-            view = by_line[line_id] = LineView(sku=sku, product_name=name)
-        view.accounts.append(
-            AccountView(
-                username=username,
-                decision=decision,
-                rule=rule,
-                message=_message(decision, rule, customer_message, evidence),
-                reviewed=reviewed,
-                replacement=_replacement(batch_state),
-            )
+    """The views of many requests in a fixed number of queries, whatever their number (the
+    webhook outbox builds one per event inside the writing transaction); unknown ids are left
+    out."""
+    requests = {
+        r.id: r
+        for r in CompensationRequest.objects.select_related("order").filter(
+            id__in=list(request_ids)
         )
-    without_decisions = [r for r in wanted if r not in heads]
-    if without_decisions:
-        for request_id, order_id, status, received_at in CompensationRequest.objects.filter(
-            id__in=without_decisions
-        ).values_list("id", "order__order_id", "status", "received_at"):
-            heads[request_id] = (order_id, status, received_at)
-    return {
-        request_id: RequestView(
-            id=request_id,
-            order_id=order_id,
-            status=status,
-            created_at=received_at,
-            lines=list(lines.get(request_id, {}).values()),
-        )
-        for request_id, (order_id, status, received_at) in heads.items()
     }
-
-
-def _view_rows(request_ids: list[uuid.UUID]) -> Iterable[tuple[Any, ...]]:
-    """(request id, order id, status, received at, line id, sku, product name, username,
-    decision, rule, customer message, reviewed, batch state, *the message evidence) per account,
-    by request, line and account."""
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        return _view_rows_prepared(request_ids)
-    return (
-        AccountDecision.objects.filter(request_id__in=request_ids)
-        .order_by("request_id", "claim__line_id", "account_id")
-        .values_list(
-            "request_id",
-            "request__order__order_id",
-            "request__status",
-            "request__received_at",
-            "claim__line_id",
-            "claim__line__product__sku",
-            "claim__line__product__name",
-            "account__username",
-            "decision",
-            "rule",
-            "customer_message",
-            "reviewed",
-            "batch__state",
-            *(f"evidence__{key}" for key in _MESSAGE_EVIDENCE),
-        )
+    if not requests:
+        return {}
+    decisions = list(
+        AccountDecision.objects.filter(request_id__in=list(requests))
+        .select_related("account", "claim__line__product", "batch")
+        .defer("account__credentials_sealed")  # a customer's view never reads them
+        .order_by("claim__line_id", "account_id")
     )
-
-
-# The customer's GET (API and result page, polled while checks run) on PostgreSQL: the same rows
-# through a statement prepared once per connection. Planning an eight-table join cost more than
-# running it, and so did building it with the ORM; both happened on every poll.
-_PREPARED_VIEW = "compensation_request_view"
-_prepared_on: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def _prepared_view_sql() -> str:
-    t = {
-        m.__name__: m._meta.db_table
-        for m in (AccountDecision, CompensationRequest, ReplacementBatch, LineClaim, Account)
+    views = account_views(decisions)
+    lines: dict[uuid.UUID, dict[int, LineView]] = {request_id: {} for request_id in requests}
+    for d in decisions:
+        line = d.claim.line
+        by_line = lines[d.request_id]
+        view = by_line.get(line.id)
+        if view is None:
+            view = by_line[line.id] = LineView(
+                line_id=line.id, sku=line.product.sku, product_name=line.product.name
+            )
+        view.accounts.append(views[d.id])
+    return {
+        request.id: RequestView(
+            id=request.id,
+            order_id=request.order.order_id,
+            status=request.status,
+            created_at=request.received_at,
+            lines=list(lines[request.id].values()),
+        )
+        for request in requests.values()
     }
-    evidence = ", ".join(f"d.evidence -> '{key}'" for key in _MESSAGE_EVIDENCE)
-    return f"""
-        PREPARE {_PREPARED_VIEW} (uuid[]) AS
-        SELECT d.request_id, o.order_id, r.status, r.received_at, c.line_id, p.sku, p.name,
-               a.username, d.decision, d.rule, d.customer_message, d.reviewed, b.state,
-               {evidence}
-          FROM {t["AccountDecision"]} d
-          JOIN {t["CompensationRequest"]} r ON r.id = d.request_id
-          JOIN {Order._meta.db_table} o ON o.id = r.order_id
-          JOIN {t["LineClaim"]} c ON c.id = d.claim_id
-          JOIN {OrderLine._meta.db_table} l ON l.id = c.line_id
-          JOIN {Product._meta.db_table} p ON p.id = l.product_id
-          JOIN {t["Account"]} a ON a.id = d.account_id
-          LEFT JOIN {t["ReplacementBatch"]} b ON b.id = d.batch_id
-         WHERE d.request_id = ANY($1)
-         ORDER BY d.request_id, c.line_id, d.account_id
-    """  # noqa: S608 - table names from the models, the one value is a parameter
 
 
-def _view_rows_prepared(request_ids: list[uuid.UUID]) -> list[tuple[Any, ...]]:
-    connection.ensure_connection()
-    with connection.cursor() as cursor:
-        for attempt in range(2):
-            if connection.connection not in _prepared_on:
-                cursor.execute(_prepared_view_sql())
-                _prepared_on.add(connection.connection)
-            try:
-                cursor.execute(f"EXECUTE {_PREPARED_VIEW} (%s)", [request_ids])
-                break
-            except ProgrammingError:  # the statement was discarded (DISCARD ALL): prepare again
-                _prepared_on.discard(connection.connection)
-                if attempt:
-                    raise
-        evidence_at = 13
-        return [
-            (*row[:evidence_at], *(None if v is None else json.loads(v) for v in row[evidence_at:]))
-            for row in cursor.fetchall()
-        ]
+@dataclass(frozen=True)
+class OrderAccountState:
+    """The compensation state of one delivered account, for the order page."""
+
+    request_id: uuid.UUID
+    request_received_at: datetime
+    view: AccountView
+
+
+def order_account_states(*, order_id: int) -> dict[int, OrderAccountState]:
+    """For each account of the order that was part of a request: its state in the latest one."""
+    decisions = list(
+        AccountDecision.objects.filter(request__order_id=order_id)
+        .select_related("account", "claim__line__product", "batch", "request")
+        .order_by("account_id", "-request__received_at", "-id")
+    )
+    latest: dict[int, AccountDecision] = {}
+    for d in decisions:
+        latest.setdefault(d.account_id, d)
+    views = account_views(list(latest.values()))
+    return {
+        account_id: OrderAccountState(
+            request_id=d.request_id, request_received_at=d.request.received_at, view=views[d.id]
+        )
+        for account_id, d in latest.items()
+    }
 
 
 def request_view_json(view: RequestView) -> dict[str, Any]:

@@ -44,13 +44,6 @@ def send_notification(notification_id: int) -> bool:
     return notification_send(notification_id=int(notification_id))
 
 
-def send_notifications(notification_ids: list[int]) -> int:
-    """Many e-mails queued by one set-based change (a drain): one task instead of one each."""
-    from compensation.services.notifications_bulk import notifications_send_many
-
-    return notifications_send_many(notification_ids=[int(i) for i in notification_ids])
-
-
 def expire_review_claims() -> int:
     from compensation.services.review import review_claims_expire
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from compensation import views
+from compensation import assets, views
 
 app_name = "compensation"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("requests/<uuid:request_id>/", views.request_result, name="request_result"),
     path("orders/new-link/", views.order_link_fresh, name="order_link_fresh"),
     path("orders/link/<str:token>/", views.order_page, name="order_page"),
+    path("assets/site.js", assets.site_script, name="site_script"),
 ]

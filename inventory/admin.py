@@ -180,7 +180,10 @@ class AccountAdmin(admin.ModelAdmin):
             request, "admin/inventory/account/reveal_credentials.html", context
         )
         patch_cache_control(response, no_store=True, no_cache=True, private=True, max_age=0)
-        response["Referrer-Policy"] = "no-referrer"
+        # Not no-referrer: under it Chromium posts this page's own form with `Origin: null`,
+        # which the admin's CSRF check refuses (no manager could ever reveal). same-origin keeps
+        # the URL from other sites and lets the browser send the real Origin to this one.
+        response["Referrer-Policy"] = "same-origin"
         return response
 
     def _each(

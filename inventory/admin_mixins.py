@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.admin import AllValuesFieldListFilter
@@ -11,6 +12,7 @@ from django.db import connection
 from django.db.models import Field, Model, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.utils import formats, timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
@@ -143,3 +145,11 @@ class CappedCountPaginator(Paginator):
     @property
     def capped(self) -> bool:
         return self.count > self.cap
+
+
+def when_display(moment: datetime | None) -> str:
+    """A date and time as the admin shows them everywhere (its DATETIME_FORMAT, in the current
+    time zone), so custom columns and pages never add a second format."""
+    if moment is None:
+        return "—"
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
-from .audit import Actor, event_record
+from .audit import Actor, event_new, event_record, events_record_many
 from .models import Account, Event
 
 
@@ -92,4 +92,28 @@ def credentials_rotated_event(*, rotated: int, actor: Actor, now: datetime) -> E
         message=f"{rotated} account(s) re-encrypted under the newest key",
         data={"rotated": rotated},
         at=now,
+    )
+
+
+def accounts_retired_together_events(
+    *,
+    account_ids: Sequence[int],
+    source: str,
+    reason: str,
+    data: dict[str, object],
+    actor: Actor,
+    now: datetime,
+) -> list[Event]:
+    """The rest of a bad supplier's or import batch's stock retired in one step: one event per
+    account, so each account's history says why."""
+    return events_record_many(
+        event_new(
+            kind=InventoryEvent.ACCOUNT_RETIRED,
+            actor=actor,
+            account_id=account_id,
+            message=f"retired with the rest of {source}: {reason}",
+            data={**data, "retired_together": len(account_ids), "reason": reason},
+            at=now,
+        )
+        for account_id in account_ids
     )

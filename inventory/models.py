@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from .interactions import INTERACTION_KINDS
@@ -67,6 +68,7 @@ class ImportBatch(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name_plural = "import batches"
 
     def __str__(self) -> str:
         return f"{self.kind} import #{self.pk} ({self.filename})"
@@ -206,4 +208,5 @@ class Event(models.Model):
         indexes = [models.Index(fields=["kind", "at", "id"], name="event_kind_idx")]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"
+        when = formats.date_format(timezone.localtime(self.at), "DATETIME_FORMAT")
+        return f"{self.kind} on {when}"

@@ -8,18 +8,20 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.options import InlineModelAdmin
-from django.http import HttpRequest
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from inventory.admin_mixins import BoundedInlineMixin, ReadOnlyAdminMixin
+from inventory.admin_mixins import BoundedInlineMixin, ReadOnlyAdminMixin, when_display
 from inventory.admin_uploads import ImportUpload, import_upload_register
 from inventory.models import Event
 
-from .links import order_link_revoke
+from .links import order_link_revoke, order_links_revoke_all
 from .models import Order, OrderLine, OrderLink
 from .selectors import order_delivered_accounts
 from .services import orders_import
@@ -46,6 +48,9 @@ class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("product")
 
 
 class EventInline(BoundedInlineMixin, ReadOnlyAdminMixin, admin.TabularInline):
@@ -91,7 +96,6 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "import_batch",
         "created_at",
         "delivered_accounts",
-        "access_links",
     )
     readonly_fields = fields
     # Apps above orders extend it (compensation/admin/order_links.py adds the requests).
@@ -124,7 +128,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     a.username,
                     a.platform,
                     a.get_delivery_kind_display(),
-                    a.delivered_at.strftime("%Y-%m-%d %H:%M UTC") if a.delivered_at else "",
+                    when_display(a.delivered_at),
                     a.get_state_display(),
                 )
                 for a in accounts
@@ -138,25 +142,66 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             more,
         )
 
-    @admin.display(description="order-page links")
-    def access_links(self, obj: Order) -> str:
-        links = OrderLink.objects.filter(order=obj).order_by("-created_at")
-        if not links:
-            return "—"
-        return format_html_join(
-            "",
-            "<div><a href='{}'>link #{}</a> issued {}, expires {}{}</div>",
-            (
-                (
-                    reverse("admin:orders_orderlink_change", args=[link.pk]),
-                    link.pk,
-                    link.created_at.strftime("%Y-%m-%d %H:%M"),
-                    link.expires_at.strftime("%Y-%m-%d %H:%M"),
-                    " — revoked" if link.revoked_at else "",
-                )
-                for link in links
+    change_form_template = "admin/orders/order/change_form.html"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The order page also lists its order-page links, each with when it was created and
+        last used, so staff can tell them apart and revoke one or all (below the read-only form:
+        each button is its own POST form)."""
+        context = {**(extra_context or {})}
+        obj = self.get_object(request, object_id)
+        if obj is not None:
+            now = timezone.now()
+            context["order_links"] = [
+                {
+                    "link": link,
+                    "created": when_display(link.created_at),
+                    "expires": when_display(link.expires_at),
+                    "last_used": when_display(link.last_used_at) if link.last_used_at else "never",
+                    "revoked": when_display(link.revoked_at) if link.revoked_at else "",
+                    "live": link.revoked_at is None and link.expires_at > now,
+                }
+                for link in OrderLink.objects.filter(order=obj).order_by("-created_at")
+            ]
+            context["can_revoke_links"] = request.user.has_perm("orders.change_orderlink")
+            context["revoke_url"] = reverse("admin:orders_order_revoke_links", args=[obj.pk])
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<int:order_pk>/revoke-links/",
+                self.admin_site.admin_view(self.revoke_links_view),
+                name="orders_order_revoke_links",
             ),
-        )
+            *super().get_urls(),
+        ]
+
+    def revoke_links_view(self, request: HttpRequest, order_pk: int) -> HttpResponse:
+        """POST `link` = one link's id, or `all`: revoke it (them) and go back to the order."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("orders.change_orderlink"):
+            raise PermissionDenied
+        order = get_object_or_404(Order, pk=order_pk)
+        now = timezone.now()
+        which = request.POST.get("link", "")
+        if which == "all":
+            count = order_links_revoke_all(order_id=order.pk, actor=request.user, now=now)
+            self.message_user(request, f"{count} link(s) of order {order} revoked.")
+        else:
+            link = get_object_or_404(OrderLink, pk=which if which.isdigit() else 0, order=order)
+            if order_link_revoke(link_id=link.pk, actor=request.user, now=now):
+                self.message_user(request, f"The {link} is revoked.")
+            else:
+                self.message_user(request, "That link was already revoked.", messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
 
 @admin.register(OrderLink)
@@ -164,11 +209,11 @@ class OrderLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Signed order-page links (only their hashes are stored). Staff can revoke one, e.g. when a
     customer forwarded the e-mail by mistake."""
 
-    list_display = ("order", "created_at", "expires_at", "revoked_at")
+    list_display = ("order", "created_at", "last_used_at", "expires_at", "revoked_at")
     list_filter = ("revoked_at", "expires_at")
     search_fields = ("=order__order_id",)
     list_select_related = ("order",)
-    readonly_fields = ("order", "created_at", "expires_at", "revoked_at")
+    readonly_fields = ("order", "created_at", "last_used_at", "expires_at", "revoked_at")
     exclude = ("token_hash",)
     actions = ("revoke_links",)
 

@@ -48,7 +48,9 @@ def order_link_issue(*, order: Order, now: datetime) -> str:
 
 
 def order_link_resolve(*, token: str, now: datetime) -> OrderLink | None:
-    """The live link for a token, or None (bad signature, unknown, expired or revoked)."""
+    """The live link for a token, or None (bad signature, unknown, expired or revoked). A live
+    link records this use in `last_used_at` (one UPDATE; usage, not a state change, so no audit
+    event: a page view is not an action)."""
     try:
         payload = signing.loads(token, salt=_SALT)
     except signing.BadSignature:
@@ -60,7 +62,25 @@ def order_link_resolve(*, token: str, now: datetime) -> OrderLink | None:
         return None
     if link.revoked_at is not None or link.expires_at <= now:
         return None
+    OrderLink.objects.filter(pk=link.pk).update(last_used_at=now)
+    link.last_used_at = now
     return link
+
+
+def order_links_revoke_all(*, order_id: int, actor: Actor, now: datetime) -> int:
+    """Revoke every live link of an order (e.g. the customer's mailbox was compromised); one
+    event per link. Returns how many were revoked."""
+    with transaction.atomic():
+        links = list(
+            OrderLink.objects.select_for_update()
+            .filter(order_id=order_id, revoked_at__isnull=True)
+            .order_by("pk")
+        )
+        for link in links:
+            link.revoked_at = now
+            link.save(update_fields=["revoked_at"])
+            order_link_revoked_event(link=link, actor=actor, now=now)
+    return len(links)
 
 
 def order_link_revoke(*, link_id: int, actor: Actor, now: datetime) -> bool:

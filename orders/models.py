@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
+from django.utils import formats, timezone
 
 
 class Order(models.Model):
@@ -21,11 +22,16 @@ class Order(models.Model):
     class Meta:
         ordering = ["-placed_at"]
         indexes = [
-            # Staff search order ids and e-mails case-insensitively (`iexact` is UPPER() = UPPER()).
-            models.Index(Upper("order_id"), name="order_ref_upper_idx"),
+            # Staff search e-mails case-insensitively (`iexact` is UPPER() = UPPER()); order ids
+            # go through the unique constraint's UPPER() index below.
             models.Index(Upper("email"), name="order_email_upper_idx"),
             # The admin list: newest first, id breaking ties.
             models.Index(fields=["placed_at", "id"], name="order_placed_idx"),
+        ]
+        constraints = [
+            # Customers type order ids in any case: "d1040" is D1040. The expression index also
+            # serves the lookup (orders.selectors.order_find).
+            models.UniqueConstraint(Upper("order_id"), name="order_id_unique_ignoring_case"),
         ]
 
     def __str__(self) -> str:
@@ -47,7 +53,7 @@ class OrderLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.order_id} / {self.product_id} × {self.quantity}"
+        return f"{self.order.order_id} / {self.product.sku} × {self.quantity}"
 
 
 class OrderLink(models.Model):
@@ -59,10 +65,13 @@ class OrderLink(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # When the page was last opened with it (staff tell the links apart before revoking one).
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["created_at", "id"], name="orderlink_created_idx")]
 
     def __str__(self) -> str:
-        return f"link for {self.order_id} until {self.expires_at:%Y-%m-%d}"
+        created = formats.date_format(timezone.localtime(self.created_at), "DATETIME_FORMAT")
+        return f"link for order {self.order.order_id} created {created}"

@@ -1,10 +1,28 @@
-"""Reads of orders for the back office."""
+"""Reads of orders."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Upper
 
 from inventory.models import Account, Event
+
+from .models import Order
+
+
+def orders_by_reference(order_id: str) -> QuerySet[Order]:
+    """The orders a customer's typed id names: trimmed, compared ignoring case, on every channel
+    (form, API, order-page link, e-mail). Served by the expression index of `Order`."""
+    return Order.objects.alias(reference=Upper("order_id")).filter(
+        reference=Upper(Value(order_id.strip()))
+    )
+
+
+def order_find(order_id: str) -> Order | None:
+    """The one order a customer means (ids are unique ignoring case), or None."""
+    if not order_id.strip():
+        return None
+    return orders_by_reference(order_id).first()
 
 
 def order_delivered_accounts(*, order_id: int) -> QuerySet[Account]:

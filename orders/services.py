@@ -20,6 +20,7 @@ from typing import IO
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count
+from django.db.models.functions import Upper
 
 from inventory.account_fields import existing_usernames
 from inventory.audit import Actor
@@ -54,11 +55,14 @@ def _validate(source: IO[bytes], now: datetime, report: ImportReport) -> list[Pa
     first_line: dict[str, int] = {}
     for line, raw in items:
         raw_id = raw.get("order_id") if isinstance(raw, dict) else None
-        key = raw_id.strip() if isinstance(raw_id, str) else None
+        # Order ids are one id whatever their case ("d1002" is D1002).
+        key = raw_id.strip().upper() if isinstance(raw_id, str) else None
         if key and key in first_line:
             errors.append(
                 RowError(
-                    line, f"order {key!r}: duplicate order_id (first on line {first_line[key]})"
+                    line,
+                    f"order {str(raw_id).strip()!r}: duplicate order_id (first on line "
+                    f"{first_line[key]})",
                 )
             )
             continue
@@ -139,11 +143,16 @@ def _validate(source: IO[bytes], now: datetime, report: ImportReport) -> list[Pa
 
 
 def _present_order_ids(order_ids: list[str]) -> set[str]:
-    return {
+    """The ids of the list that name an order already present. Ids are compared ignoring case
+    (as customers type them), so "d1002" is the order D1002 and is skipped, not a duplicate."""
+    present = {
         oid
-        for chunk in chunks(order_ids, BATCH_SIZE)
-        for oid in Order.objects.filter(order_id__in=chunk).values_list("order_id", flat=True)
+        for chunk in chunks([o.upper() for o in order_ids], BATCH_SIZE)
+        for oid in Order.objects.alias(reference=Upper("order_id"))
+        .filter(reference__in=chunk)
+        .values_list(Upper("order_id"), flat=True)
     }
+    return {oid for oid in order_ids if oid.upper() in present}
 
 
 def orders_import(

@@ -25,8 +25,8 @@ from django.db.models import Count
 
 from inventory.import_rows import RowError
 from inventory.models import Account
-from orders.models import Order
 from orders.order_file import ParsedOrder, order_parse
+from orders.selectors import orders_by_reference
 from orders.services import orders_import
 
 
@@ -74,7 +74,8 @@ def _stock_short(parsed: ParsedOrder) -> bool:
 
 def _repeat(order_id: str, digest: str) -> OrderReceipt | None:
     """The answer for an order id already present: unchanged when the content hash matches."""
-    existing = Order.objects.filter(order_id=order_id).select_related("import_batch").first()
+    # Order ids are one id whatever their case: "d1002" pushed after D1002 is that order.
+    existing = orders_by_reference(order_id).select_related("import_batch").first()
     if existing is None:
         return None
     same = existing.import_batch is not None and existing.import_batch.sha256 == digest

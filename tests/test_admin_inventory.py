@@ -178,7 +178,7 @@ def test_reveal_needs_a_post_shows_once_and_records_an_event() -> None:
     assert revealed.status_code == 200
     assert PASSWORD in html and EMAIL in html and "JBSWY3DPEHPK3PXP" in html
     assert "no-store" in revealed["Cache-Control"]
-    assert revealed["Referrer-Policy"] == "no-referrer"
+    assert revealed["Referrer-Policy"] == "same-origin"
     event = Event.objects.get()
     assert (event.kind, event.account_id, event.order_id, event.actor_id) == (
         "credentials_revealed",

@@ -41,8 +41,9 @@ def test_order_page_lists_its_requests_and_links() -> None:
     order_link_issue(order=line.order, now=timezone.now())
     page = staff(MANAGERS).get(f"/admin/orders/order/{line.order.pk}/change/").content.decode()
     assert f"/admin/compensation/compensationrequest/{request.pk}/change/" in page
-    assert "link #" in page
-    assert OrderLink.objects.get().token_hash not in page
+    link = OrderLink.objects.get()
+    assert f'id="order-link-{link.pk}"' in page and "never" in page  # created, last used
+    assert link.token_hash not in page
 
 
 def test_manager_revokes_a_link_and_it_stops_working() -> None:

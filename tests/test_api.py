@@ -134,9 +134,11 @@ def test_already_compensated_line_names_the_earlier_request(client: Client) -> N
     account = response.json()["lines"][0]["accounts"][0]
     assert account["rule"] == "already_compensated"
     assert account["decision"] == "rejected"
+    # The date in the one format of every page and e-mail ("26 November 2026", not ISO).
     assert account["message"] == (
-        f"This product line was already compensated in your request of "
-        f"{earlier.received_at:%Y-%m-%d}. Each line can be compensated once."
+        f"This product was already compensated in your request of "
+        f"{earlier.received_at.day} {earlier.received_at:%B %Y}. Each product on an order can "
+        f"be compensated once."
     )
 
 

@@ -8,15 +8,17 @@ from django.core import mail
 from django.utils import timezone
 
 from compensation.events import CompensationEvent
-from compensation.models import Notification, ReplacementBatch
+from compensation.models import Decision, Notification, ReplacementBatch
 from compensation.services import fulfilment
 from compensation.services.fulfilment import batches_fulfil, batches_sweep, fulfilment_wake
 from inventory.importing import stock_import
 from inventory.models import Account, Event, Product
 from inventory.services import AllocationConflict
 
-from .factories.compensation import waiting_batch
+from .emails import send_due
+from .factories.compensation import acknowledged, request_with_decisions, waiting_batch
 from .factories.inventory import make_accounts, make_product
+from .factories.orders import delivered_line
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +37,7 @@ def test_a_batch_that_fits_is_delivered_on_its_line_as_compensation() -> None:
     product = make_product()
     stock = _stock(product, 3)
     batch = waiting_batch(product=product, quantity=2)
+    ack = acknowledged(batch.request)
     now = timezone.now()
 
     assert batches_fulfil(product_id=product.id, now=now) == 1
@@ -57,9 +60,12 @@ def test_a_batch_that_fits_is_delivered_on_its_line_as_compensation() -> None:
         batch.request_id,
     )
     assert event.data["account_ids"] == [stock[0].id, stock[1].id]
-    assert list(Notification.objects.values_list("kind", "key")) == [
-        ("delivered", f"delivered:{batch.id}")
+    # The customer hears of it in one update e-mail, composed when it is sent.
+    assert list(Notification.objects.values_list("kind", "state", "next_attempt_at")) == [
+        ("request_received", "sent", None),
+        ("request_update", "queued", now + timedelta(seconds=15)),
     ]
+    assert Notification.objects.filter(key=ack.key).exists()
 
 
 def test_short_stock_waits_takes_nothing_and_emails_once_even_when_drained_twice(
@@ -67,20 +73,33 @@ def test_short_stock_waits_takes_nothing_and_emails_once_even_when_drained_twice
 ) -> None:
     product = make_product()
     _stock(product, 2)
-    batch = waiting_batch(product=product, quantity=3)
     now = timezone.now()
+    line = delivered_line(quantity=3, product=product)
+    request = request_with_decisions(
+        line=line, decisions=[(Decision.APPROVED, "locked_no_interaction")] * 3, now=now
+    )
+    batch = ReplacementBatch.objects.get(request=request)
+    acknowledged(request)
 
     with django_capture_on_commit_callbacks(execute=True):
         assert batches_fulfil(product_id=product.id, now=now) == 0
     with django_capture_on_commit_callbacks(execute=True):
         assert batches_fulfil(product_id=product.id, now=now + timedelta(minutes=5)) == 0
     batches_sweep(now=now + timedelta(minutes=10))
+    for minutes in (11, 12):
+        send_due(now=now + timedelta(minutes=minutes))
 
     batch.refresh_from_db()
     assert (batch.state, batch.unavailable_notified_at) == ("waiting", now)
     assert Account.objects.filter(state="in_stock", product=product).count() == 2
-    assert list(Notification.objects.values_list("kind", flat=True)) == ["unavailable"]
+    assert list(Notification.objects.values_list("kind", flat=True)) == [
+        "request_received",
+        "request_update",
+    ]
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [batch.line.order.email]
+    assert mail.outbox[0].subject == (
+        f"Your replacement for order {line.order.order_id} is approved and waiting for stock"
+    )
     assert (
         Event.objects.filter(kind=CompensationEvent.BATCH_WAITING, batch_id=batch.id).count() == 1
     )
@@ -160,6 +179,7 @@ def test_drained_twice_a_batch_never_gets_more_than_it_is_owed() -> None:
     product = make_product()
     _stock(product, 10)
     batch = waiting_batch(product=product, quantity=3)
+    acknowledged(batch.request)
     now = timezone.now()
 
     assert batches_fulfil(product_id=product.id, now=now) == 1
@@ -169,7 +189,7 @@ def test_drained_twice_a_batch_never_gets_more_than_it_is_owed() -> None:
     assert len(_given(batch)) == 3
     assert Account.objects.filter(state="in_stock").count() == 7
     assert Event.objects.filter(kind=CompensationEvent.BATCH_DELIVERED).count() == 1
-    assert Notification.objects.filter(kind="delivered").count() == 1
+    assert Notification.objects.filter(kind="request_update").count() == 1
 
 
 def test_the_compare_and_set_refuses_an_account_that_is_not_free() -> None:

@@ -17,7 +17,7 @@ from django.db import connection, connections, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from compensation.models import AccountDecision, ReplacementBatch
+from compensation.models import AccountDecision, Notification, ReplacementBatch
 from compensation.services.approval import decisions_approve
 from compensation.services.fulfilment import batches_fulfil, batches_sweep
 from inventory.crypto import Credentials, credentials_seal
@@ -165,13 +165,22 @@ def test_the_same_drain_delivered_twice_at_once_pays_each_batch_once() -> None:
 
 def test_a_task_cluster_killed_in_the_middle_of_a_drain_loses_nothing() -> None:
     """A real `qcluster` drains a product; it is blocked after it has claimed and marked the
-    stock (on the 'delivered' notification insert, held by an uncommitted twin) and SIGKILLed.
+    stock (on the customer's update e-mail row, held by an uncommitted twin) and SIGKILLed.
     PostgreSQL rolls its transaction back: nothing is lost, and the sweep then serves all."""
 
     product = make_product()
     make_accounts(5, product=product)
     first = waiting_batch(product=product, quantity=2)
     second = waiting_batch(product=product, quantity=3)
+    # The first request was acknowledged: its delivery schedules an update e-mail row.
+    Notification.objects.create(
+        key=f"request_received:{first.request_id}",
+        kind="request_received",
+        to="x@example.com",
+        request_id=first.request_id,
+        state=Notification.State.SENT,
+        sent_at=timezone.now(),
+    )
     settings_dict = connection.settings_dict
     dsn = (
         f"postgresql://{settings_dict['USER']}@{settings_dict['HOST']}:"
@@ -190,9 +199,9 @@ def test_a_task_cluster_killed_in_the_middle_of_a_drain_loses_nothing() -> None:
     with psycopg.connect(dsn) as blocker:
         # An uncommitted twin of the e-mail row the drain writes after marking the stock.
         blocker.execute(
-            'INSERT INTO compensation_notification (key, kind, "to", created_at) '
-            "VALUES (%s, 'delivered', 'x@example.com', now())",
-            [f"delivered:{first.id}"],
+            'INSERT INTO compensation_notification (key, kind, "to", created_at, request_id) '
+            "VALUES (%s, 'request_update', 'x@example.com', now(), %s)",
+            [f"request_update:{first.request_id}:twin", first.request_id],
         )
         subprocess.run(  # noqa: S603 - our own interpreter and arguments
             [

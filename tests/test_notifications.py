@@ -1,4 +1,5 @@
-"""Customer e-mails: one per event, only after commit, plain text + HTML."""
+"""How customer e-mails are scheduled, claimed, composed and sent: at most once, after commit,
+not before their time, nothing told twice."""
 
 from __future__ import annotations
 
@@ -12,20 +13,27 @@ from django.db import transaction
 from django.utils import timezone
 
 from compensation.events import CompensationEvent
-from compensation.models import Decision, Notification, ReplacementBatch
-from compensation.services import notifications
-from compensation.services.notifications import notify
+from compensation.models import CompensationRequest, Decision, Notification
+from compensation.services.email_schedule import (
+    Change,
+    acknowledgements_schedule,
+    notifications_on_change,
+)
+from compensation.services.fresh_links import order_link_request
 from compensation.services.outbox import notification_send
 from compensation.tasks import send_notification
-from inventory.models import Account, Event
+from inventory.models import Event
 from orders.links import order_link_resolve
 
-from .emails import link_in
+from .emails import link_in, send_due
 from .factories.compensation import deliver_replacement, request_with_decisions
 from .factories.orders import delivered_line, make_order
 
+pytestmark = pytest.mark.django_db
+GRACE = timedelta(seconds=30)
 
-def _request(*, decisions=None):
+
+def _request(decisions: list[tuple[str, str]] | None = None) -> CompensationRequest:
     line = delivered_line(quantity=2, order=make_order(order_id="A8000", email="buyer@example.com"))
     return request_with_decisions(
         line=line,
@@ -37,210 +45,191 @@ def _request(*, decisions=None):
     )
 
 
+def _acknowledge(request: CompensationRequest) -> Notification:
+    """Schedule the acknowledgement and send it at the end of the grace period."""
+    acknowledgements_schedule(requests=[request], now=request.received_at)
+    ack = Notification.objects.get(key=f"request_received:{request.pk}")
+    assert notification_send(notification_id=ack.pk, now=request.received_at + GRACE)
+    return ack
+
+
 def _html(message: Any) -> str:
-    assert len(message.alternatives) == 1
-    content, mimetype = message.alternatives[0]
+    [(content, mimetype)] = message.alternatives
     assert mimetype == "text/html"
     return str(content)
 
 
-@pytest.mark.django_db
-def test_request_received_is_sent_once_even_if_notify_and_the_task_run_twice(
-    django_capture_on_commit_callbacks,
-) -> None:
+def test_the_acknowledgement_waits_for_its_time_and_is_sent_once() -> None:
     request = _request()
+    received = request.received_at
+    acknowledgements_schedule(requests=[request], now=received)
+    acknowledgements_schedule(requests=[request], now=received)  # a twin: nothing more
+    ack = Notification.objects.get()
+    assert (ack.kind, ack.next_attempt_at) == ("request_received", received + GRACE)
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        first = notifications.notify_request_received(request=request)
-        again = notifications.notify_request_received(request=request)
-    assert first is not None and again is None
-    assert len(callbacks) == 1
-    send_notification(first.pk)  # the task delivered a second time
-    assert notification_send(notification_id=first.pk) is False
+    assert notification_send(notification_id=ack.pk, now=received + GRACE / 2) is False
+    assert send_due(now=received + GRACE / 2) == 0
+    assert mail.outbox == []
 
-    assert len(mail.outbox) == 1
-    assert Notification.objects.count() == 1
-    assert Event.objects.filter(kind=CompensationEvent.EMAIL_SENT).count() == 1
-    first.refresh_from_db()
-    assert first.sent_at is not None
-
-
-@pytest.mark.django_db
-def test_request_received_has_text_and_html_with_the_summary(
-    django_capture_on_commit_callbacks,
-) -> None:
-    request = _request()
-    usernames = list(
-        Account.objects.filter(line__order=request.order).values_list("username", flat=True)
-    )
-
-    with django_capture_on_commit_callbacks(execute=True):
-        notifications.notify_request_received(request=request)
+    assert send_due(now=received + GRACE) == 1
+    send_notification(ack.pk)  # the task delivered a second time
+    assert notification_send(notification_id=ack.pk, now=received + 2 * GRACE) is False
 
     [message] = mail.outbox
-    html = _html(message)
-    assert message.to == ["buyer@example.com"]
     assert message.subject == "We received your compensation request for order A8000"
+    assert message.to == ["buyer@example.com"]
     assert message.extra_headers["Auto-Submitted"] == "auto-generated"
-    for body in (message.body, html):
-        assert f"/requests/{request.pk}/" in body
-        for username in usernames:
-            assert username in body
-            assert f"pw-{username}" not in body  # never a credential
-        assert "Approved" in body and "A person will review" in body
-    assert "<html" not in message.body and "<html" in html
-    assert "The account is locked and was not used after delivery." in message.body
+    assert f"/requests/{request.pk}/" in message.body and f"/requests/{request.pk}/" in _html(
+        message
+    )
+    assert Event.objects.filter(kind=CompensationEvent.EMAIL_SENT).count() == 1
+    ack.refresh_from_db()
+    assert (ack.state, ack.sent_at) == ("sent", received + GRACE)
+    assert set(ack.told.values()) == {"approved", "with_person"}
 
 
-@pytest.mark.django_db
-def test_nothing_is_sent_when_the_transaction_rolls_back(
-    django_capture_on_commit_callbacks,
-) -> None:
+def test_a_rolled_back_change_schedules_nothing(django_capture_on_commit_callbacks) -> None:
     request = _request()
+    _acknowledge(request)
+    mail.outbox.clear()
 
     with (
         django_capture_on_commit_callbacks(execute=True) as callbacks,
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        notifications.notify_sent_to_review(request=request)
-        raise RuntimeError("the service failed after notifying")
+        notifications_on_change(
+            request_ids=[request.pk], change=Change.REVIEWED, now=timezone.now()
+        )
+        raise RuntimeError("the service failed after reporting")
 
     assert callbacks == []
-    assert mail.outbox == []
-    assert Notification.objects.count() == 0
+    assert Notification.objects.filter(kind="request_update").count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sent_only_after_commit_with_real_transactions() -> None:
-    request = _request()
+def test_a_settled_acknowledgement_goes_at_once_but_only_after_commit() -> None:
+    request = _request([(Decision.REJECTED, "appears_active")] * 2)
+    now = request.received_at
+    acknowledgements_schedule(requests=[request], now=now)
 
     with pytest.raises(RuntimeError), transaction.atomic():
-        notifications.notify_sent_to_review(request=request)
+        notifications_on_change(request_ids=[request.pk], change=Change.CHECKED, now=now)
         raise RuntimeError("rolled back")
-    assert mail.outbox == [] and Notification.objects.count() == 0
+    assert mail.outbox == []
+    assert Notification.objects.get().next_attempt_at == now + GRACE
 
     with transaction.atomic():
-        notifications.notify_sent_to_review(request=request)
+        notifications_on_change(request_ids=[request.pk], change=Change.CHECKED, now=now)
         assert mail.outbox == []  # not before the commit
     assert [m.subject for m in mail.outbox] == [
-        "A person will review part of your request for order A8000"
+        "We checked your compensation request for order A8000"
     ]
-    # The same event reported again by a twin task: nothing more.
-    with transaction.atomic():
-        assert notifications.notify_sent_to_review(request=request) is None
-    assert len(mail.outbox) == 1
 
 
-@pytest.mark.django_db
-def test_unavailable_is_sent_once_per_batch(django_capture_on_commit_callbacks) -> None:
+def test_changes_before_the_update_is_sent_join_it_and_keep_its_time() -> None:
     request = _request()
-    batch = request.batches.get()
-    other = _second_batch(request)
+    _acknowledge(request)
+    t = request.received_at + timedelta(minutes=5)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        for _ in range(3):
-            notifications.notify_unavailable(batch=batch)
-        notifications.notify_unavailable(batch=other)
-
-    assert len(mail.outbox) == 2
-    message = mail.outbox[0]
-    assert message.subject == "Your replacement for order A8000 is currently unavailable"
-    assert "currently unavailable" in message.body and "when stock arrives" in message.body
-    assert "when stock arrives" in _html(message)
-    assert list(
-        Event.objects.filter(kind=CompensationEvent.EMAIL_SENT).values_list("batch_id", flat=True)
-    ) == [batch.pk, other.pk]
-
-
-def _second_batch(request) -> ReplacementBatch:
-    line = delivered_line(order=request.order)
-    return ReplacementBatch.objects.create(
-        line=line, product=line.product, request=request, quantity=1, approved_at=timezone.now()
+    notifications_on_change(request_ids=[request.pk], change=Change.REVIEWED, now=t)
+    notifications_on_change(request_ids=[request.pk], change=Change.DELIVERED, now=t)
+    notifications_on_change(
+        request_ids=[request.pk], change=Change.SHORT, now=t + timedelta(seconds=30)
     )
 
+    [update] = Notification.objects.filter(kind="request_update")
+    assert (update.state, update.next_attempt_at) == ("queued", t + timedelta(seconds=120))
 
-@pytest.mark.django_db
-def test_delivered_carries_a_working_order_link_and_no_token_is_stored(
-    django_capture_on_commit_callbacks, client, settings
-) -> None:
+
+def test_an_update_tells_only_what_changed_and_nothing_twice() -> None:
     request = _request()
+    _acknowledge(request)
     batch = request.batches.get()
-    deliver_replacement(batch=batch)
+    t = request.received_at + timedelta(minutes=5)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        notifications.notify_delivered(batch=batch)
-        notifications.notify_delivered(batch=batch)
+    deliver_replacement(batch=batch, now=t)
+    notifications_on_change(request_ids=[request.pk], change=Change.DELIVERED, now=t)
+    [first] = Notification.objects.filter(kind="request_update")
+    assert notification_send(notification_id=first.pk, now=t + timedelta(seconds=15))
 
-    [message] = mail.outbox
+    message = mail.outbox[-1]
+    assert message.subject == "Your replacement for order A8000 is ready"
+    assert "Your replacement was delivered on" in message.body
+    assert "suspended" not in message.body  # the account with a person did not change
+    assert "Still open: 1 account is waiting for a person." in message.body
+
+    # Reported again (a twin task) after that e-mail was claimed: a new row, which finds nothing
+    # new and is not sent.
+    notifications_on_change(request_ids=[request.pk], change=Change.DELIVERED, now=t)
+    [second] = Notification.objects.filter(kind="request_update", state="queued")
+    assert notification_send(notification_id=second.pk, now=t + timedelta(minutes=1)) is False
+    second.refresh_from_db()
+    assert (second.state, second.sent_at) == ("skipped", None)
+    assert len(mail.outbox) == 2  # the acknowledgement and the delivery
+
+
+def test_the_delivery_link_works_and_its_token_is_stored_nowhere(client, settings) -> None:
+    request = _request()
+    _acknowledge(request)
+    deliver_replacement(batch=request.batches.get())
+    notifications_on_change(request_ids=[request.pk], change=Change.DELIVERED, now=timezone.now())
+    send_due(now=timezone.now() + timedelta(minutes=1))
+
+    message = mail.outbox[-1]
     url = link_in(message.body)
     assert f'href="{url}"' in _html(message)
     token = url.rstrip("/").rsplit("/", 1)[1]
     assert order_link_resolve(token=token, now=timezone.now()) is not None
     page = client.get(url.replace(settings.SITE_URL, ""))
     assert "Compensate Product" in page.content.decode()
-    # The token is nowhere in the database: not in events, not in the notification.
     assert not any(token in str(e.data) + e.message for e in Event.objects.all())
-    assert token not in Notification.objects.get().key
+    assert not any(token in n.key + str(n.told) for n in Notification.objects.all())
 
 
-@pytest.mark.django_db
-def test_review_outcome_once_per_staff_decision(django_capture_on_commit_callbacks) -> None:
-    request = _request(
-        decisions=[
-            (Decision.REJECTED, "suspended_no_interaction"),
-            (Decision.REJECTED, "suspended_one_interaction"),
-        ]
-    )
-    ids = list(request.decisions.order_by("id").values_list("id", flat=True))
-    request.decisions.update(reviewed=True, customer_message="Our team found the account in use.")
-
-    with django_capture_on_commit_callbacks(execute=True):
-        notifications.notify_review_outcome(decision_ids=ids, request=request)
-        notifications.notify_review_outcome(decision_ids=list(reversed(ids)), request=request)
-        notifications.notify_review_outcome(decision_ids=[], request=request)
-
-    [message] = mail.outbox
-    assert message.subject == "Our team reviewed your request for order A8000"
-    assert "Our team found the account in use." in message.body
-    assert "Our team found the account in use." in _html(message)
-
-    # Another decision on the same accounts (an override) is another event: one more e-mail.
-    request.decisions.filter(pk=ids[0]).update(decision=Decision.MANUAL_REVIEW)
-    with django_capture_on_commit_callbacks(execute=True):
-        notifications.notify_review_outcome(decision_ids=ids, request=request)
-    assert len(mail.outbox) == 2
-
-
-@pytest.mark.django_db
-def test_a_failed_send_goes_back_to_the_queue_for_a_later_retry(monkeypatch) -> None:
+def test_a_scheduled_e_mail_that_fails_is_retried_and_keeps_telling_everything(
+    monkeypatch,
+) -> None:
     request = _request()
-    notification = notify(
-        kind="sent_to_review", key="sent_to_review:x", order=request.order, request=request
-    )
-    assert notification is not None
+    acknowledgements_schedule(requests=[request], now=request.received_at)
+    ack = Notification.objects.get()
+    due = request.received_at + GRACE
 
     def boom(self, fail_silently=False):
         raise ConnectionError("SMTP down")
 
     with monkeypatch.context() as patch:
         patch.setattr(EmailMultiAlternatives, "send", boom)
-        assert notification_send(notification_id=notification.pk) is False
-    notification.refresh_from_db()
-    assert (notification.state, notification.sent_at, notification.attempts) == ("queued", None, 1)
-    assert notification.last_error == "ConnectionError: SMTP down"
-    assert notification.next_attempt_at is not None
-    assert not Event.objects.filter(kind=CompensationEvent.EMAIL_SENT).exists()
+        assert notification_send(notification_id=ack.pk, now=due) is False
+    ack.refresh_from_db()
+    assert (ack.state, ack.attempts) == ("queued", 1)
+    # A change meanwhile: the retried acknowledgement tells it, so the update finds nothing new.
+    request.decisions.filter(decision=Decision.MANUAL_REVIEW).update(
+        decision=Decision.REJECTED, reviewed=True, customer_message="Used after delivery."
+    )
+    notifications_on_change(request_ids=[request.pk], change=Change.REVIEWED, now=due)
 
-    # Not before its back-off has elapsed; then it goes out.
-    assert notification_send(notification_id=notification.pk) is False
-    later = notification.next_attempt_at + timedelta(seconds=1)
-    assert notification_send(notification_id=notification.pk, now=later) is True
-    assert len(mail.outbox) == 1
+    assert ack.next_attempt_at is not None
+    assert send_due(now=ack.next_attempt_at) == 1
+    assert send_due(now=due + timedelta(minutes=10)) == 0
+    [message] = mail.outbox
+    assert message.subject == "We received your compensation request for order A8000"
+    assert "cannot replace it: Used after delivery." in message.body
+    assert list(Notification.objects.values_list("kind", "state")) == [
+        ("request_received", "sent"),
+        ("request_update", "skipped"),
+    ]
 
 
-@pytest.mark.django_db
-def test_unknown_kind_is_refused() -> None:
-    with pytest.raises(ValueError):
-        notify(kind="newsletter", key="k", order=make_order())
-    assert Notification.objects.count() == 0
+def test_a_fresh_link_finds_the_order_whatever_the_case_and_spaces(
+    django_capture_on_commit_callbacks,
+) -> None:
+    order = make_order(order_id="D1040")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert order_link_request(order_id="D104", now=timezone.now()) is False
+        assert order_link_request(order_id="  d1040 ", now=timezone.now()) is True
+
+    [message] = mail.outbox
+    assert message.subject == "Your link to order D1040" and message.to == [order.email]
+    link_in(message.body)

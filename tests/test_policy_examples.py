@@ -138,5 +138,6 @@ def test_worked_example_line_already_compensated_last_week(status_double: Any) -
     assert view is not None and view.status == "decided"
     shown = request_view_json(view)["lines"][0]["accounts"][0]
     assert (shown["decision"], shown["rule"]) == ("rejected", "already_compensated")
-    assert f"{last_week.received_at:%Y-%m-%d}" in shown["message"]
+    day = last_week.received_at
+    assert f"in your request of {day.day} {day:%B %Y}." in shown["message"]
     assert status_double.total_requests == 0  # a refused line is not even looked up

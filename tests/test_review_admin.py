@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from compensation.events import CompensationEvent
 from compensation.models import AccountDecision, CannedReason, Notification, ReplacementBatch
@@ -272,7 +272,8 @@ def test_the_case_page_offers_only_what_the_claim_rule_of_the_service_accepts() 
     bob_page = _client(bob).get(f"{QUEUE}{case.id}/change/").content.decode()
     assert "Claimed by alice until" in bob_page and 'value="approve"' not in bob_page
     listing = _client(bob).get(QUEUE).content.decode()
-    assert f"alice until {timezone.localtime(case.claimed_until):%H:%M}" in listing
+    until = formats.time_format(timezone.localtime(case.claimed_until), "TIME_FORMAT")
+    assert f"alice until {until}" in listing
 
     review_reject(decision_ids=[case.id], actor=alice, now=now, customer_message="no")
     case.refresh_from_db()
@@ -322,10 +323,8 @@ def test_approve_one_case_creates_a_batch_delivered_after_commit(
     assert list(Account.objects.filter(replacement_batch=batch).values_list("id", flat=True)) == [
         stock[0].id
     ]
-    assert sorted(Notification.objects.values_list("kind", flat=True)) == [
-        "delivered",
-        "review_outcome",
-    ]
+    # One e-mail for the review and the delivery it caused, due at the end of the review window.
+    assert list(Notification.objects.values_list("kind", flat=True)) == ["request_update"]
     event = Event.objects.get(kind="review_decided")
     assert (event.actor_id, event.account_id) == (me.id, first.account_id)
 
@@ -361,7 +360,7 @@ def test_bulk_approve_with_a_note_makes_one_batch_per_line() -> None:
         [(line_a[0].claim.line_id, 2), (line_b[0].claim.line_id, 1)]
     )
     assert AccountDecision.objects.get(id=untouched.id).decision == "manual_review"
-    assert Notification.objects.filter(kind="review_outcome").count() == 2
+    assert Notification.objects.filter(kind="request_update").count() == 2  # two requests
 
 
 def test_bulk_reject_needs_a_reason_for_the_customer() -> None:
@@ -396,7 +395,7 @@ def test_bulk_reject_needs_a_reason_for_the_customer() -> None:
         list(Event.objects.filter(kind="review_decided").values_list("actor", "message"))
         == [(me.id, f"rejected — {canned.text}")] * 2
     )
-    assert Notification.objects.filter(kind="review_outcome").count() == 1
+    assert Notification.objects.filter(kind="request_update").count() == 1
     # Nothing of the line qualified: its compensation is not used up.
     assert cases[0].claim.__class__.objects.get(id=cases[0].claim_id).uses_compensation is False
 

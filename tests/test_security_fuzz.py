@@ -432,4 +432,4 @@ def test_order_page_with_odd_tokens_is_a_private_404(client: Client, token: str)
     ):
         assert response.status_code in (403, 404)
         assert "no-store" in response["Cache-Control"]
-        assert response["Referrer-Policy"] == "no-referrer"
+        assert response["Referrer-Policy"] == "same-origin"

@@ -4,6 +4,7 @@ form answers the same whether the order exists or not."""
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -40,7 +41,7 @@ def _live_link() -> tuple[str, str]:
 
 def _assert_private(response: Any) -> None:
     assert "no-store" in response["Cache-Control"], response.status_code
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_every_answer_of_a_valid_link_is_private() -> None:
@@ -145,3 +146,14 @@ def test_the_fresh_link_form_answers_the_same_for_known_and_unknown_orders(
         answers.append((response.status_code, body, sorted(response.headers.items())))
     assert answers[0] == answers[1]
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [order.email]
+
+
+def test_links_from_a_token_page_send_no_referrer() -> None:
+    """Under `same-origin` a link to another page of this site would carry the token in its
+    Referer (and so into access logs): every link on the order page opts out."""
+    path, token = _live_link()
+    html = Client().get(path).content.decode()
+    links = re.findall(r"<a [^>]*href=\"/[^\"#]*\"[^>]*>", html)
+    assert links, "the order page links back to the form"
+    assert all('rel="noreferrer"' in link for link in links), links
+    assert token not in "".join(links)

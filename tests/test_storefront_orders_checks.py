@@ -148,3 +148,13 @@ def test_an_order_imported_from_a_file_is_a_conflict_unless_byte_identical() -> 
     )
     assert report.ok
     assert order_receive(raw=file_order, now=now).outcome == "conflict"
+
+
+def test_a_pushed_id_in_another_case_is_the_same_order() -> None:
+    stock("IG-AGED", 4)
+    now = timezone.now()
+    assert order_receive(raw=order("S100"), now=now).outcome == "created"
+
+    again = order_receive(raw=order("s100 "), now=now)
+
+    assert (again.outcome, Order.objects.count()) == ("conflict", 1)  # never a second order

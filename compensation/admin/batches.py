@@ -20,17 +20,18 @@ from inventory.admin_mixins import ReadOnlyAdminMixin
 @admin.register(ReplacementBatch)
 class ReplacementBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/compensation/replacementbatch/change_list.html"
+    # Columns that fit 1,280 px: when the customer was told "unavailable" is on the batch page.
     list_display = (
-        "id",
-        "product",
+        "batch",
+        "product_sku",
         "quantity",
         "state",
         "approved_at",
         "delivered_at",
-        "unavailable_notified_at",
         "order",
         "request_link",
     )
+    list_display_links = ("batch",)
     list_filter = ("state", "product")
     ordering = ("approved_at", "id")
     list_select_related = ("product", "line__order")
@@ -47,14 +48,22 @@ class ReplacementBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="order")
+    @admin.display(description="batch", ordering="id")
+    def batch(self, obj: ReplacementBatch) -> str:
+        return f"#{obj.pk}"
+
+    @admin.display(description="product", ordering="product__sku")
+    def product_sku(self, obj: ReplacementBatch) -> str:
+        return format_html('<span title="{}">{}</span>', obj.product.name, obj.product.sku)
+
+    @admin.display(description="order", ordering="line__order__order_id")
     def order(self, obj: ReplacementBatch) -> str:
         return obj.line.order.order_id
 
     @admin.display(description="request")
     def request_link(self, obj: ReplacementBatch) -> str:
         url = reverse("admin:compensation_compensationrequest_change", args=[obj.request_id])
-        return format_html('<a href="{}">{}</a>', url, str(obj.request_id)[:8])
+        return format_html('<a href="{}">the request</a>', url)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

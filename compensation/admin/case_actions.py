@@ -50,12 +50,14 @@ def release(request: HttpRequest, decision_id: int, now: datetime) -> Outcome:
 
 def approve(request: HttpRequest, decision_id: int, now: datetime) -> Outcome:
     form = ApproveForm(request.POST)
-    form.is_valid()  # the note is optional: an invalid one is just left out
+    if not form.is_valid():
+        raise FormRefused(" ".join(str(e) for errors in form.errors.values() for e in errors))
     review_approve(
         decision_ids=[decision_id],
         actor=request.user,
         now=now,
-        note=form.cleaned_data.get("note", ""),
+        note=form.cleaned_data["note"],
+        customer_message=form.cleaned_data["customer_message"],
     )
     return messages.SUCCESS, "Approved: a replacement is on its way."
 

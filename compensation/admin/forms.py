@@ -10,17 +10,31 @@ from compensation.models import CannedReason
 
 
 class ApproveForm(forms.Form):
+    customer_message = forms.CharField(
+        label="Message to the customer (optional, added to the approval)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
     note = forms.CharField(
-        label="Internal note", required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label="Internal note", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
+class CannedReasonChoice(forms.ModelChoiceField):
+    """Each canned reason in full (a radio list, not a dropdown that cuts long texts)."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.text)
+
+
 class RejectForm(forms.Form):
-    canned_reason = forms.ModelChoiceField(
+    canned_reason = CannedReasonChoice(
         label="Reason for the customer",
         queryset=CannedReason.objects.filter(active=True),
         required=False,
-        empty_label="— write one below —",
+        empty_label=None,
+        widget=forms.RadioSelect,
     )
     customer_message = forms.CharField(
         label="…or in your own words (shown to the customer)",

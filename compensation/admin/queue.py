@@ -1,24 +1,27 @@
-"""The review queue: cases the rules could not settle, oldest first, with filters, a summary,
-the case page (evidence, claim, decide, re-check, override) and bulk approve / reject.
+"""The review queue: cases the rules could not settle, oldest first, with filters, search, a
+summary, the case page (evidence, customer history, claim, decide — and open the next case —,
+re-check, override); bulk approve / reject and the CSV export are in `queue_actions`.
 
-The admin parses input, calls one service and renders: every write and every claim rule lives
-in `compensation.services.review`; the one-case actions are in `case_actions`.
+The columns fit a 1,280 px screen: age (coloured against REVIEW_SLA_HOURS), account, product,
+order, customer e-mail, rule, who holds the case. The admin parses input, calls one service and
+renders: every write and every claim rule lives in `compensation.services.review`; the one-case
+actions are in `case_actions`.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from compensation.admin.case_actions import (
     CASE_ACTIONS,
@@ -26,8 +29,8 @@ from compensation.admin.case_actions import (
     FormRefused,
     permission_for,
 )
+from compensation.admin.case_page import case_page_context
 from compensation.admin.display import age_display
-from compensation.admin.evidence import evidence_view
 from compensation.admin.filters import (
     AgeFilter,
     AssignmentFilter,
@@ -36,36 +39,28 @@ from compensation.admin.filters import (
     QueueFilter,
     RuleFilter,
 )
-from compensation.admin.forms import ApproveForm, OverrideForm, RejectForm
+from compensation.admin.queue_actions import QueueActionsMixin
 from compensation.admin.queue_lists import QueueListPerformanceMixin
 from compensation.models import AccountDecision, Decision
-from compensation.selectors_backoffice import case_events, review_queue_summary
-from compensation.services.review import (
-    ReviewConflict,
-    claim_holder,
-    review_approve,
-    review_case_access,
-    review_reject,
-)
+from compensation.selectors_backoffice import review_queue_summary
+from compensation.services.review import ReviewConflict, claim_holder, review_claim_next
+from inventory.admin_mixins import when_display
 
 
 @admin.register(AccountDecision)
-class AccountDecisionAdmin(QueueListPerformanceMixin, admin.ModelAdmin):
+class AccountDecisionAdmin(QueueListPerformanceMixin, QueueActionsMixin, admin.ModelAdmin):
     change_list_template = "admin/compensation/accountdecision/change_list.html"
     change_form_template = "admin/compensation/accountdecision/change_form.html"
     list_display = (
-        "id",
         "account_username",
-        "platform",
-        "product",
-        "rule",
-        "decision",
-        "waiting_since",
         "waiting_for",
-        "claim_status",
+        "product",
         "order",
+        "customer_email",
+        "rule_code",
+        "claimed_by_name",
     )
-    list_display_links = ("id", "account_username")
+    list_display_links = ("account_username",)
     list_filter = (
         QueueFilter,
         AgeFilter,
@@ -74,33 +69,34 @@ class AccountDecisionAdmin(QueueListPerformanceMixin, admin.ModelAdmin):
         RuleFilter,
         AssignmentFilter,
     )
-    search_fields = ("account__username", "request__order__order_id")
+    search_fields = (
+        "request__order__email",
+        "request__email",
+        "request__order__order_id",
+        "account__username",
+        "claimed_by__username",
+    )
+    search_help_text = "Customer e-mail, order id, account username or the agent holding a case."
     ordering = ("review_requested_at", "id")
     list_select_related = ("account__product", "request__order", "claimed_by")
-    actions = ["approve_selected", "reject_selected"]
+    actions = ["approve_selected", "reject_selected", "export_csv"]
     list_per_page = 50
     readonly_fields = (
         "request",
-        "claim",
         "account",
-        "decision",
-        "rule",
-        "interactions",
-        "evidence",
+        "review_requested_at",
         "decided_at",
         "check_attempts",
-        "next_check_at",
-        "review_requested_at",
-        "reviewed",
         "reviewed_by",
         "reviewed_at",
-        "review_note",
         "customer_message",
+        "review_note",
         "claimed_by",
         "claimed_until",
         "batch",
     )
-    fields = readonly_fields
+    # The page above the form shows what an agent needs; the record stays one click away.
+    fieldsets = [("The full record", {"fields": readonly_fields, "classes": ["collapse"]})]
 
     # -- permissions
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -118,38 +114,56 @@ class AccountDecisionAdmin(QueueListPerformanceMixin, admin.ModelAdmin):
     def has_review_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(REVIEW_PERM)
 
-    # -- columns
+    def get_list_display(self, request: HttpRequest) -> Any:
+        # Outside the waiting queue, the decision is what one looks for.
+        if request.GET.get(QueueFilter.parameter_name, "waiting") != "waiting":
+            return (*self.list_display[:-1], "decision", self.list_display[-1])
+        return self.list_display
+
+    # -- columns (each short enough for the queue to fit 1,280 px without scrolling)
     @admin.display(description="account", ordering="account__username")
     def account_username(self, obj: AccountDecision) -> str:
         return obj.account.username
 
-    @admin.display(description="platform", ordering="account__platform")
-    def platform(self, obj: AccountDecision) -> str:
-        return obj.account.platform
-
-    @admin.display(description="product")
-    def product(self, obj: AccountDecision) -> str:
-        return obj.account.product.sku
-
-    @admin.display(description="order")
-    def order(self, obj: AccountDecision) -> str:
-        return obj.request.order.order_id
-
-    @admin.display(description="in queue since", ordering="review_requested_at")
-    def waiting_since(self, obj: AccountDecision) -> Any:
-        return obj.review_requested_at
-
-    @admin.display(description="waiting for")
+    @admin.display(description="waiting", ordering="review_requested_at")
     def waiting_for(self, obj: AccountDecision) -> str:
         if obj.review_requested_at is None or obj.decision != Decision.MANUAL_REVIEW:
             return "—"
-        return age_display(timezone.now() - obj.review_requested_at)
+        age = timezone.now() - obj.review_requested_at
+        sla = timedelta(hours=settings.REVIEW_SLA_HOURS)
+        level = "sla-breach" if age > sla else "sla-near" if age > sla * 3 / 4 else "sla-ok"
+        return format_html(
+            '<span class="age {}" title="in the queue since {}">{}</span>',
+            level,
+            when_display(obj.review_requested_at),
+            age_display(age),
+        )
 
-    @admin.display(description="claimed")
-    def claim_status(self, obj: AccountDecision) -> str:
-        if claim_holder(obj, now=timezone.now()) is None or obj.claimed_until is None:
+    @admin.display(description="product", ordering="account__product__sku")
+    def product(self, obj: AccountDecision) -> str:
+        product = obj.account.product
+        return format_html('<span title="{}">{}</span>', product.name, product.sku)
+
+    @admin.display(description="order", ordering="request__order__order_id")
+    def order(self, obj: AccountDecision) -> str:
+        return obj.request.order.order_id
+
+    @admin.display(description="customer", ordering="request__order__email")
+    def customer_email(self, obj: AccountDecision) -> str:
+        return format_html('<span class="email">{}</span>', obj.request.order.email)
+
+    @admin.display(description="rule", ordering="rule")
+    def rule_code(self, obj: AccountDecision) -> str:
+        # Long codes may wrap after an underscore instead of widening the table.
+        parts = (obj.rule or "—").split("_")
+        return format_html_join(mark_safe("_<wbr>"), "{}", ((p,) for p in parts))
+
+    @admin.display(description="held by")
+    def claimed_by_name(self, obj: AccountDecision) -> str:
+        if claim_holder(obj, now=timezone.now()) is None or obj.claimed_by is None:
             return "—"
-        return f"{obj.claimed_by} until {timezone.localtime(obj.claimed_until):%H:%M}"
+        until = formats.time_format(timezone.localtime(obj.claimed_until), "TIME_FORMAT")
+        return f"{obj.claimed_by.get_username()} until {until}"
 
     # -- views
     def changelist_view(
@@ -157,9 +171,12 @@ class AccountDecisionAdmin(QueueListPerformanceMixin, admin.ModelAdmin):
     ) -> HttpResponse:
         summary = review_queue_summary(now=timezone.now())
         extra_context = {
+            "title": "Review queue",
             **(extra_context or {}),
             "queue_summary": summary,
             "queue_oldest_age": age_display(summary.oldest_age),
+            "queue_oldest_since": when_display(summary.oldest_requested_at),
+            "sla_hours": settings.REVIEW_SLA_HOURS,
         }
         return super().changelist_view(request, extra_context=extra_context)
 
@@ -173,30 +190,7 @@ class AccountDecisionAdmin(QueueListPerformanceMixin, admin.ModelAdmin):
         obj = self.get_object(request, object_id)
         context: dict[str, Any] = {**(extra_context or {})}
         if obj is not None:
-            access = review_case_access(decision=obj, actor=request.user, now=timezone.now())
-            context.update(
-                {
-                    "case": obj,
-                    "ev": evidence_view(obj),
-                    "claimed_by_other": access.claimed_by_other,
-                    "claimed_by_me": access.claimed_by_me,
-                    "can_decide": access.can_decide,
-                    "can_override": access.can_override,
-                    "approve_form": ApproveForm(),
-                    "reject_form": RejectForm(),
-                    "override_form": OverrideForm(),
-                    "decide_url": reverse(
-                        "admin:compensation_accountdecision_decide", args=[obj.pk]
-                    ),
-                    "case_events": case_events(
-                        request_id=obj.request_id, account_id=obj.account_id
-                    ),
-                    "show_save": False,
-                    "show_save_and_continue": False,
-                    "show_save_and_add_another": False,
-                    "show_delete": False,
-                }
-            )
+            context.update(case_page_context(request, obj))
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def get_urls(self) -> list[Any]:
@@ -211,7 +205,8 @@ class AccountDecisionAdmin(QueueListPerformanceMixin, admin.ModelAdmin):
 
     def decide_view(self, request: HttpRequest, decision_id: int) -> HttpResponse:
         """POST `action` = one of `CASE_ACTIONS` (claim, release, approve, reject, recheck,
-        override); the outcome is shown as a message on the case page."""
+        override); the outcome is shown as a message. With `then=next` after an approval or a
+        rejection, the agent goes on to the next case in queue order (claimed for them)."""
         if request.method != "POST":
             return HttpResponse(status=405)
         obj = get_object_or_404(AccountDecision, pk=decision_id)
@@ -223,93 +218,26 @@ class AccountDecisionAdmin(QueueListPerformanceMixin, admin.ModelAdmin):
         run = CASE_ACTIONS.get(action)
         if run is None:
             return HttpResponse("unknown action", status=400)
+        decided = False
         try:
             level, message = run(request, decision_id, timezone.now())
+            decided = action in ("approve", "reject")
         except (ReviewConflict, FormRefused, ValueError) as exc:
             level, message = messages.ERROR, str(exc)
         self.message_user(request, message, level)
+        if decided and request.POST.get("then") == "next":
+            return self._open_next(request, decision_id)
         return HttpResponseRedirect(
             reverse("admin:compensation_accountdecision_change", args=[decision_id])
         )
 
-    # -- bulk actions (intermediate page for the note / reason)
-    def _bulk_form(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[Any],
-        *,
-        action: str,
-        form: forms.Form,
-        title: str,
-    ) -> TemplateResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.model._meta,
-            "form": form,
-            "cases": queryset.select_related("account", "request__order"),
-            "action": action,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(
-            request, "admin/compensation/accountdecision/bulk_decide.html", context
+    def _open_next(self, request: HttpRequest, decided_id: int) -> HttpResponse:
+        next_id = review_claim_next(
+            after_decision_id=decided_id, actor=request.user, now=timezone.now()
         )
-
-    @admin.action(description="Approve selected cases…", permissions=["review"])
-    def approve_selected(
-        self, request: HttpRequest, queryset: QuerySet[Any]
-    ) -> TemplateResponse | None:
-        form = ApproveForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            ids = list(queryset.values_list("id", flat=True))
-            try:
-                batches = review_approve(
-                    decision_ids=ids,
-                    actor=request.user,
-                    now=timezone.now(),
-                    note=form.cleaned_data["note"],
-                )
-            except ReviewConflict as exc:
-                self.message_user(request, f"Nothing approved: {exc}", messages.ERROR)
-                return None
-            self.message_user(
-                request,
-                f"Approved {len(ids)} case(s) in {len(batches)} replacement batch(es).",
-                messages.SUCCESS,
-            )
-            return None
-        return self._bulk_form(
-            request,
-            queryset,
-            action="approve_selected",
-            form=form,
-            title="Approve the selected cases",
-        )
-
-    @admin.action(description="Reject selected cases…", permissions=["review"])
-    def reject_selected(
-        self, request: HttpRequest, queryset: QuerySet[Any]
-    ) -> TemplateResponse | None:
-        form = RejectForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            ids = list(queryset.values_list("id", flat=True))
-            try:
-                count = review_reject(
-                    decision_ids=ids,
-                    actor=request.user,
-                    now=timezone.now(),
-                    customer_message=form.cleaned_data["message"],
-                    note=form.cleaned_data["note"],
-                )
-            except ReviewConflict as exc:
-                self.message_user(request, f"Nothing rejected: {exc}", messages.ERROR)
-                return None
-            self.message_user(request, f"Rejected {count} case(s).", messages.SUCCESS)
-            return None
-        return self._bulk_form(
-            request,
-            queryset,
-            action="reject_selected",
-            form=form,
-            title="Reject the selected cases",
+        if next_id is None:
+            self.message_user(request, "No more cases are waiting for you.", messages.INFO)
+            return HttpResponseRedirect(reverse("admin:compensation_accountdecision_changelist"))
+        return HttpResponseRedirect(
+            reverse("admin:compensation_accountdecision_change", args=[next_id])
         )

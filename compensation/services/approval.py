@@ -3,7 +3,7 @@
 Approved accounts become one `ReplacementBatch` per line (`batches_create`) and fulfilment is
 woken after commit; then the claims' use of the line's compensation (`claims_refresh_usage`) and
 the request's status (`request_refresh_status`: decided once nothing is pending or awaiting a
-re-check, which sends the summary e-mail exactly once) are brought up to date.
+re-check; the customer's e-mail is scheduled by `email_schedule`) are brought up to date.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from compensation.models import (
     ReplacementBatch,
     RequestStatus,
 )
-from compensation.services import notifications
+from compensation.services.email_schedule import Change, notifications_on_change
 from compensation.services.fulfilment import fulfilment_wake
 from compensation.webhooks.outbox import webhooks_emit
 from inventory.audit import Actor, actor_pk
@@ -149,7 +149,7 @@ def decisions_approve(
 
 def request_refresh_status(*, request_id: uuid.UUID, now: datetime) -> bool:
     """Mark the request decided once none of its accounts is pending or awaiting a re-check.
-    Returns True when this call decided it (so the summary e-mail goes out exactly once)."""
+    Returns True when this call decided it (the change is reported to the e-mail schedule once)."""
     with transaction.atomic():
         still_checking = AccountDecision.objects.filter(
             Q(decision=Decision.PENDING) | Q(decision=Decision.UNVERIFIED), request_id=request_id
@@ -178,7 +178,5 @@ def request_mark_decided(*, request: CompensationRequest, now: datetime) -> bool
         counts[decision] += 1
     request_decided_event(request=request, counts=counts, now=now)
     webhooks_emit(event_type="request.decided", request_ids=[request.id], now=now)
-    notifications.notify_request_received(request=request)
-    if counts.get(Decision.MANUAL_REVIEW):
-        notifications.notify_sent_to_review(request=request)
+    notifications_on_change(request_ids=[request.id], change=Change.CHECKED, now=now)
     return True

@@ -32,6 +32,7 @@ from django.db.models import F
 from compensation import rules, tasks
 from compensation import status as status_service
 from compensation.bulk import rows_update
+from compensation.customer_history import customer_claim_rate_flagged
 from compensation.events import accounts_decided_events
 from compensation.models import (
     AccountDecision,
@@ -123,18 +124,37 @@ def _decisions_check(*, decisions: list[AccountDecision], now: datetime) -> int:
             for d in decisions
         ]
     )
+    flagged = _claim_rate_flags(decisions) if settings.CLAIM_RATE_REVIEW else {}
     verdicts: dict[int, tuple[rules.Verdict, Any]] = {}
     for d in decisions:
         result = results[d.id]
         try:
             verdict = rules.decide_account(
-                account_facts(decision=d, observation=result.observation)
+                account_facts(
+                    decision=d,
+                    observation=result.observation,
+                    claim_rate_flagged=flagged.get(d.request_id, False),
+                )
             )
         except Exception:  # a bug must not strand the account: it counts as unverified
             log.exception("rules failed for decision %s; treated as unverified", d.id)
             verdict = rules.decide_account(account_facts(decision=d, observation=None))
         verdicts[d.id] = (verdict, result)
     return _decisions_store(decisions=decisions, verdicts=verdicts, now=now)
+
+
+def _claim_rate_flags(decisions: list[AccountDecision]) -> dict[uuid.UUID, bool]:
+    """Per request: is its customer's claim rate over the thresholds (claim-rate review, opt-in)?
+    Judged on the customer's history before the request, by the order's e-mail."""
+    flags: dict[uuid.UUID, bool] = {}
+    for d in decisions:
+        if d.request_id not in flags:
+            flags[d.request_id] = customer_claim_rate_flagged(
+                email=d.request.order.email,
+                before=d.request.received_at,
+                exclude_request_id=d.request_id,
+            )
+    return flags
 
 
 Verdicts = dict[int, tuple[rules.Verdict, Any]]

@@ -19,11 +19,15 @@ def account_baseline(account: Account) -> rules.Baseline:
 
 
 def account_facts(
-    *, decision: AccountDecision, observation: rules.Observation | None
+    *,
+    decision: AccountDecision,
+    observation: rules.Observation | None,
+    claim_rate_flagged: bool = False,
 ) -> rules.AccountFacts:
     """Everything the rules need to decide one account of a request, given what the status
     service observed. The windows are judged at the moment the request was received, never at
-    the time of the check (needs `account`, `request__order` and `claim__line__product`)."""
+    the time of the check (needs `account`, `request__order` and `claim__line__product`).
+    `claim_rate_flagged`: the shop opted in to claim-rate review and this customer is flagged."""
     request = decision.request
     return rules.AccountFacts(
         baseline=account_baseline(decision.account),
@@ -32,4 +36,5 @@ def account_facts(
         order_placed_at=request.order.placed_at,
         now=request.received_at,
         follower_drop_window_days=decision.claim.line.product.follower_drop_window_days,
+        claim_rate_flagged=claim_rate_flagged,
     )

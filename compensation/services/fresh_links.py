@@ -14,7 +14,7 @@ from django.db import transaction
 
 from compensation.models import Notification
 from compensation.services.notifications import notify_order_link
-from orders.models import Order
+from orders.selectors import orders_by_reference
 
 
 def order_link_request(*, order_id: str, now: datetime) -> bool:
@@ -27,7 +27,7 @@ def order_link_request(*, order_id: str, now: datetime) -> bool:
     if not order_id:
         return False
     with transaction.atomic():
-        order = Order.objects.select_for_update().filter(order_id=order_id).first()
+        order = orders_by_reference(order_id).select_for_update().first()
         if order is None:
             return False
         since = now - timedelta(minutes=settings.ORDER_LINK_RESEND_MINUTES)

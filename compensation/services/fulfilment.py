@@ -28,7 +28,7 @@ from compensation import tasks
 from compensation.events import batches_delivered_events, batches_waiting_events
 from compensation.models import ReplacementBatch
 from compensation.queueing import enqueue_on_commit
-from compensation.services.notifications_bulk import notify_batches
+from compensation.services.email_schedule import Change, notifications_on_change
 from compensation.webhooks.outbox import webhooks_emit
 from inventory.models import Account
 from inventory.services import AllocationConflict, accounts_mark_delivered, stock_claim_ids
@@ -186,7 +186,7 @@ def batches_fulfil(*, product_id: int, now: datetime) -> int:
             )
 
         # Batches left waiting: the customer hears once that stock is short (the column is the
-        # compare-and-set; the notification key makes a twin send impossible as well).
+        # compare-and-set; the e-mail tells each account's state once).
         to_tell = [b for b in unserved if b.unavailable_notified_at is None]
         if to_tell:
             # The rows are locked by this transaction: this update cannot race.
@@ -201,8 +201,14 @@ def batches_fulfil(*, product_id: int, now: datetime) -> int:
                 free_after_drain=len(free) - position,
                 now=now,
             )
-        # One insert for every e-mail of the drain, one task to send them.
-        notify_batches(delivered=served, unavailable=to_tell)
+        # The customer's e-mails are composed from the state when they are sent: one for what was
+        # delivered together, one (after a minute, in case stock arrives) for what must wait.
+        notifications_on_change(
+            request_ids={b.request_id for b in served}, change=Change.DELIVERED, now=now
+        )
+        notifications_on_change(
+            request_ids={b.request_id for b in to_tell}, change=Change.SHORT, now=now
+        )
         webhooks_emit(
             event_type="replacement.delivered", request_ids=[b.request_id for b in served], now=now
         )

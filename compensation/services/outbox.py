@@ -1,6 +1,8 @@
 """The e-mail outbox: every customer e-mail is delivered, or a person sees that it failed.
 
-A `Notification` moves queued -> sending -> sent. `notification_send` claims a queued row (a
+A `Notification` moves queued -> sending -> sent (or skipped: an update with nothing new to tell
+when it was composed). A queued row is not claimed before its `next_attempt_at` (a scheduled send
+or a back-off). `notification_send` claims a queued row (a
 compare-and-set, in its own short transaction, counting the attempt), talks to the mail server
 with no transaction or lock held, and marks the row sent only after the server accepted the
 message. So:
@@ -34,7 +36,7 @@ from compensation.db_retry import DatabaseUnavailable, with_connection_retry
 from compensation.events import email_failed_event, email_sent_event
 from compensation.models import Notification
 from compensation.queueing import enqueue_on_commit
-from compensation.services.notifications import notification_batch_id, notification_message
+from compensation.services.notifications import notification_message
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,11 @@ def notification_send(*, notification_id: int, now: datetime | None = None) -> b
     notification = Notification.objects.select_related("order", "request").get(pk=notification_id)
     try:
         message = notification_message(notification, now=now)
+        if message is None:  # an update whose changes an earlier e-mail told already
+            Notification.objects.filter(pk=notification_id, state=State.SENDING).update(
+                state=State.SKIPPED, sending_since=None
+            )
+            return False
         message.extra_headers["Message-ID"] = message_id_for(notification)
         message.send()
     except Exception as exc:
@@ -130,7 +137,7 @@ def _mark_sent(*, notification: Notification, now: datetime) -> None:
             return
         email_sent_event(
             notification=notification,
-            batch_id=notification_batch_id(notification),
+            batch_id=None,
             message_id=message_id_for(notification),
             now=now,
         )
@@ -160,7 +167,7 @@ def _failed_attempt(
 def _record_failure(*, notification: Notification, attempt: int, error: str, at: datetime) -> None:
     email_failed_event(
         notification=notification,
-        batch_id=notification_batch_id(notification),
+        batch_id=None,
         attempts=attempt,
         error=error,
         now=at,

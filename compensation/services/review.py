@@ -29,13 +29,14 @@ from compensation.events import (
     review_rejected_events,
     review_released_event,
 )
-from compensation.models import AccountDecision, CompensationRequest, Decision
-from compensation.services import notifications
+from compensation.models import AccountDecision, Decision
+from compensation.selectors_backoffice import next_case_ids
 from compensation.services.approval import (
     claims_refresh_usage,
     decisions_approve,
     request_refresh_status,
 )
+from compensation.services.email_schedule import Change, notifications_on_change
 from compensation.services.facts import account_facts
 from compensation.webhooks.outbox import webhooks_emit
 from inventory.audit import Actor, actor_pk
@@ -124,6 +125,24 @@ def review_claim(*, decision_id: int, actor: Actor, now: datetime) -> datetime:
     return until
 
 
+def review_claim_next(*, after_decision_id: int, actor: Actor, now: datetime) -> int | None:
+    """ "Open next": claim the case that follows `after_decision_id` in queue order (skipping
+    cases others hold, wrapping to the oldest) so two agents working the queue never land on the
+    same case. A candidate taken meanwhile is skipped. Returns the claimed case's id, or None when
+    nothing is left for this agent."""
+    _require(actor, "compensation.review_decision")
+    after = AccountDecision.objects.filter(pk=after_decision_id).first()
+    if after is None:
+        return None
+    for candidate in next_case_ids(after=after, user_id=actor_pk(actor), now=now):
+        try:
+            review_claim(decision_id=candidate, actor=actor, now=now)
+        except ReviewConflict:
+            continue  # claimed or decided since we looked
+        return candidate
+    return None
+
+
 def review_release(*, decision_id: int, actor: Actor, now: datetime) -> bool:
     """Give one's own claim back. Returns False when the actor held no claim on it."""
     with transaction.atomic():
@@ -186,23 +205,26 @@ def _lock_open_cases(
 
 
 def _after_decision(*, rows: list[AccountDecision], now: datetime) -> None:
-    """Re-evaluate each request touched and tell its customer the outcome (one e-mail per
-    request and staff decision; sent on commit by the notifications service)."""
+    """Re-evaluate each request touched and schedule the customer's review e-mail (the staff
+    decisions on one request within EMAIL_REVIEW_WINDOW_SECONDS are told together)."""
     claims_refresh_usage(claim_ids={r.claim_id for r in rows})
-    by_request: dict[Any, list[int]] = defaultdict(list)
-    for r in rows:
-        by_request[r.request_id].append(r.id)
-    for request_id, ids in sorted(by_request.items(), key=lambda kv: str(kv[0])):
+    request_ids = sorted({r.request_id for r in rows}, key=str)
+    for request_id in request_ids:
         request_refresh_status(request_id=request_id, now=now)
-        request = CompensationRequest.objects.select_related("order").get(id=request_id)
-        notifications.notify_review_outcome(decision_ids=sorted(ids), request=request)
         webhooks_emit(event_type="review.decided", request_ids=[request_id], now=now)
+    notifications_on_change(request_ids=request_ids, change=Change.REVIEWED, now=now)
 
 
 def review_approve(
-    *, decision_ids: Sequence[int], actor: Actor, now: datetime, note: str = ""
+    *,
+    decision_ids: Sequence[int],
+    actor: Actor,
+    now: datetime,
+    note: str = "",
+    customer_message: str = "",
 ) -> list[Any]:
     """Approve waiting cases: one replacement batch per line for the accounts approved together.
+    `customer_message` (optional) is shown to the customer with the approval; `note` is internal.
     Returns the batches created."""
     _require(actor, "compensation.review_decision")
     with transaction.atomic():
@@ -212,7 +234,13 @@ def review_approve(
         for r in rows:
             by_request[r.request_id].append(r.id)
         for ids in by_request.values():
-            batches += decisions_approve(decision_ids=ids, actor=actor, now=now, note=note.strip())
+            batches += decisions_approve(
+                decision_ids=ids,
+                actor=actor,
+                now=now,
+                note=note.strip(),
+                customer_message=customer_message.strip(),
+            )
         _after_decision(rows=rows, now=now)
     return batches
 

@@ -26,10 +26,12 @@ from compensation.models import (
 )
 from compensation.services.approval import request_mark_decided
 from compensation.services.checks import request_checks_queue
+from compensation.services.email_schedule import acknowledgements_schedule
 from compensation.services.facts import account_baseline
 from compensation.webhooks.outbox import webhooks_emit
 from inventory.models import Account
 from orders.models import Order, OrderLine
+from orders.selectors import order_find
 
 
 class OrderNotFound(Exception):
@@ -57,6 +59,12 @@ def _clean_skus(skus: Iterable[str] | None) -> list[str]:
     return list(seen)
 
 
+def sku_key(sku: str) -> str:
+    """How a typed product code is matched to a line: ignoring case and runs of spaces, so
+    "ig  aged 2019" finds "IG AGED 2019" (codes with spaces or odd characters stay choosable)."""
+    return " ".join(sku.split()).casefold()
+
+
 def request_submit(
     *,
     email: str,
@@ -67,18 +75,18 @@ def request_submit(
     now: datetime,
 ) -> SubmitResult:
     """Accept a customer's request, or return the one already in progress for the order."""
-    order = Order.objects.filter(order_id=order_id.strip()).first()
+    order = order_find(order_id)
     # Same exception, same work, for an unknown order and a wrong e-mail.
     if order is None or order.email.strip().casefold() != email.strip().casefold():
         raise OrderNotFound
     wanted = _clean_skus(skus)
     lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("id"))
     if wanted:
-        by_sku = {line.product.sku.casefold(): line for line in lines}
-        unknown = [sku for sku in wanted if sku.casefold() not in by_sku]
+        by_sku = {sku_key(line.product.sku): line for line in lines}
+        unknown = [sku for sku in wanted if sku_key(sku) not in by_sku]
         if unknown:
             raise UnknownLines(unknown)
-        lines = sorted({by_sku[sku.casefold()] for sku in wanted}, key=lambda ln: ln.id)
+        lines = sorted({by_sku[sku_key(sku)] for sku in wanted}, key=lambda ln: ln.id)
 
     for _ in range(3):
         existing = CompensationRequest.objects.filter(
@@ -122,12 +130,13 @@ def _request_create(
             requested_skus=skus,
             received_at=now,
         )
-        earlier_use = {
-            claim.line_id: claim.request.received_at
+        earlier_claims = {
+            claim.line_id: claim
             for claim in LineClaim.objects.filter(
                 line__in=lines, uses_compensation=True
             ).select_related("request")
         }
+        earlier_use = {line_id: c.request.received_at for line_id, c in earlier_claims.items()}
         claims = [
             LineClaim(
                 request=request,
@@ -145,7 +154,8 @@ def _request_create(
         for claim in claims:
             if claim.refusal == LineClaim.Refusal.ALREADY_COMPENSATED:
                 claim.refusal_detail = {
-                    "earlier_request_received_at": earlier_use[claim.line_id].isoformat()
+                    "earlier_request_received_at": earlier_use[claim.line_id].isoformat(),
+                    "earlier_request_id": str(earlier_claims[claim.line_id].request_id),
                 }
         LineClaim.objects.bulk_create(claims)
         claim_by_line = {claim.line_id: claim for claim in claims}
@@ -192,6 +202,8 @@ def _request_create(
         for claim in claims:
             if claim.refusal:
                 line_refused_event(claim=claim, order_id=order.id, now=now)
+        # Before the request can be decided below: deciding it may send this at once.
+        acknowledgements_schedule(requests=[request], now=now)
         if any(d.decision == Decision.PENDING for d in decisions):
             request_checks_queue(request_id=request.id)
         else:

@@ -162,6 +162,11 @@ EMAIL_RETRY_DELAYS: list[int] = [
 ]
 # A send still "sending" after this many seconds was interrupted (a killed worker): sent again.
 EMAIL_SENDING_STALE_SECONDS: int = env.int("EMAIL_SENDING_STALE_SECONDS", default=300)
+# The acknowledgement of a request waits this long for the checks (and deliveries) to finish, so
+# one e-mail carries the whole outcome; it goes at once if the request settles sooner.
+EMAIL_ACK_GRACE_SECONDS: int = env.int("EMAIL_ACK_GRACE_SECONDS", default=30)
+# Staff decisions on one request within this window are told in one e-mail.
+EMAIL_REVIEW_WINDOW_SECONDS: int = env.int("EMAIL_REVIEW_WINDOW_SECONDS", default=120)
 
 # --- Credentials encryption ------------------------------------------------------------------
 # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation: put the new key first,
@@ -317,3 +322,13 @@ LOGGING = {
         },
     },
 }
+
+# --- Back office ------------------------------------------------------------------------------
+# Hours a case may wait for a person before the queue and the admin home show it in red.
+REVIEW_SLA_HOURS: int = env.int("REVIEW_SLA_HOURS", default=24)
+# Claim-rate review (policy.md, optional): off by default. When on, the automatic approvals of a
+# customer whose claim rate (accounts claimed in earlier requests / accounts bought) is at or
+# above CLAIM_RATE_THRESHOLD, with at least CLAIM_RATE_MIN_CLAIMS accounts claimed, go to a person.
+CLAIM_RATE_REVIEW: bool = env.bool("CLAIM_RATE_REVIEW", default=False)
+CLAIM_RATE_THRESHOLD: float = env.float("CLAIM_RATE_THRESHOLD", default=0.5)
+CLAIM_RATE_MIN_CLAIMS: int = env.int("CLAIM_RATE_MIN_CLAIMS", default=3)

@@ -8,25 +8,14 @@ stock and e-mails the link. With SCREENSHOTS_DIR set, the pages are saved as PNG
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from django.core import mail
-
-try:
-    import playwright.sync_api as playwright_api
-except ImportError:  # pragma: no cover - an optional dev dependency; CI fails instead of skipping
-    playwright_api = None  # type: ignore[assignment]
-from django.core.cache import cache
 from django.utils import timezone
 
 from compensation.models import AccountDecision, Decision, RequestStatus
-from compensation.status import reset_status_client
 from compensation.status.double import StatusDouble, profile
 from inventory.crypto import credentials_open
 from inventory.models import Account
@@ -35,80 +24,13 @@ from ..emails import link_in
 from ..factories.compensation import request_with_decisions
 from ..factories.inventory import AccountFactory, make_product
 from ..factories.orders import delivered_line, make_order
+from .support import shoot as _shoot
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls of the test are safe.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("customer_site"),
 ]
-DESKTOP = {"width": 1100, "height": 900}
-PHONE = {"width": 420, "height": 860}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is not installed (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    if playwright_api is None:
-        if os.environ.get("CI"):
-            pytest.fail("playwright is not installed")
-        pytest.skip("playwright is not installed")
-    with playwright_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=DESKTOP, locale="en-GB")
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
-def double(settings: Any) -> Iterator[StatusDouble]:
-    with StatusDouble() as running:
-        settings.STATUS_API_URL = running.url
-        settings.STATUS_API_MAX_ATTEMPTS = 1
-        reset_status_client()
-        yield running
-    reset_status_client()
-
-
-@pytest.fixture(autouse=True)
-def _site(settings: Any, live_server: Any) -> Iterator[None]:
-    settings.SITE_URL = live_server.url
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def _shoot(page: Any, name: str) -> None:
-    """Save the page at desktop and phone width when SCREENSHOTS_DIR is set."""
-    directory = os.environ.get("SCREENSHOTS_DIR")
-    if not directory:
-        return
-    Path(directory).mkdir(parents=True, exist_ok=True)
-    for suffix, size in (("", DESKTOP), ("-phone", PHONE)):
-        page.set_viewport_size(size)
-        page.screenshot(path=str(Path(directory) / f"{name}{suffix}.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)
 
 
 def test_customer_journey_from_form_to_revealed_replacement(
@@ -148,15 +70,17 @@ def test_customer_journey_from_form_to_revealed_replacement(
     page.get_by_text("Every account has a decision").wait_for()
     body = page.inner_text("main")
     assert locked.username in body and active.username in body
-    assert "The account is locked and was not used after delivery." in body
+    assert "Approved: the account is locked and was not used after delivery." in body
     assert "The account looks active and working." in body
-    assert "Your replacement has been delivered." in body
+    assert "Your replacement was delivered on" in body
     assert "pw-" not in page.content()  # never a credential on the result page
     _shoot(page, "result")
 
     # 3. The e-mailed link opens the order page: the replacement under the same line.
-    delivered = [m for m in mail.outbox if "has been delivered" in m.subject]
-    assert len(delivered) == 1 and delivered[0].to == ["buyer@example.com"]
+    # One e-mail: the acknowledgement, sent as soon as the request settled, with the outcome.
+    assert [m.subject for m in mail.outbox] == ["Your replacement for order A1001 is ready"]
+    delivered = mail.outbox
+    assert delivered[0].to == ["buyer@example.com"]
     page.goto(link_in(delivered[0].body))
     assert page.get_by_role("heading", name="Order A1001").is_visible()
     section = page.locator("section", has_text="Instagram account, aged 2019")
@@ -183,7 +107,7 @@ def test_result_page_updates_itself_while_checks_run(page: Any, live_server: Any
     )
 
     page.goto(f"{live_server.url}/requests/{request.pk}/")
-    assert page.get_by_text("We are checking your accounts now.").is_visible()
+    assert page.get_by_text("Still open: 1 account is being checked.").is_visible()
     assert page.locator('meta[http-equiv="refresh"]').count() == 1
 
     # The check finishes in the background: the page shows it without anyone reloading it.

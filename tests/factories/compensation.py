@@ -16,6 +16,7 @@ from compensation.models import (
     CompensationRequest,
     Decision,
     LineClaim,
+    Notification,
     ReplacementBatch,
     RequestStatus,
 )
@@ -228,3 +229,16 @@ def deliver_replacement(*, batch: ReplacementBatch, now: datetime | None = None)
     batch.delivered_at = now
     batch.save(update_fields=["state", "delivered_at"])
     return accounts
+
+
+def acknowledged(request: CompensationRequest, *, at: datetime | None = None) -> Notification:
+    """The request's acknowledgement e-mail, already sent (later changes get update e-mails)."""
+    return Notification.objects.create(
+        key=f"request_received:{request.pk}",
+        kind="request_received",
+        to=request.order.email,
+        order_id=request.order_id,
+        request=request,
+        state=Notification.State.SENT,
+        sent_at=at or timezone.now(),
+    )

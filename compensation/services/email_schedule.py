@@ -1,0 +1,203 @@
+"""WHEN a customer hears from us: the Notification rows of a request and their due times.
+
+One acknowledgement per request (`request_received:<id>`), due at the end of the grace period
+(`EMAIL_ACK_GRACE_SECONDS`) or at once when the request settles before that. After it, one
+e-mail per change of the request as a whole: the first change opens an update row (kind
+`request_update`) due a while later (staff decisions: `EMAIL_REVIEW_WINDOW_SECONDS`; deliveries
+and re-check outcomes: `COALESCE_SECONDS`; "waiting for stock": `SHORT_STOCK_SECONDS`, so a
+restock within the minute turns it into a delivery instead of a statement that is wrong a moment
+later); every change that arrives before it is sent joins that e-mail.
+
+The due time is the outbox's `Notification.next_attempt_at` ("not before"), which every sender
+respects (`services.outbox`). What an e-mail says is composed when it is sent, from the state at
+that moment (`compensation.email_compose`). The functions here take many requests at once and
+write with a few set-based statements (the fulfilment drain reports thousands of batches in one
+call).
+
+Concurrency: a request has at most one *open* update row — queued and never claimed — by a
+partial unique constraint (`one_open_update_per_request`). A change upserts into it, taking its
+row lock, so an outbox claim (queued -> sending, which closes the row) waits for the change's
+transaction and then composes with the change in view; a change that comes after the claim opens
+the next row.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q
+
+from compensation import tasks
+from compensation.models import (
+    AccountDecision,
+    CompensationRequest,
+    Decision,
+    Notification,
+    ReplacementBatch,
+)
+from compensation.queueing import enqueue_on_commit
+
+ACK_KIND = "request_received"
+UPDATE_KIND = "request_update"
+COALESCE_SECONDS = 15
+SHORT_STOCK_SECONDS = 60
+
+
+class Change:
+    """What happened to the requests (decides how long the update e-mail waits for more)."""
+
+    CHECKED = "checked"  # the automatic checks finished (also after re-checks)
+    REVIEWED = "reviewed"  # a member of staff decided cases
+    DELIVERED = "delivered"  # replacements were delivered
+    SHORT = "short"  # a replacement must wait for stock
+
+    ALL = (CHECKED, REVIEWED, DELIVERED, SHORT)
+
+
+def ack_key(request_id: uuid.UUID) -> str:
+    return f"{ACK_KIND}:{request_id}"
+
+
+def update_key(request_id: uuid.UUID) -> str:
+    """A fresh key for an update row (the open row per request is found by the constraint)."""
+    return f"{UPDATE_KIND}:{request_id}:{secrets.token_hex(8)}"
+
+
+def _delay(change: str) -> timedelta:
+    if change == Change.REVIEWED:
+        return timedelta(seconds=settings.EMAIL_REVIEW_WINDOW_SECONDS)
+    if change == Change.SHORT:
+        return timedelta(seconds=SHORT_STOCK_SECONDS)
+    return timedelta(seconds=COALESCE_SECONDS)
+
+
+def _queue_on_commit(notification_ids: list[int]) -> None:
+    # robust: the minute sweep sends a row whose task the broker refused.
+    for notification_id in notification_ids:
+        enqueue_on_commit(tasks.send_notification, notification_id, robust=True)
+
+
+def acknowledgements_schedule(*, requests: Iterable[CompensationRequest], now: datetime) -> int:
+    """Create the acknowledgement row of each new request, due at the end of the grace period
+    (call in the transaction that creates the requests). Returns how many were created."""
+    due = now + timedelta(seconds=settings.EMAIL_ACK_GRACE_SECONDS)
+    rows = [
+        Notification(
+            key=ack_key(r.pk),
+            kind=ACK_KIND,
+            to=r.order.email,
+            order_id=r.order_id,
+            request_id=r.pk,
+            next_attempt_at=due,
+        )
+        for r in requests
+    ]
+    created = Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    return len(created)
+
+
+def _open(kind: str) -> Q:
+    """Rows of this kind that no sender has claimed yet: still open to change."""
+    return Q(kind=kind, state=Notification.State.QUEUED, attempts=0)
+
+
+def _settled_acks(request_ids: list[uuid.UUID], now: datetime) -> list[int]:
+    """Unclaimed acknowledgements (not yet due) of requests that have settled: nothing is being
+    checked or waits for a re-check, and every replacement was delivered (one waiting for stock
+    keeps the acknowledgement until the end of the grace period: stock may still arrive)."""
+    open_decision = AccountDecision.objects.filter(
+        request_id=OuterRef("request_id"), decision__in=[Decision.PENDING, Decision.UNVERIFIED]
+    )
+    undelivered = ReplacementBatch.objects.filter(
+        request_id=OuterRef("request_id"), state=ReplacementBatch.State.WAITING
+    )
+    return list(
+        Notification.objects.filter(_open(ACK_KIND), request_id__in=request_ids)
+        .filter(Q(next_attempt_at__gt=now))
+        .filter(~Exists(open_decision), ~Exists(undelivered))
+        .values_list("id", flat=True)
+    )
+
+
+def _acknowledged(request_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Requests whose acknowledgement a sender has taken (sent, being sent, or to be retried: a
+    retried one tells everything again, and the update then finds nothing new): later
+    changes get update e-mails. Requests with no acknowledgement at all (received before they
+    existed) count as acknowledged; an unclaimed one will tell every change itself."""
+    waiting_ack = set(
+        Notification.objects.filter(_open(ACK_KIND), request_id__in=request_ids).values_list(
+            "request_id", flat=True
+        )
+    )
+    return [r for r in request_ids if r not in waiting_ack]
+
+
+def _upsert_updates(
+    requests: list[tuple[uuid.UUID, int, str]], *, due: datetime, now: datetime
+) -> None:
+    """Open an update row per request, or join the open one: it keeps its due time (the first
+    change since the last e-mail opens the window; later ones join it) but is locked by this
+    statement, so a sender claiming it waits for this transaction and then sees the change."""
+    if not requests:
+        return
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    rows = []
+    params: list[Any] = []
+    postgres = connection.vendor == "postgresql"
+    for request_id, order_pk, email in requests:
+        rows.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+        params += [
+            update_key(request_id),
+            UPDATE_KIND,
+            email,
+            order_pk,
+            request_id if postgres else request_id.hex,
+            now,
+            due,
+            Notification.State.QUEUED,
+            0,
+            "{}",
+        ]
+    sql = f"""
+        INSERT INTO {table} ("key", "kind", "to", "order_id", "request_id", "created_at",
+                             "next_attempt_at", "state", "attempts", "told")
+        VALUES {", ".join(rows)}
+        ON CONFLICT ("request_id")
+            WHERE "kind" = '{UPDATE_KIND}' AND "state" = 'queued' AND "attempts" = 0
+        DO UPDATE SET "next_attempt_at" = {table}."next_attempt_at"
+    """  # noqa: S608 - names from the model and constants, values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def notifications_on_change(
+    *, request_ids: Iterable[uuid.UUID], change: str, now: datetime
+) -> None:
+    """Report a change of these requests: send a settled acknowledgement now, or schedule the
+    one update e-mail that will tell it. Call inside the transaction of the change."""
+    if change not in Change.ALL:
+        raise ValueError(f"unknown change {change!r}")
+    ids = sorted(set(request_ids), key=str)
+    if not ids:
+        return
+    settled = _settled_acks(ids, now)
+    if settled:
+        Notification.objects.filter(_open(ACK_KIND), id__in=settled).update(next_attempt_at=now)
+        _queue_on_commit(settled)
+    acknowledged = set(_acknowledged(ids))
+    if not acknowledged:
+        return
+    targets = list(
+        CompensationRequest.objects.filter(id__in=acknowledged)
+        .order_by("id")
+        .values_list("id", "order_id", "order__email")
+    )
+    due = now + _delay(change)
+    for start in range(0, len(targets), 500):
+        _upsert_updates(targets[start : start + 500], due=due, now=now)
