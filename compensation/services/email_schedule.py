@@ -164,12 +164,14 @@ def _upsert_updates(
             0,
             "{}",
         ]
+    # The conflict target repeats the partial index's condition in the index's own order
+    # (Django writes it sorted by field name): SQLite matches the terms in order.
     sql = f"""
         INSERT INTO {table} ("key", "kind", "to", "order_id", "request_id", "created_at",
                              "next_attempt_at", "state", "attempts", "told")
         VALUES {", ".join(rows)}
         ON CONFLICT ("request_id")
-            WHERE "kind" = '{UPDATE_KIND}' AND "state" = 'queued' AND "attempts" = 0
+            WHERE "attempts" = 0 AND "kind" = '{UPDATE_KIND}' AND "state" = 'queued'
         DO UPDATE SET "next_attempt_at" = {table}."next_attempt_at"
     """  # noqa: S608 - names from the model and constants, values are parameters
     with connection.cursor() as cursor:
