@@ -158,8 +158,9 @@ def _upsert_updates(
             email,
             order_pk,
             request_id if postgres else request_id.hex,
-            now,
-            due,
+            # As Django stores them (SQLite keeps naive UTC text), so comparisons match.
+            connection.ops.adapt_datetimefield_value(now),
+            connection.ops.adapt_datetimefield_value(due),
             Notification.State.QUEUED,
             0,
             "{}",
