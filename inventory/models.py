@@ -138,6 +138,8 @@ class Account(models.Model):
             models.Index(fields=["supplier"], name="account_supplier_idx"),
             # Search by the platform's user id is exact.
             models.Index(fields=["platform_user_id"], name="account_platform_user_idx"),
+            # The review queue's platform filter joins on it (see decision_account_idx).
+            models.Index(fields=["platform", "id"], name="account_platform_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -190,13 +192,18 @@ class Event(models.Model):
     )
     kind = models.CharField(max_length=40)
     order = models.ForeignKey(
-        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+        "orders.Order",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,  # event_order_trail_idx leads with it
     )
     account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
     )
     # Soft references keep this table free of a dependency on the compensation app.
-    request_id = models.UUIDField(null=True, blank=True, db_index=True)
+    request_id = models.UUIDField(null=True, blank=True)  # event_request_trail_idx leads with it
     batch_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     message = models.TextField(blank=True, default="")
     data = models.JSONField(default=dict, blank=True)
@@ -205,7 +212,13 @@ class Event(models.Model):
         db_table = "orders_event"
         ordering = ["at", "id"]
         # The kind filter: its choices (a walk over the leading column) and its pages, in order.
-        indexes = [models.Index(fields=["kind", "at", "id"], name="event_kind_idx")]
+        indexes = [
+            models.Index(fields=["kind", "at", "id"], name="event_kind_idx"),
+            # A request's or an order's trail, in order, read a page at a time (a 1,000-account
+            # order has thousands of events; its page shows the latest few).
+            models.Index(fields=["request_id", "at", "id"], name="event_request_trail_idx"),
+            models.Index(fields=["order", "at", "id"], name="event_order_trail_idx"),
+        ]
 
     def __str__(self) -> str:
         when = formats.date_format(timezone.localtime(self.at), "DATETIME_FORMAT")

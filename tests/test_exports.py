@@ -93,6 +93,29 @@ def test_requests_csv_counts_each_requests_accounts() -> None:
     ]
 
 
+def test_requests_csv_counts_each_request_on_its_own_row() -> None:
+    """Counted per row (a subquery each): two requests' decisions never mix, and a kind a
+    request has none of is 0, not empty."""
+    now = timezone.now()
+    first = request_with_decisions(
+        line=delivered_line(quantity=2, order=make_order(order_id="C1", placed_at=now)),
+        decisions=[(Decision.REJECTED, "appears_active"), (Decision.REJECTED, "appears_active")],
+        now=now,
+    )
+    second = request_with_decisions(
+        line=delivered_line(quantity=1, order=make_order(order_id="C2", placed_at=now)),
+        decisions=[(Decision.PENDING, "")],
+        status="checking",
+        now=now - timedelta(minutes=1),
+    )
+    rows = _csv(REQUESTS_HEADER, requests_rows(CompensationRequest.objects.all()))
+    by_id = {row[0]: row[5:11] for row in rows[1:]}
+    assert by_id == {
+        str(first.pk): ["2", "0", "0", "2", "0", "0"],
+        str(second.pk): ["1", "0", "0", "0", "0", "1"],
+    }
+
+
 def test_request_state_for_people() -> None:
     assert request_state({"pending": 1, "manual_review": 1}) == "Being checked"
     assert request_state({"unverified": 1}) == "Being checked"
