@@ -220,6 +220,9 @@ class AccountDecision(models.Model):
             models.Index(fields=["rule", "review_requested_at", "id"], name="decision_rule_idx"),
             models.Index(fields=["request", "id"], name="decision_request_idx"),
             models.Index(fields=["decision", "next_check_at"], name="decision_recheck_idx"),
+            # The queue filtered by platform or product: the waiting cases' accounts read from
+            # the index alone and merged with the accounts' (platform, id) index.
+            models.Index(fields=["decision", "account"], name="decision_account_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
