@@ -23,6 +23,7 @@ the next row.
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -147,34 +148,56 @@ def _upsert_updates(
     if not requests:
         return
     table = connection.ops.quote_name(Notification._meta.db_table)
-    rows = []
-    params: list[Any] = []
-    postgres = connection.vendor == "postgresql"
-    for request_id, order_pk, email in requests:
-        rows.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
-        params += [
-            update_key(request_id),
-            UPDATE_KIND,
-            email,
-            order_pk,
-            request_id if postgres else request_id.hex,
-            # As Django stores them (SQLite keeps naive UTC text), so comparisons match.
-            connection.ops.adapt_datetimefield_value(now),
-            connection.ops.adapt_datetimefield_value(due),
-            Notification.State.QUEUED,
-            0,
-            "{}",
-        ]
     # The conflict target repeats the partial index's condition in the index's own order
     # (Django writes it sorted by field name): SQLite matches the terms in order.
-    sql = f"""
-        INSERT INTO {table} ("key", "kind", "to", "order_id", "request_id", "created_at",
-                             "next_attempt_at", "state", "attempts", "told")
-        VALUES {", ".join(rows)}
+    upsert = f"""
         ON CONFLICT ("request_id")
             WHERE "attempts" = 0 AND "kind" = '{UPDATE_KIND}' AND "state" = 'queued'
         DO UPDATE SET "next_attempt_at" = {table}."next_attempt_at"
-    """  # noqa: S608 - names from the model and constants, values are parameters
+    """
+    columns = """("key", "kind", "to", "order_id", "request_id", "created_at", "next_attempt_at",
+                  "state", "attempts", "told")"""
+    if connection.vendor == "postgresql":
+        # One JSON parameter: a VALUES list of 500 rows costs psycopg a Python pass over every
+        # placeholder (a tenth of a 1,000-batch drain).
+        document = json.dumps(
+            [
+                {
+                    "key": update_key(request_id),
+                    "to": email,
+                    "order_id": order_pk,
+                    "request_id": str(request_id),
+                }
+                for request_id, order_pk, email in requests
+            ]
+        )
+        sql = f"""
+            INSERT INTO {table} {columns}
+            SELECT r.key, %s, r."to", r.order_id, r.request_id, %s, %s, %s, 0, '{{}}'
+              FROM jsonb_to_recordset(%s::jsonb)
+                   AS r(key text, "to" text, order_id bigint, request_id uuid)
+            {upsert}
+        """  # noqa: S608 - names from the model and constants, values are parameters
+        params: list[Any] = [UPDATE_KIND, now, due, Notification.State.QUEUED, document]
+    else:
+        rows = []
+        params = []
+        for request_id, order_pk, email in requests:
+            rows.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+            params += [
+                update_key(request_id),
+                UPDATE_KIND,
+                email,
+                order_pk,
+                request_id.hex,
+                # As Django stores them (SQLite keeps naive UTC text), so comparisons match.
+                connection.ops.adapt_datetimefield_value(now),
+                connection.ops.adapt_datetimefield_value(due),
+                Notification.State.QUEUED,
+                0,
+                "{}",
+            ]
+        sql = f"INSERT INTO {table} {columns} VALUES {', '.join(rows)} {upsert}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

@@ -44,6 +44,11 @@ class _Grant:
     account_ids: list[int]
 
 
+def _int_array(values: Sequence[int]) -> str:
+    """A PostgreSQL array literal of integers ('{1,2,3}')."""
+    return "{" + ",".join(str(int(v)) for v in values) + "}"
+
+
 def _product_lock(product_id: int) -> None:
     """Serialise drains of one product until the end of the transaction."""
     if connection.vendor == "postgresql":
@@ -93,9 +98,11 @@ def accounts_mark_delivered_many(*, grants: Sequence[_Grant], now: datetime) -> 
                 Account.State.DELIVERED,
                 now,
                 Account.DeliveryKind.COMPENSATION,
-                ids,
-                batch_ids,
-                line_ids,
+                # Array literals as one string each: psycopg quotes a list of 10,000 ints in
+                # Python, element by element (a third of the drain's time).
+                _int_array(ids),
+                _int_array(batch_ids),
+                _int_array(line_ids),
                 Account.State.IN_STOCK,
             ],
         )
