@@ -76,6 +76,11 @@ def accounts_allocate(
     """
     if quantity < 1:
         raise ValueError("quantity must be at least 1")
+    # Stock that cannot cover the line even with every row free: give up without locking rows
+    # (SKIP LOCKED would make concurrent allocations that stock can serve see it short).
+    free = Account.objects.filter(product_id=product_id, state=Account.State.IN_STOCK)
+    if free.order_by()[:quantity].count() < quantity:
+        return []
     try:
         with transaction.atomic():
             ids = stock_claim_ids(product_id=product_id, quantity=quantity)

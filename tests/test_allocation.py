@@ -4,6 +4,7 @@ import threading
 
 import pytest
 from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inventory.events import InventoryEvent
@@ -58,6 +59,28 @@ def test_allocate_more_than_stock_takes_nothing() -> None:
     assert ids == []
     assert Account.objects.filter(state="in_stock").count() == 7
     assert not Event.objects.exists()
+
+
+def test_allocation_stock_can_never_cover_locks_no_row() -> None:
+    """Locked rows are skipped by concurrent allocations: a line that the whole stock could not
+    fill must not hold any (they would see the stock short while it is not)."""
+    product = ProductFactory.create()
+    AccountFactory.create_batch(2, product=product)
+    line = OrderLineFactory.create(product=product, quantity=3)
+
+    with CaptureQueriesContext(connection) as captured:
+        ids = accounts_allocate(
+            product_id=product.id,
+            line_id=line.id,
+            order_id=line.order_id,
+            quantity=3,
+            kind="sale",
+            now=timezone.now(),
+        )
+
+    assert ids == []
+    assert [q["sql"] for q in captured.captured_queries if "FOR UPDATE" in q["sql"]] == []
+    assert Account.objects.filter(product=product, state="in_stock").count() == 2
 
 
 def test_allocate_rejects_non_positive_quantity() -> None:
@@ -115,7 +138,8 @@ def test_eight_threads_allocating_the_same_product_never_share_an_account() -> N
     assert len(given) == len(set(given))
     served = [line for line in lines if results[line.id]]
     # 20 accounts serve at most six lines of 3 (SKIP LOCKED may make a thread see fewer free rows
-    # while others hold theirs: it then takes nothing, never a part).
+    # while others hold theirs: it then takes nothing, never a part). The greedy line locks
+    # nothing, so the first thread to look sees all 20 free and is served.
     assert 1 <= len(served) <= 6 and all(len(results[ln.id]) == 3 for ln in served)
     assert Account.objects.filter(state="delivered").count() == 3 * len(served)
     assert Account.objects.filter(state="in_stock").count() == 20 - 3 * len(served)
