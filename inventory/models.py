@@ -86,7 +86,11 @@ class Account(models.Model):
         SALE = "sale", _("Sale")
         COMPENSATION = "compensation", _("Compensate Product")
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="accounts")
+    # No index of its own: account_stock_idx (product, state, id) leads with it, and every index
+    # costs each account a drain delivers (the update moves the row in all of them).
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="accounts", db_index=False
+    )
     # Denormalised from the product so "one username per platform" is a database constraint.
     platform = models.CharField(max_length=32, choices=Platform.choices)
     username = models.CharField(max_length=150)
