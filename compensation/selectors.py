@@ -315,12 +315,26 @@ class OrderAccountState:
     view: AccountView
 
 
+# What account_views() reads of a decision and its related rows (selected with them).
+_ACCOUNT_VIEW_FIELDS = (
+    *("id", "request", "claim", "account", "batch", "decision", "rule", "reviewed"),
+    *("customer_message", "evidence", "next_check_at", "account__username"),
+    *("claim__request", "claim__line", "claim__refusal", "claim__refusal_detail"),
+    *(
+        "batch__state",
+        "batch__delivered_at",
+        "batch__approved_at",
+        "batch__unavailable_notified_at",
+    ),
+)
+
+
 def order_account_states(*, order_id: int) -> dict[int, OrderAccountState]:
     """For each account of the order that was part of a request: its state in the latest one."""
     decisions = list(
         AccountDecision.objects.filter(request__order_id=order_id)
-        .select_related("account", "claim__line__product", "batch", "request")
-        .defer("account__credentials_sealed")  # a customer's view never reads them
+        .select_related("account", "claim", "batch", "request")
+        .only(*_ACCOUNT_VIEW_FIELDS, "request__received_at")  # half the time of whole rows
         .order_by("account_id", "-request__received_at", "-id")
     )
     latest: dict[int, AccountDecision] = {}

@@ -8,39 +8,39 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Count, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db import connection
 
 from compensation.customer_states import EarlierFacts, EarlierRequest, earlier_outcome
 from compensation.models import AccountDecision, LineClaim, ReplacementBatch
 
 
+def queue_place_sql(batch: str) -> str:
+    """SQL for the place of the batch aliased `batch` in its product's first-come, first-served
+    queue (1 = next): the waiting batches of its product approved before it, plus one (the FIFO
+    index serves the count). Shared by queue_positions() and compensation.selectors_prepared."""
+    table = ReplacementBatch._meta.db_table
+    waiting = ReplacementBatch.State.WAITING.value
+    return f"""1 + (
+        SELECT count(*) FROM {table} ahead
+         WHERE ahead.product_id = {batch}.product_id AND ahead.state = '{waiting}'
+           AND (ahead.approved_at < {batch}.approved_at
+                OR (ahead.approved_at = {batch}.approved_at AND ahead.id < {batch}.id)))"""  # noqa: S608 - names from the model
+
+
 def queue_positions(batches: Iterable[ReplacementBatch]) -> dict[int, int]:
-    """Place of each waiting batch in its product's first-come, first-served queue (1 = next),
-    in one query: per batch, the waiting batches of its product approved before it (the FIFO
-    index serves the count)."""
-    waiting = [b.id for b in batches if b.state == ReplacementBatch.State.WAITING]
+    """Place of each waiting batch in its product's queue, in one query (plain SQL: the ORM
+    took longer to build the correlated count than the database to run it)."""
+    waiting = sorted({b.id for b in batches if b.state == ReplacementBatch.State.WAITING})
     if not waiting:
         return {}
-    ahead = (
-        ReplacementBatch.objects.filter(
-            product_id=OuterRef("product_id"), state=ReplacementBatch.State.WAITING
+    marks = ", ".join(["%s"] * len(waiting))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT b.id, {queue_place_sql('b')} FROM {ReplacementBatch._meta.db_table} b"  # noqa: S608 - names from the model, values bound
+            f" WHERE b.id IN ({marks})",
+            waiting,
         )
-        .filter(
-            Q(approved_at__lt=OuterRef("approved_at"))
-            | Q(approved_at=OuterRef("approved_at"), id__lt=OuterRef("id"))
-        )
-        .order_by()
-        .values("product_id")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    return {
-        batch_id: n + 1
-        for batch_id, n in ReplacementBatch.objects.filter(id__in=waiting)
-        .annotate(ahead=Coalesce(Subquery(ahead), 0))
-        .values_list("id", "ahead")
-    }
+        return {batch_id: place for batch_id, place in cursor.fetchall()}
 
 
 def earlier_facts(claims: Iterable[LineClaim]) -> dict[int, EarlierFacts]:

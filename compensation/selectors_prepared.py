@@ -34,6 +34,7 @@ from compensation.models import (
     LineClaim,
     ReplacementBatch,
 )
+from compensation.selectors_facts import queue_place_sql
 from inventory.models import Account, Product
 from orders.models import Order, OrderLine
 
@@ -105,7 +106,6 @@ def _sql() -> str:
     keys = ", ".join(f"'{key}'" for key in CUSTOMER_EVIDENCE_KEYS)
     waiting = ReplacementBatch.State.WAITING.value
     compensated = LineClaim.Refusal.ALREADY_COMPENSATED.value
-    # The queue place as compensation.selectors_facts.queue_positions counts it (FIFO index).
     return f"""
         PREPARE {STATEMENT} (uuid) AS
         SELECT o.order_id, r.status, r.received_at,
@@ -119,11 +119,7 @@ def _sql() -> str:
                CASE WHEN c.refusal = '{compensated}' THEN c.refusal_detail END,
                p.sku, p.name,
                b.id, b.state, b.approved_at, b.delivered_at, b.unavailable_notified_at,
-               CASE WHEN b.state = '{waiting}' THEN 1 + (
-                   SELECT count(*) FROM {t["batch"]} u
-                    WHERE u.product_id = b.product_id AND u.state = '{waiting}'
-                      AND (u.approved_at < b.approved_at
-                           OR (u.approved_at = b.approved_at AND u.id < b.id))) END
+               CASE WHEN b.state = '{waiting}' THEN {queue_place_sql("b")} END
           FROM {t["request"]} r
           JOIN {t["order"]} o ON o.id = r.order_id
           LEFT JOIN ({t["decision"]} d

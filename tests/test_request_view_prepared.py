@@ -21,10 +21,17 @@ from compensation import selectors_prepared as prepared
 from compensation.customer_states import AccountState
 from compensation.models import CompensationRequest, Decision
 from compensation.selectors import RequestView, request_view, request_view_json, request_views
+from compensation.selectors_facts import queue_positions
 from compensation.services.submit import request_submit
 from orders.models import OrderLine
 
-from .factories.compensation import CompensationRequestFactory, request_with_decisions
+from .factories.compensation import (
+    CompensationRequestFactory,
+    deliver_replacement,
+    request_with_decisions,
+    waiting_batch,
+)
+from .factories.inventory import ProductFactory
 from .factories.orders import delivered_line
 from .test_customer_states_everywhere import STATES
 
@@ -284,3 +291,29 @@ def test_a_waiting_batch_gets_its_place_in_the_queue() -> None:
     assert view.accounts[0].status.queue_position == 2
     assert view.accounts[0].status.waiting_since == request.batches.get().approved_at
     assert timezone.now() - view.created_at < timedelta(minutes=5)
+
+
+def test_queue_places_count_only_earlier_waiting_batches_of_the_product() -> None:
+    line = delivered_line(quantity=2)
+    approved_at = timezone.now() - timedelta(hours=1)
+    product = line.product
+    waiting_batch(product=product, quantity=1, approved_at=approved_at - timedelta(minutes=1))
+    waiting_batch(product=product, quantity=1, approved_at=approved_at)  # same time, lower id
+    waiting_batch(product=ProductFactory.create(), quantity=1, approved_at=approved_at)
+    gone = waiting_batch(product=product, quantity=1, approved_at=approved_at - timedelta(hours=1))
+    deliver_replacement(batch=gone)
+    request = request_with_decisions(
+        line=line,
+        decisions=[(Decision.APPROVED, "locked_no_interaction")] * 2,
+        now=approved_at,
+    )
+    request.batches.update(unavailable_notified_at=timezone.now())
+    later = waiting_batch(product=product, quantity=1, approved_at=approved_at)
+
+    view = request_view(request_id=request.pk)
+
+    assert view == _orm_view(request.pk)
+    assert view is not None
+    assert [a.status.queue_position for a in view.accounts] == [3, 3]
+    batch = request.batches.get()
+    assert queue_positions([batch, later, gone]) == {batch.pk: 3, later.pk: 4}
