@@ -10,7 +10,8 @@ Used only where it pays and is safe (`usable()`): on PostgreSQL, outside a trans
 `EXECUTE` must not abort the caller's work), on a connection that outlives the request
 (`DATABASE_CONN_MAX_AGE` > 0; with 0, as behind pgbouncer's transaction pooling, every request
 would prepare it again). A statement discarded under us (`DEALLOCATE ALL`, a pooler, a schema
-change that altered its result) is prepared again and run once more.
+change that altered its result) is replaced by the plain query for that read and prepared again
+by the next.
 
 `compensation.selectors.request_view` turns the rows into the same view the ORM path builds;
 tests compare the two for every account state.
@@ -89,7 +90,8 @@ def usable() -> bool:
     )
 
 
-def _sql() -> str:
+def _select(parameter: str) -> str:
+    """The statement's query, the request's id as `parameter` ($1 prepared, %s bound at once)."""
     t = {
         name: model._meta.db_table
         for name, model in {
@@ -107,7 +109,6 @@ def _sql() -> str:
     waiting = ReplacementBatch.State.WAITING.value
     compensated = LineClaim.Refusal.ALREADY_COMPENSATED.value
     return f"""
-        PREPARE {STATEMENT} (uuid) AS
         SELECT o.order_id, r.status, r.received_at,
                d.id, d.account_id, a.username, d.decision, d.rule, d.reviewed,
                d.customer_message,
@@ -129,9 +130,9 @@ def _sql() -> str:
                      JOIN {t["account"]} a ON a.id = d.account_id
                      LEFT JOIN {t["batch"]} b ON b.id = d.batch_id)
                  ON d.request_id = r.id
-         WHERE r.id = $1
+         WHERE r.id = {parameter}
          ORDER BY c.line_id, d.account_id
-    """  # noqa: S608 - table names and constants from the models; the one value is $1
+    """  # noqa: S608 - table names and constants from the models; the one value a parameter
 
 
 def _sqlstate(exc: Exception) -> str | None:
@@ -140,7 +141,7 @@ def _sqlstate(exc: Exception) -> str | None:
 
 def _prepare(cursor: Any) -> None:
     try:
-        cursor.execute(_sql())
+        cursor.execute(f"PREPARE {STATEMENT} (uuid) AS {_select('$1')}")
     except ProgrammingError as exc:  # already there on this session (a pooler's server side)
         if _sqlstate(exc) != _DUPLICATE_PREPARED:
             raise
@@ -175,10 +176,12 @@ def _rows(request_id: uuid.UUID) -> tuple[Head, list[Row]] | None:
         except (ProgrammingError, NotSupportedError) as exc:
             if _sqlstate(exc) not in _PREPARE_AGAIN:
                 raise
+            # This read runs the query unprepared (one round trip, on whatever session a pooler
+            # gives it); the next one prepares the statement again.
+            _prepared_on.discard(connection.connection)
             if _sqlstate(exc) == "0A000":  # still there, with a plan of the old schema
                 cursor.execute(f"DEALLOCATE {STATEMENT}")
-            _prepare(cursor)
-            cursor.execute(f"EXECUTE {STATEMENT} (%s)", [request_id])
+            cursor.execute(_select("%s"), [request_id])
         fetched = cursor.fetchall()
     if not fetched:
         return None
