@@ -3,8 +3,9 @@ anchor of the same run: a minimal one-query Django view served by the same gunic
 same middleware (bench/http_urls.py).
 
 Pages: the API GET of a request, the result page, the order page (signed link). Rounds
-alternate the URLs; medians are printed. Load: wrk (`apt-get install wrk`), else a threaded
-Python client (printed). Target (issue 12): API GET >= 0.5x the anchor's requests/s, p99 <= 50 ms.
+alternate the URLs; medians are printed, with the SQL statements each page runs. Load: wrk
+(`apt-get install wrk`), else a threaded Python client (printed). Target (issue 12): API GET
+>= 0.5x the anchor's requests/s, p99 <= 50 ms.
 Run: `make bench-http` (needs the local PostgreSQL; uses a throwaway database)."""
 
 from __future__ import annotations
@@ -66,6 +67,26 @@ def _data() -> dict[str, str]:
     }
 
 
+def _statements(paths: dict[str, str]) -> dict[str, int]:
+    """SQL statements each page runs, served in this process after one warm-up GET (Django's
+    connection health check, a `SELECT 1` outside its query log, is not counted)."""
+    from django.conf import settings
+    from django.db import close_old_connections, connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    counts = {}
+    with override_settings(ROOT_URLCONF="bench.http_urls", ALLOWED_HOSTS=settings.ALLOWED_HOSTS):
+        client = Client(HTTP_HOST="127.0.0.1")
+        for name, path in paths.items():
+            client.get(path)
+            close_old_connections()
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(path).status_code == 200, path
+            counts[name] = len(captured.captured_queries)
+    return counts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6)
@@ -74,6 +95,7 @@ def main() -> int:
     args = parser.parse_args()
     with throwaway_database(DATABASE):
         paths = _data()
+        statements = _statements(paths)
         env = bench_env(
             DJANGO_SETTINGS_MODULE="bench.http_settings",
             DATABASE_URL=f"{PG_ADMIN_URL}/{DATABASE}",
@@ -91,7 +113,9 @@ def main() -> int:
     tool = next(iter(runs.values()))[0].tool
     print(
         f"gunicorn, 2 sync workers; load: {tool}, {args.connections} connections, "
-        f"{args.rounds} rounds of {args.seconds:.0f} s per URL (medians)"
+        f"{args.rounds} rounds of {args.seconds:.0f} s per URL (medians); SQL: statements per "
+        "GET (besides Django's connection health check, a SELECT 1 that the API GET's own "
+        "statement stands in for)"
     )
     anchor_name = next(iter(paths))
     anchor = statistics.median(r.requests_per_s for r in runs[anchor_name])
@@ -104,7 +128,8 @@ def main() -> int:
         results[name] = (rate, p99)
         print(
             f"  {name:<32} {rate:8.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
-            f"{rate / anchor:5.2f}x the anchor" + (f"  ({errors} errors)" if errors else "")
+            f"{rate / anchor:5.2f}x the anchor  {statements[name]} SQL"
+            + (f"  ({errors} errors)" if errors else "")
         )
     api_rate, api_p99 = results["API GET of a request"]
     ok = api_rate / anchor >= RATIO_TARGET and api_p99 <= P99_TARGET_MS

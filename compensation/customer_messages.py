@@ -296,20 +296,21 @@ def line_sentence(
 
 def state_label(status: AccountStatus) -> str:
     """The short badge next to an account."""
-    return _state_labels()[status.state]
+    return _STATE_LABELS[status.state]()
 
 
-def _state_labels() -> dict[AccountState, str]:
-    return {
-        AccountState.CHECKING: _("Being checked"),
-        AccountState.RECHECK: _("Will be checked again"),
-        AccountState.WITH_PERSON: _("Waiting for a person"),
-        AccountState.APPROVED: _("Approved"),
-        AccountState.WAITING_FOR_STOCK: _("Approved, waiting for stock"),
-        AccountState.DELIVERED: _("Replacement delivered"),
-        AccountState.NOT_REPLACED: _("Not replaced"),
-        AccountState.ALREADY_COMPENSATED: _("Compensated in another request"),
-    }
+# Translated when asked for (the active language), one at a time: the result page asks for one
+# per account and per counter.
+_STATE_LABELS = {
+    AccountState.CHECKING: lambda: _("Being checked"),
+    AccountState.RECHECK: lambda: _("Will be checked again"),
+    AccountState.WITH_PERSON: lambda: _("Waiting for a person"),
+    AccountState.APPROVED: lambda: _("Approved"),
+    AccountState.WAITING_FOR_STOCK: lambda: _("Approved, waiting for stock"),
+    AccountState.DELIVERED: lambda: _("Replacement delivered"),
+    AccountState.NOT_REPLACED: lambda: _("Not replaced"),
+    AccountState.ALREADY_COMPENSATED: lambda: _("Compensated in another request"),
+}
 
 
 def _open_part(state: AccountState, n: int) -> str:
@@ -341,7 +342,7 @@ def state_counts(statuses: Iterable[AccountStatus]) -> list[tuple[AccountState, 
 
 
 def count_label(state: AccountState, n: int) -> str:
-    return f"{_state_labels()[state]}: {n}"
+    return f"{_STATE_LABELS[state]()}: {n}"
 
 
 def request_headline(statuses: list[AccountStatus]) -> str:

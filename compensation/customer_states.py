@@ -24,6 +24,23 @@ PENDING, APPROVED, MANUAL_REVIEW, REJECTED, UNVERIFIED = (
 )
 ALREADY_COMPENSATED_RULE = "already_compensated"
 
+# The evidence keys the customer's words read (compensation.customer_messages and
+# compensation.rules.rule_message); a view carries only these, so every way of reading a request
+# (the ORM, the prepared statement of compensation.selectors_prepared) yields the same sentences.
+# tests/test_request_view_prepared.py fails when a sentence reads a key missing here.
+CUSTOMER_EVIDENCE_KEYS = (
+    "follower_drop_window_days",
+    "claim_window_days",
+    "earlier_request_received_at",
+)
+
+
+def customer_evidence(evidence: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The part of a decision's evidence the customer's words read."""
+    if not isinstance(evidence, Mapping):
+        return {}
+    return {key: evidence[key] for key in CUSTOMER_EVIDENCE_KEYS if key in evidence}
+
 
 class AccountState(enum.StrEnum):
     """Where an account of a request stands, as the customer sees it."""

@@ -115,7 +115,11 @@ def order_page_read(
     """Everything the order page shows. Credentials only when passed in."""
     lines = list(order.lines.select_related("product").order_by("id"))
     line_ids = [line.pk for line in lines]
-    accounts = Account.objects.filter(line_id__in=line_ids).order_by("delivered_at", "id")
+    accounts = (
+        Account.objects.filter(line_id__in=line_ids)
+        .order_by("delivered_at", "id")
+        .defer("credentials_sealed")  # opened only by order_credentials_reveal
+    )
     holders = _holders(line_ids)
     states = order_account_states(order_id=order.pk)
     waiting: dict[int, int] = defaultdict(int)

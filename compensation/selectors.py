@@ -10,25 +10,20 @@ e-mails and the order page all read it, so they cannot disagree.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
-
 from compensation import customer_messages as words
+from compensation import selectors_prepared as prepared
 from compensation.customer_states import (
     AccountState,
     AccountStatus,
     BatchFacts,
     DecisionFacts,
-    EarlierFacts,
-    EarlierRequest,
     account_status,
-    earlier_outcome,
+    customer_evidence,
 )
 from compensation.models import (
     AccountDecision,
@@ -37,6 +32,7 @@ from compensation.models import (
     LineClaim,
     ReplacementBatch,
 )
+from compensation.selectors_facts import earlier_facts, queue_positions
 
 
 @dataclass(frozen=True)
@@ -135,138 +131,137 @@ class RequestView:
         return words.open_count(self.statuses)
 
 
-# --- facts ------------------------------------------------------------------------------------
-
-
-def _queue_positions(batches: Iterable[ReplacementBatch]) -> dict[int, int]:
-    """Place of each waiting batch in its product's first-come, first-served queue (1 = next),
-    in one query: per batch, the waiting batches of its product approved before it (the FIFO
-    index serves the count)."""
-    waiting = [b.id for b in batches if b.state == ReplacementBatch.State.WAITING]
-    if not waiting:
-        return {}
-    ahead = (
-        ReplacementBatch.objects.filter(
-            product_id=OuterRef("product_id"), state=ReplacementBatch.State.WAITING
-        )
-        .filter(
-            Q(approved_at__lt=OuterRef("approved_at"))
-            | Q(approved_at=OuterRef("approved_at"), id__lt=OuterRef("id"))
-        )
-        .order_by()
-        .values("product_id")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    return {
-        batch_id: n + 1
-        for batch_id, n in ReplacementBatch.objects.filter(id__in=waiting)
-        .annotate(ahead=Coalesce(Subquery(ahead), 0))
-        .values_list("id", "ahead")
-    }
-
-
-def _earlier_facts(claims: Iterable[LineClaim]) -> dict[int, EarlierFacts]:
-    """For claims refused as already compensated: the request holding the line's compensation
-    now (or, if none does any more, the one that held it when this request was received)."""
-    refused = [c for c in claims if c.refusal == LineClaim.Refusal.ALREADY_COMPENSATED]
-    if not refused:
-        return {}
-    line_ids = {c.line_id for c in refused}
-    holders = {
-        c.line_id: c
-        for c in LineClaim.objects.filter(line_id__in=line_ids, uses_compensation=True)
-        .select_related("request")
-        .order_by("id")
-    }
-    chosen: dict[int, LineClaim | None] = {}
-    for claim in refused:
-        holder = holders.get(claim.line_id)
-        if holder is None or holder.request_id == claim.request_id:
-            holder = _recorded_earlier(claim)
-        chosen[claim.id] = holder
-    decisions: dict[int, list[str]] = defaultdict(list)
-    for claim_id, decision in AccountDecision.objects.filter(
-        claim_id__in=[h.pk for h in chosen.values() if h is not None]
-    ).values_list("claim_id", "decision"):
-        decisions[claim_id].append(decision)
-    result: dict[int, EarlierFacts] = {}
-    for claim_id, holder in chosen.items():
-        if holder is None:
-            result[claim_id] = EarlierFacts(None, None, EarlierRequest.USED)
-            continue
-        result[claim_id] = EarlierFacts(
-            request_id=holder.request_id,
-            received_at=holder.request.received_at,
-            outcome=earlier_outcome(
-                decisions=decisions[holder.pk], still_uses_line=holder.uses_compensation
-            ),
-        )
-    return result
-
-
-def _recorded_earlier(claim: LineClaim) -> LineClaim | None:
-    detail = claim.refusal_detail or {}
-    earlier = LineClaim.objects.select_related("request").filter(line_id=claim.line_id)
-    if detail.get("earlier_request_id"):
-        return earlier.filter(request_id=detail["earlier_request_id"]).first()
-    received = detail.get("earlier_request_received_at")
-    if not received:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(received))
-    except ValueError:
-        return None
-    return earlier.filter(request__received_at=moment).first()
-
-
 def account_views(decisions: list[AccountDecision]) -> dict[int, AccountView]:
     """The customer view of each decision (select_related account, claim and batch)."""
-    positions = _queue_positions({d.batch for d in decisions if d.batch is not None})
-    earlier = _earlier_facts({d.claim for d in decisions})
+    positions = queue_positions({d.batch for d in decisions if d.batch is not None})
+    earlier = earlier_facts({d.claim for d in decisions})
     views = {}
     for d in decisions:
         batch = d.batch
-        facts = DecisionFacts(
-            decision=d.decision,
-            rule=d.rule,
-            reviewed=d.reviewed,
-            customer_message=d.customer_message,
-            evidence=d.evidence or {},
-            next_check_at=d.next_check_at,
-            batch=BatchFacts(
-                delivered_at=batch.delivered_at,
-                approved_at=batch.approved_at,
-                short_since=batch.unavailable_notified_at,
-                queue_position=positions.get(batch.id),
-            )
-            if batch is not None
-            else None,
-            earlier=earlier.get(d.claim_id),
-        )
-        status = account_status(facts)
-        views[d.id] = AccountView(
+        views[d.id] = _account_view(
             decision_id=d.id,
             account_id=d.account_id,
             username=d.account.username,
-            decision=d.decision,
-            rule=d.rule,
-            reviewed=d.reviewed,
-            replacement=_replacement(d),
-            status=status,
-            sentence=words.account_sentence(status),
+            batch_state=batch.state if batch is not None else None,
+            facts=DecisionFacts(
+                decision=d.decision,
+                rule=d.rule,
+                reviewed=d.reviewed,
+                customer_message=d.customer_message,
+                evidence=customer_evidence(d.evidence),
+                next_check_at=d.next_check_at,
+                batch=BatchFacts(
+                    delivered_at=batch.delivered_at,
+                    approved_at=batch.approved_at,
+                    short_since=batch.unavailable_notified_at,
+                    queue_position=positions.get(batch.id),
+                )
+                if batch is not None
+                else None,
+                earlier=earlier.get(d.claim_id),
+            ),
         )
     return views
 
 
-def _replacement(d: AccountDecision) -> dict[str, str] | None:
-    if d.batch is None or d.decision != Decision.APPROVED:
+def _account_view(
+    *,
+    decision_id: int,
+    account_id: int,
+    username: str,
+    batch_state: str | None,
+    facts: DecisionFacts,
+) -> AccountView:
+    status = account_status(facts)
+    approved = batch_state is not None and facts.decision == Decision.APPROVED
+    return AccountView(
+        decision_id=decision_id,
+        account_id=account_id,
+        username=username,
+        decision=facts.decision,
+        rule=facts.rule,
+        reviewed=facts.reviewed,
+        replacement={
+            "state": "delivered"
+            if batch_state == ReplacementBatch.State.DELIVERED
+            else "awaiting_stock"
+        }
+        if approved
+        else None,
+        status=status,
+        sentence=words.account_sentence(status),
+    )
+
+
+def _prepared_view(request_id: uuid.UUID) -> RequestView | None:
+    """request_views() for one request from compensation.selectors_prepared's one statement (a
+    refused-as-already-compensated line adds earlier_facts' few queries)."""
+    found = prepared.request_rows(request_id)
+    if found is None:
         return None
-    state = "delivered" if d.batch.state == ReplacementBatch.State.DELIVERED else "awaiting_stock"
-    return {"state": state}
+    head, rows = found
+    claims = {
+        LineClaim(
+            id=r.claim_id,
+            request_id=request_id,
+            line_id=r.line_id,
+            refusal=r.refusal,
+            refusal_detail=r.refusal_detail or {},
+        )
+        for r in rows
+        if r.refusal == LineClaim.Refusal.ALREADY_COMPENSATED
+    }
+    earlier = earlier_facts(claims)
+    lines: dict[int, LineView] = {}
+    for r in rows:
+        line = lines.get(r.line_id)
+        if line is None:
+            line = lines[r.line_id] = LineView(
+                line_id=r.line_id, sku=r.sku, product_name=r.product_name
+            )
+        batch = (
+            BatchFacts(
+                delivered_at=r.batch_delivered_at,
+                approved_at=r.batch_approved_at,
+                short_since=r.batch_short_since,
+                queue_position=r.queue_position,
+            )
+            if r.batch_id is not None and r.batch_approved_at is not None
+            else None
+        )
+        facts = DecisionFacts(
+            decision=r.decision,
+            rule=r.rule,
+            reviewed=r.reviewed,
+            customer_message=r.customer_message,
+            evidence=r.evidence,
+            next_check_at=r.next_check_at,
+            batch=batch,
+            earlier=earlier.get(r.claim_id),
+        )
+        line.accounts.append(
+            _account_view(
+                decision_id=r.decision_id,
+                account_id=r.account_id,
+                username=r.username,
+                batch_state=r.batch_state,
+                facts=facts,
+            )
+        )
+    return RequestView(
+        id=request_id,
+        order_id=head.order_id,
+        status=head.status,
+        created_at=head.received_at,
+        lines=list(lines.values()),
+    )
 
 
 def request_view(*, request_id: uuid.UUID) -> RequestView | None:
+    """One request's view: one prepared statement where compensation.selectors_prepared may use
+    one (the customer's polls), else the queries of request_views()."""
+    if prepared.usable():
+        return _prepared_view(request_id)
     return request_views(request_ids=[request_id]).get(request_id)
 
 
@@ -320,11 +315,26 @@ class OrderAccountState:
     view: AccountView
 
 
+# What account_views() reads of a decision and its related rows (selected with them).
+_ACCOUNT_VIEW_FIELDS = (
+    *("id", "request", "claim", "account", "batch", "decision", "rule", "reviewed"),
+    *("customer_message", "evidence", "next_check_at", "account__username"),
+    *("claim__request", "claim__line", "claim__refusal", "claim__refusal_detail"),
+    *(
+        "batch__state",
+        "batch__delivered_at",
+        "batch__approved_at",
+        "batch__unavailable_notified_at",
+    ),
+)
+
+
 def order_account_states(*, order_id: int) -> dict[int, OrderAccountState]:
     """For each account of the order that was part of a request: its state in the latest one."""
     decisions = list(
         AccountDecision.objects.filter(request__order_id=order_id)
-        .select_related("account", "claim__line__product", "batch", "request")
+        .select_related("account", "claim", "batch", "request")
+        .only(*_ACCOUNT_VIEW_FIELDS, "request__received_at")  # half the time of whole rows
         .order_by("account_id", "-request__received_at", "-id")
     )
     latest: dict[int, AccountDecision] = {}

@@ -47,10 +47,16 @@ def order_link_issue(*, order: Order, now: datetime) -> str:
     return token
 
 
+# A link's use is recorded at most once per this interval: a customer reloading the page (or
+# several tabs) does not write, commit and lock the same row on every view.
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
 def order_link_resolve(*, token: str, now: datetime) -> OrderLink | None:
     """The live link for a token, or None (bad signature, unknown, expired or revoked). A live
-    link records this use in `last_used_at` (one UPDATE; usage, not a state change, so no audit
-    event: a page view is not an action)."""
+    link records this use in `last_used_at` (one UPDATE, skipped when the recorded use is less
+    than LAST_USED_GRANULARITY old; usage, not a state change, so no audit event: a page view is
+    not an action)."""
     try:
         payload = signing.loads(token, salt=_SALT)
     except signing.BadSignature:
@@ -62,8 +68,9 @@ def order_link_resolve(*, token: str, now: datetime) -> OrderLink | None:
         return None
     if link.revoked_at is not None or link.expires_at <= now:
         return None
-    OrderLink.objects.filter(pk=link.pk).update(last_used_at=now)
-    link.last_used_at = now
+    if link.last_used_at is None or now - link.last_used_at >= LAST_USED_GRANULARITY:
+        OrderLink.objects.filter(pk=link.pk).update(last_used_at=now)
+        link.last_used_at = now
     return link
 
 

@@ -10,7 +10,9 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from compensation.events import CompensationEvent
@@ -394,6 +396,25 @@ def test_a_bad_link_reveals_nothing_and_offers_a_fresh_link(client, how) -> None
             assert account.username not in body
             assert f"pw-{account.username}" not in body
     assert not Event.objects.filter(kind=InventoryEvent.CREDENTIALS_REVEALED).exists()
+
+
+def test_a_link_records_its_use_at_most_once_a_minute() -> None:
+    order = make_order()
+    now = timezone.now()
+    token = order_link_issue(order=order, now=now)
+
+    def used() -> object:
+        return OrderLink.objects.get().last_used_at
+
+    with CaptureQueriesContext(connection) as first:
+        assert order_link_resolve(token=token, now=now) is not None
+    with CaptureQueriesContext(connection) as reload:
+        assert order_link_resolve(token=token, now=now + timedelta(seconds=59)) is not None
+    assert used() == now  # a reload within the minute writes nothing
+    assert [q["sql"].split()[0] for q in first.captured_queries] == ["SELECT", "UPDATE"]
+    assert [q["sql"].split()[0] for q in reload.captured_queries] == ["SELECT"]
+    assert order_link_resolve(token=token, now=now + timedelta(minutes=1)) is not None
+    assert used() == now + timedelta(minutes=1)
 
 
 def test_link_service_resolves_only_live_links() -> None:

@@ -9,13 +9,16 @@ from datetime import UTC, datetime
 import pytest
 
 from compensation import customer_messages as words
+from compensation import rules
 from compensation.customer_states import (
+    CUSTOMER_EVIDENCE_KEYS,
     AccountState,
     BatchFacts,
     DecisionFacts,
     EarlierFacts,
     EarlierRequest,
     account_status,
+    customer_evidence,
     earlier_outcome,
 )
 
@@ -160,3 +163,53 @@ def test_the_headline_names_exactly_what_is_open() -> None:
         ("delivered", 1),
         ("not_replaced", 1),
     ]
+
+
+def _evidence_every_producer_writes() -> dict[str, object]:
+    """The evidence keys of both verdict producers of compensation.rules, with values other than
+    the defaults the sentences fall back to."""
+    base = rules.Baseline(username="ig_one", user_id="1", followers=250)
+    account = rules.decide_account(
+        rules.AccountFacts(
+            baseline=base,
+            observation=rules.Observation(state="locked", username="ig_one", followers=100),
+            password_change_warning=False,
+            order_placed_at=T0,
+            now=T1,
+            follower_drop_window_days=9,
+            claim_rate_flagged=True,
+        )
+    ).evidence
+    line = rules.line_verdict(
+        rule="already_compensated",
+        baseline=base,
+        order_placed_at=T0,
+        now=T1,
+        claim_window_days=21,
+        earlier_use_received_at=T0,
+    ).evidence
+    return {**account, **line}
+
+
+@pytest.mark.parametrize("rule", rules.RULE_CODES)
+@pytest.mark.parametrize(
+    "decision", ["pending", "unverified", "manual_review", "approved", "rejected"]
+)
+@pytest.mark.parametrize("reviewed", [False, True])
+def test_the_words_read_only_the_customer_evidence_keys(rule, decision, reviewed) -> None:
+    """A view carries only CUSTOMER_EVIDENCE_KEYS (so the ORM and the prepared statement read the
+    same): a sentence that read any other key of the evidence would change here."""
+    full = _evidence_every_producer_writes()
+    batch = BatchFacts(None, T0, None) if decision == "approved" else None
+
+    def sentence(evidence):
+        facts = DecisionFacts(
+            decision=decision, rule=rule, reviewed=reviewed, evidence=evidence, batch=batch
+        )
+        return words.account_sentence(account_status(facts))
+
+    assert set(customer_evidence(full)) == set(CUSTOMER_EVIDENCE_KEYS)
+    assert sentence(customer_evidence(full)) == sentence(full)
+    assert rules.rule_message(rule, customer_evidence(full), decision=decision) == (
+        rules.rule_message(rule, full, decision=decision)
+    )
