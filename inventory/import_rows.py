@@ -126,7 +126,7 @@ def csv_records(
                 pass
             return
         start, previous = previous + 1, reader.line_num
-        if not row or all(not cell.strip() for cell in row):
+        if not "".join(row).strip():  # no field, or blank ones only
             continue
         yield start, row
 

@@ -1,6 +1,7 @@
 """Imports of products and stock (docs/formats.md); orders live in `orders.services`.
 
-Every import runs in two passes over the file:
+Every import runs in two passes over the file (the stock import on PostgreSQL: see
+`stock_import`, which writes a file of new accounts in one pass):
 
 1. **validate** the whole file (streamed: only the keys needed to find duplicates are kept) and
    collect *every* error with its line number; nothing is written;

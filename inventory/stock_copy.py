@@ -1,10 +1,12 @@
-"""The stock import on PostgreSQL: one pass over the file, COPY into a staging table, then the
-database does the rest set-based.
+"""The stock import on PostgreSQL for a preview and for every file the direct path
+(`stock_direct.py`) declines (a row error, a username the database already holds, a source that
+cannot be read twice): one pass over the file, COPY into a staging table, then the database does
+the rest set-based.
 
 1. Each row is parsed and checked on its own (`stock_rows.StockFile`), its credentials sealed
    (not for a dry run, nor once the file has an error: nothing will be written), and streamed
-   with psycopg 3's `cursor.copy` into a temporary table. Nothing of the file stays in memory,
-   whatever its size: no set of usernames, no list of rows.
+   with psycopg 3's `cursor.copy` (binary format) into a temporary table. Nothing of the file
+   stays in memory, whatever its size: no set of usernames, no list of rows.
 2. The database finds what a row alone cannot show, with the same `lower()` as the unique
    constraint: a username repeated in the file (every copy after the first is an error), and
    usernames already in stock (one join with the accounts table through the constraint's

@@ -122,10 +122,10 @@ def _stream(
                     if errors:
                         raise _RowError
                     product = row.product
-                    product_ids.add(product.pk)
+                    product_ids.add(product.id)
                     copy.write_row(
                         (
-                            product.pk,
+                            product.id,
                             product.platform,
                             row.username,
                             row.user_id,
