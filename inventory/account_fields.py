@@ -20,7 +20,8 @@ from .validation import COUNTER_MAX
 
 MAX_COUNTER = COUNTER_MAX  # a sane bound, well inside PositiveIntegerField
 COUNTER_FIELDS = ("followers", *INTERACTION_KINDS)
-_WHITESPACE = re.compile(r"\s")
+# A username holds none (the stock reader tests usernames with the same pattern).
+USERNAME_WHITESPACE = re.compile(r"\s")
 
 
 class _StockEmailValidator(EmailValidator):
@@ -50,7 +51,7 @@ class _StockEmailValidator(EmailValidator):
             raise ValidationError(self.message, code=self.code, params={"value": value})
 
 
-_validate_email = _StockEmailValidator()
+validate_stock_email = _StockEmailValidator()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +132,7 @@ def account_fields_parse(
     username = _text(values, "username", problems, max_length=150)
     if not username:
         problems.append("username is required")
-    elif _WHITESPACE.search(username):
+    elif USERNAME_WHITESPACE.search(username):
         problems.append(f"username {username!r} contains whitespace")
     password = values.get("password")
     password = "" if password is None else password
@@ -143,7 +144,7 @@ def account_fields_parse(
     email = _text(values, "email", problems, max_length=254)
     if email and not validated:
         try:
-            _validate_email(email)
+            validate_stock_email(email)
         except ValidationError:
             # The account's e-mail is a credential: name the column, never echo the value
             # (the preview page and the command's output end up in tickets and logs).

@@ -8,8 +8,10 @@ searched nor made unique; usernames stay in clear for that.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from functools import lru_cache
+from functools import lru_cache, partial
+from json.encoder import encode_basestring_ascii as _json_string
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -43,10 +45,36 @@ def _current() -> MultiFernet:
 
 
 def credentials_seal(credentials: Credentials) -> str:
-    # A plain dict rather than dataclasses.asdict (which deep-copies): sealing is on the import's
-    # hot path.
-    payload = {name: getattr(credentials, name) for name in _FIELDS}
-    return _current().encrypt(json.dumps(payload).encode()).decode()
+    return _seal(_current(), *(getattr(credentials, name) for name in _FIELDS))
+
+
+def credentials_sealer() -> Callable[[str, str, str, str, str], str]:
+    """`credentials_seal` for an import's million rows: the secrets as arguments (in the order
+    of `Credentials`), no object per row, the key looked up once."""
+    return partial(_seal, _current())
+
+
+# The JSON of the credentials, written directly: the very text `json.dumps` writes for the dict
+# of `_FIELDS` (tests/test_crypto.py compares them), in a third of its time.
+_JSON = "{" + ", ".join(f'"{name}": %s' for name in _FIELDS) + "}"
+
+
+def _seal(
+    fernet: MultiFernet,
+    password: str,
+    email: str,
+    email_password: str,
+    two_factor_secret: str,
+    notes: str,
+) -> str:
+    text = _JSON % (
+        _json_string(password),
+        _json_string(email),
+        _json_string(email_password),
+        _json_string(two_factor_secret),
+        _json_string(notes),
+    )
+    return fernet.encrypt(text.encode()).decode()
 
 
 @sensitive_variables("plaintext", "data")

@@ -126,7 +126,7 @@ def csv_records(
                 pass
             return
         start, previous = previous + 1, reader.line_num
-        if not row or all(not cell.strip() for cell in row):
+        if not "".join(row).strip():  # no field, or blank ones only
             continue
         yield start, row
 
@@ -165,19 +165,21 @@ def csv_rows(
     records: Iterator[tuple[int, list[str]]], header: CsvHeader, errors: list[RowError]
 ) -> Iterator[tuple[int, dict[str, str] | None]]:
     """Map each record to {column: stripped value}; None when its field count is wrong."""
-    width = len(header.columns)
     for line, row in records:
-        if len(row) != width:
-            errors.append(RowError(line, f"expected {width} field(s), found {len(row)}"))
-            yield line, None
-            continue
-        yield (
-            line,
-            {
-                c: v if c in _UNSTRIPPED else v.strip()
-                for c, v in zip(header.columns, row, strict=True)
-            },
-        )
+        yield line, csv_values(line, row, header, errors)
+
+
+def csv_values(
+    line: int, row: list[str], header: CsvHeader, errors: list[RowError]
+) -> dict[str, str] | None:
+    """One record as {column: stripped value}; None (and the error recorded) when its field
+    count is wrong."""
+    if len(row) != len(header.columns):
+        errors.append(RowError(line, f"expected {len(header.columns)} field(s), found {len(row)}"))
+        return None
+    return {
+        c: v if c in _UNSTRIPPED else v.strip() for c, v in zip(header.columns, row, strict=True)
+    }
 
 
 def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -1,6 +1,7 @@
 """Imports of products and stock (docs/formats.md); orders live in `orders.services`.
 
-Every import runs in two passes over the file:
+Every import runs in two passes over the file (the stock import on PostgreSQL: see
+`stock_import`, which writes a file of new accounts in one pass):
 
 1. **validate** the whole file (streamed: only the keys needed to find duplicates are kept) and
    collect *every* error with its line number; nothing is written;
@@ -41,7 +42,8 @@ from .import_rows import (
 from .models import Account, ImportBatch, Platform, Product
 from .services import stock_arrival_announce
 from .stock_copy import stock_import_copy
-from .stock_rows import StockFile, StockRow
+from .stock_direct import Direct, stock_import_direct
+from .stock_rows import StockFile, StockRecord, stock_record_account
 
 PRODUCT_COLUMNS = ("sku", "name", "platform")
 
@@ -154,10 +156,23 @@ def stock_import(
     (platform + lower(username), same spelling) is skipped; one held by another product, spelt
     differently, or repeated within the file is an error. Wakes fulfilment after commit.
 
-    PostgreSQL: one pass, COPY into a staging table, set-based checks and one insert
-    (`stock_copy.py`). Elsewhere (SQLite): `stock_import_plain`."""
+    PostgreSQL: a file of valid new accounts streams straight into the accounts table
+    (`stock_direct.py`); any other file (a row error, a username the database already holds), a
+    preview and a source that cannot be rewound take the staging path (`stock_copy.py`: COPY
+    into a staging table, set-based checks, one insert), which words every error. Elsewhere
+    (SQLite): `stock_import_plain`."""
     if stock_copy_available():
         report = ImportReport(kind=ImportBatch.Kind.STOCK, filename=filename, dry_run=dry_run)
+        seal = True
+        if not dry_run and source.seekable():
+            start = source.tell()
+            direct = stock_import_direct(
+                source=source, report=report, actor=actor, now=now, progress=progress
+            )
+            if direct is Direct.IMPORTED:
+                return report
+            source.seek(start)
+            seal = direct is not Direct.ROW_ERROR  # that row will be an error again
         stock_import_copy(
             source=source,
             report=report,
@@ -165,6 +180,7 @@ def stock_import(
             actor=actor,
             now=now,
             progress=progress,
+            seal=seal,
         )
         return report
     return stock_import_plain(
@@ -211,14 +227,14 @@ def _stock_validate(
     bar = progress_bar(progress, "validating", None)
     stock_file = StockFile(source, products, report.errors, bar)
     for chunk in chunks(stock_file.rows(), BATCH_SIZE):
-        fresh: list[StockRow] = []
+        fresh: list[StockRecord] = []
         for row in chunk:
-            key = (row.product.platform, row.fields.username.lower())
+            key = (row.product.platform, row.username.lower())
             if key in seen:
                 report.errors.append(
                     RowError(
                         row.line,
-                        f"duplicate username {row.fields.username!r} on "
+                        f"duplicate username {row.username!r} on "
                         f"{key[0]} (first on line {seen[key]})",
                     )
                 )
@@ -258,7 +274,7 @@ def _stock_write(
             batch = import_batch_create(kind=ImportBatch.Kind.STOCK, report=report, actor=actor)
             for chunk in chunks(stock_file.rows(), BATCH_SIZE):
                 accounts = [
-                    row.fields.to_account(product=row.product, import_batch=batch)
+                    stock_record_account(row, import_batch=batch)
                     for row in chunk
                     if row.line not in present
                 ]
@@ -287,23 +303,25 @@ def _stock_write(
         bar.close()
 
 
-def _stock_against_db(rows: list[StockRow], present: set[int]) -> tuple[int, int, list[RowError]]:
+def _stock_against_db(
+    rows: list[StockRecord], present: set[int]
+) -> tuple[int, int, list[RowError]]:
     """(to create, already present, errors) for rows already free of in-file duplicates;
     `present` collects the line numbers of the rows to skip."""
-    by_platform: dict[str, list[StockRow]] = {}
+    by_platform: dict[str, list[StockRecord]] = {}
     for row in rows:
         by_platform.setdefault(row.product.platform, []).append(row)
     created = skipped = 0
     problems: list[RowError] = []
     for platform, group in by_platform.items():
         found = existing_usernames(
-            platform=platform, usernames_lower=[r.fields.username.lower() for r in group]
+            platform=platform, usernames_lower=[r.username.lower() for r in group]
         )
         for row in group:
-            hit = found.get(row.fields.username.lower())
+            hit = found.get(row.username.lower())
             if hit is None:
                 created += 1
-            elif hit == (row.fields.username, row.product.pk):
+            elif hit == (row.username, row.product.pk):
                 skipped += 1
                 present.add(row.line)
             else:
@@ -312,7 +330,7 @@ def _stock_against_db(rows: list[StockRow], present: set[int]) -> tuple[int, int
                 problems.append(
                     RowError(
                         row.line,
-                        f"username {row.fields.username!r} already exists on "
+                        f"username {row.username!r} already exists on "
                         f"{platform} as {username!r} ({where})",
                     )
                 )

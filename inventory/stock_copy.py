@@ -1,10 +1,12 @@
-"""The stock import on PostgreSQL: one pass over the file, COPY into a staging table, then the
-database does the rest set-based.
+"""The stock import on PostgreSQL for a preview and for every file the direct path
+(`stock_direct.py`) declines (a row error, a username the database already holds, a source that
+cannot be read twice): one pass over the file, COPY into a staging table, then the database does
+the rest set-based.
 
 1. Each row is parsed and checked on its own (`stock_rows.StockFile`), its credentials sealed
    (not for a dry run, nor once the file has an error: nothing will be written), and streamed
-   with psycopg 3's `cursor.copy` into a temporary table. Nothing of the file stays in memory,
-   whatever its size: no set of usernames, no list of rows.
+   with psycopg 3's `cursor.copy` (binary format) into a temporary table. Nothing of the file
+   stays in memory, whatever its size: no set of usernames, no list of rows.
 2. The database finds what a row alone cannot show, with the same `lower()` as the unique
    constraint: a username repeated in the file (every copy after the first is an error), and
    usernames already in stock (one join with the accounts table through the constraint's
@@ -26,7 +28,7 @@ from django.db import IntegrityError, connection, transaction
 
 from .account_fields import COUNTER_FIELDS
 from .audit import Actor
-from .crypto import credentials_seal
+from .crypto import credentials_sealer
 from .import_rows import (
     ImportReport,
     ProgressFactory,
@@ -52,6 +54,8 @@ _COLUMNS = (
     "supplier",
     *_BASELINES,
 )
+# The staging table's column types, for COPY's binary format (no text to parse on either side).
+_TYPES = ("int4", "int8", "text", "text", "text", "text", "text", *(("int4",) * len(_BASELINES)))
 
 
 def stock_import_copy(
@@ -62,14 +66,17 @@ def stock_import_copy(
     actor: Actor,
     now: datetime,
     progress: ProgressFactory | None,
+    seal: bool = True,
 ) -> None:
     """Fill `report` (see the module docstring); writes only when the file has no error and the
-    report is not a dry run."""
+    report is not a dry run. `seal=False`: the file is known to have an error (the direct path
+    met it), so no row is worth sealing; should the file show none now, it changed meanwhile
+    and nothing is written either."""
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             _staging_create(cursor)
             try:
-                _copy_rows(cursor, source, report, products, progress)
+                _copy_rows(cursor, source, report, products, progress, seal=seal)
                 _check_in_database(cursor, report)
                 if not report.errors and not report.dry_run:
                     _write(cursor, report, actor, now)
@@ -103,26 +110,38 @@ def _copy_rows(
     report: ImportReport,
     products: dict[str, Product | None],
     progress: ProgressFactory | None,
+    *,
+    seal: bool,
 ) -> None:
     """Pass over the file: row checks in Python, the rest streamed to the staging table."""
     bar = progress_bar(progress, "reading", None)
     products.update((p.sku, p) for p in Product.objects.all())  # a shop has few products
     stock_file = StockFile(source, products, report.errors, bar, all_products_known=True)
-    seal = not report.dry_run
-    with cursor.cursor.copy(f"COPY {STAGING} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+    sealing, sealer = seal and not report.dry_run, credentials_sealer()
+    statement = f"COPY {STAGING} ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+    with cursor.cursor.copy(statement) as copy:
+        copy.set_types(_TYPES)
         for row in stock_file.rows():
-            fields = row.fields
-            seal = seal and not report.errors  # an error: nothing will be written
+            sealing = sealing and not report.errors  # an error: nothing will be written
+            product = row.product
             copy.write_row(
                 (
                     row.line,
-                    row.product.pk,
-                    row.product.platform,
-                    fields.username,
-                    fields.user_id,
-                    credentials_seal(fields.credentials) if seal else "",
-                    fields.supplier,
-                    *(fields.baseline[kind] for kind in COUNTER_FIELDS),
+                    product.pk,
+                    product.platform,
+                    row.username,
+                    row.user_id,
+                    sealer(
+                        row.password,
+                        row.email,
+                        row.email_password,
+                        row.two_factor_secret,
+                        row.notes,
+                    )
+                    if sealing
+                    else "",
+                    row.supplier,
+                    *row.baseline,
                 )
             )
     bar.close()
@@ -130,6 +149,8 @@ def _copy_rows(
     report.sha256 = stock_file.hasher.hexdigest()
     if not report.errors and report.rows_total == 0:
         report.errors.append(RowError(2, "the file has a header but no rows"))
+    if not report.errors and not seal and not report.dry_run:
+        report.errors.append(RowError(1, "the file changed while it was being imported"))
     cursor.execute(f"ANALYZE {STAGING}")
 
 

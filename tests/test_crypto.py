@@ -1,17 +1,22 @@
 from __future__ import annotations
 
 import io
+import json
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 from django.apps import apps
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from inventory.crypto import Credentials, credentials_open, credentials_seal
+from inventory.crypto import Credentials, credentials_open, credentials_seal, credentials_sealer
 from inventory.importing import stock_import
 from inventory.models import Account
 from orders.services import orders_import
@@ -28,6 +33,11 @@ SECRETS = (
     "TOTPSECRETHISTORY",
 )
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+CREDENTIAL_FIELDS = tuple(f.name for f in fields(Credentials))
+
+
+def settings_keys() -> list[str]:
+    return list(django_settings.CREDENTIALS_ENCRYPTION_KEYS)
 
 
 @pytest.fixture(autouse=True)
@@ -110,3 +120,30 @@ def test_rotate_credentials_key_re_encrypts_every_account_under_the_new_key() ->
         ]
     with override_settings(CREDENTIALS_ENCRYPTION_KEYS=[old]), pytest.raises(ValueError):
         credentials_open(after[accounts[0].pk])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.tuples(*(st.text() for _ in range(5))))
+def test_the_import_sealer_seals_as_credentials_seal_does(secrets: tuple[str, ...]) -> None:
+    """The stock import seals with `credentials_sealer` (its JSON written by hand): the token
+    must hold the very text `json.dumps` writes, under the newest key, and open as ever."""
+    credentials = Credentials(*secrets)
+    token = credentials_sealer()(*secrets)
+
+    plaintext = Fernet(settings_keys()[0].encode()).decrypt(token.encode())
+    assert plaintext == json.dumps(dict(zip(CREDENTIAL_FIELDS, secrets, strict=True))).encode()
+    assert credentials_open(token) == credentials
+    assert credentials_open(credentials_seal(credentials)) == credentials
+
+
+def test_the_import_sealer_uses_the_newest_key() -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    with override_settings(CREDENTIALS_ENCRYPTION_KEYS=[new, old]):
+        token = credentials_sealer()("pw", "", "", "", "")
+    assert json.loads(Fernet(new.encode()).decrypt(token.encode())) == {
+        "password": "pw",
+        "email": "",
+        "email_password": "",
+        "two_factor_secret": "",
+        "notes": "",
+    }
