@@ -39,6 +39,7 @@ from compensation.models import (
     CompensationRequest,
     Decision,
     LineClaim,
+    ReplacementBatch,
     RequestStatus,
 )
 from compensation.queueing import enqueue_on_commit
@@ -46,10 +47,15 @@ from compensation.services.approval import (
     DECIDED_FIELDS,
     batches_create,
     claims_refresh_usage,
-    fulfilment_wake_for_batches,
     request_refresh_status,
 )
+from compensation.services.check_claims import (
+    CHECK_BATCH_ACCOUNTS,
+    check_work_look,
+    decisions_claim_for_check,
+)
 from compensation.services.facts import account_baseline, account_facts
+from compensation.services.fulfilment import batches_fulfil, fulfilment_wake
 from inventory.validation import json_storable
 
 log = logging.getLogger(__name__)
@@ -70,17 +76,32 @@ def request_checks_queue(*, request_id: uuid.UUID) -> None:
     enqueue_on_commit(tasks.check_request, str(request_id), task_name=f"check-{request_id}")
 
 
-def request_run_checks(*, request_id: uuid.UUID, now: datetime) -> int:
-    """Check every pending account of the request. Idempotent: a twin run decides nothing twice.
-    Returns the number of decisions written."""
-    pending = list(
-        AccountDecision.objects.filter(request_id=request_id, decision=Decision.PENDING)
-        .select_related("account", "claim__line__product", "request__order")
-        .defer("account__credentials_sealed")  # a check never needs the credentials
-        .order_by("id")
-    )
+def request_run_checks(
+    *, request_id: uuid.UUID, now: datetime, others: int = CHECK_BATCH_ACCOUNTS
+) -> int:
+    """Check every pending account of the request, and those of other requests waiting for their
+    first check (up to `others` accounts; see `check_claims`). Idempotent: a twin run decides
+    nothing twice. Returns the number of decisions written."""
+    work = check_work_look(request_id=request_id, now=now, others=others > 0)
+    pending: list[AccountDecision] = []
+    if work.claimable:
+        lease, request_ids = decisions_claim_for_check(
+            request_id=request_id, now=now, others=others
+        )
+        if request_ids:
+            pending = list(
+                AccountDecision.objects.filter(
+                    request_id__in=request_ids, decision=Decision.PENDING, next_check_at=lease
+                )
+                .select_related("account", "claim__line__product", "request__order")
+                .defer("account__credentials_sealed")  # a check never needs the credentials
+                .order_by("id")
+            )
     if not pending:
-        request_refresh_status(request_id=request_id, now=now)
+        # Nothing free: checked already, or being checked by the task that took it. A request
+        # left undecided with nothing to check (a lost status update) is decided now.
+        if work.undecided:
+            request_refresh_status(request_id=request_id, now=now)
         return 0
     return _decisions_check(decisions=pending, now=now)
 
@@ -166,21 +187,52 @@ def _decisions_store(*, decisions: list[AccountDecision], verdicts: Verdicts, no
     for decision in decisions:
         by_request[decision.request_id].append(decision)
     stored = 0
+    products: set[int] = set()  # of the replacement batches created
+    # Read once for the whole batch; a staff decision committing after this read breaks a
+    # unique constraint in the store, whose next attempt reads again (`_store_despite_races`).
+    taken = _compensated_elsewhere(decisions, verdicts)
     for group in by_request.values():
         try:
-            stored += _store_despite_races(group, verdicts, now)
+            count, batches = _store_despite_races(group, verdicts, now, taken)
         except Exception:
             log.exception(
                 "storing the checks of request %s failed; one by one", group[0].request_id
             )
-            stored += sum(_store_alone(d, verdicts, now) for d in group)
+            count, batches = 0, []
+            for decision in group:
+                alone, made = _store_alone(decision, verdicts, now)
+                count, batches = count + alone, batches + made
+        stored += count
+        products.update(b.product_id for b in batches)
+    _fulfil_now(products, now)
     return stored
 
 
-def _store_despite_races(group: list[AccountDecision], verdicts: Verdicts, now: datetime) -> int:
+def _fulfil_now(product_ids: set[int], now: datetime) -> None:
+    """Hand out the replacements approved by this batch here, in the checking worker, once every
+    request of it is stored: one drain per product for them all, where a queued wake-up would
+    wait behind every check task queued before it. A drain that fails leaves the batches to a
+    queued one (and, if this task dies first, to the fulfilment sweep: they are committed)."""
+    for product_id in sorted(product_ids):
+        try:
+            batches_fulfil(product_id=product_id, now=now)
+        except Exception:
+            log.exception("drain of product %s after the checks failed; queued", product_id)
+            fulfilment_wake(product_ids=[product_id])
+
+
+Stored = tuple[int, list[ReplacementBatch]]  # decisions written, batches created
+
+
+def _store_despite_races(
+    group: list[AccountDecision],
+    verdicts: Verdicts,
+    now: datetime,
+    taken: dict[int, datetime] | None = None,
+) -> Stored:
     for attempt in range(1, RACE_ATTEMPTS + 1):
         try:
-            return _store_group(group, verdicts, now)
+            return _store_group(group, verdicts, now, taken if attempt == 1 else None)
         except IntegrityError:
             # A staff decision committed between our read and our write; the next attempt sees
             # it (and turns the account into already_compensated).
@@ -189,7 +241,7 @@ def _store_despite_races(group: list[AccountDecision], verdicts: Verdicts, now: 
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _store_alone(decision: AccountDecision, verdicts: Verdicts, now: datetime) -> int:
+def _store_alone(decision: AccountDecision, verdicts: Verdicts, now: datetime) -> Stored:
     """One account on its own; if even that fails, a person decides (or, if that write is
     refused too, the account waits for its next re-check, no later than the longest delay)."""
     try:
@@ -218,13 +270,20 @@ def _store_alone(decision: AccountDecision, verdicts: Verdicts, now: datetime) -
                 if updated:
                     claims_refresh_usage(claim_ids={decision.claim_id})
                     request_refresh_status(request_id=decision.request_id, now=now)
-            return updated
+            return updated, []
         except Exception:
             log.exception("fallback %s refused for decision %s", fallback["decision"], decision.id)
-    return 0
+    return 0, []
 
 
-def _store_group(group: list[AccountDecision], verdicts: Verdicts, now: datetime) -> int:
+def _store_group(
+    group: list[AccountDecision],
+    verdicts: Verdicts,
+    now: datetime,
+    taken: dict[int, datetime] | None = None,
+) -> Stored:
+    """Write one request's decisions in one transaction (compare-and-set on each row). `taken`:
+    `_compensated_elsewhere` as read before the transaction (None: read it now)."""
     delays = settings.STATUS_RECHECK_DELAYS
     longest = max(delays)
     snapshot = {d.id: (d.decision, d.check_attempts) for d in group}
@@ -238,7 +297,8 @@ def _store_group(group: list[AccountDecision], verdicts: Verdicts, now: datetime
         }
         # Compare-and-set: a twin task (at-least-once delivery) may have decided some already.
         rows = [d for d in group if current.get(d.id) == snapshot[d.id]]
-        taken = _compensated_elsewhere(rows, verdicts)
+        if taken is None:
+            taken = _compensated_elsewhere(rows, verdicts)
         approved_by_claim: dict[int, list[AccountDecision]] = defaultdict(list)
         for row in rows:
             verdict, result = verdicts[row.id]
@@ -285,10 +345,10 @@ def _store_group(group: list[AccountDecision], verdicts: Verdicts, now: datetime
         rows_update(AccountDecision, rows, DECIDED_FIELDS)
         accounts_decided_events(rows=rows, now=now)
         claims_refresh_usage(claim_ids={r.claim_id for r in rows})
-        for request_id in sorted({r.request_id for r in rows}):
-            request_refresh_status(request_id=request_id, now=now)
-        fulfilment_wake_for_batches(batches)
-    return len(rows)
+        requests = {r.request_id: r.request for r in rows}
+        for request_id in sorted(requests):
+            request_refresh_status(request_id=request_id, now=now, request=requests[request_id])
+    return len(rows), batches
 
 
 def _compensated_elsewhere(rows: list[AccountDecision], verdicts: Verdicts) -> dict[int, datetime]:

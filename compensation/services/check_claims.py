@@ -1,0 +1,123 @@
+"""Which pending accounts a check task takes: its own request's, and other requests still waiting
+for their first check, claimed with a lease.
+
+A burst of submissions queues one `check_request` task per request, and a task's fixed cost (the
+queue, a transaction, a dozen queries) is larger than its status call. So a check task takes its
+own request plus, up to `CHECK_BATCH_ACCOUNTS` accounts, the requests submitted before it that no
+task has taken yet (first come, first checked); their status calls run concurrently
+(`fetch_many`) and each request is still written in its own short transaction. The tasks of the
+requests it took along find nothing free and exit after one short transaction.
+
+The lease is the pending account's `next_check_at` ("not checked again before"): a claim sets it
+to `now + CHECK_LEASE`, in a short transaction of its own, with no network call under it; the
+store clears it (or sets the re-check time). Claims are serialised (PostgreSQL: a transaction
+advisory lock; SQLite: the write lock taken at BEGIN), so a request is never split between two
+tasks that would both store part of it. Nothing is lost: a task that dies after its claim leaves
+the accounts pending; `requests_resume_stalled` queues the request again every minute and its task
+takes the accounts back once the lease has passed. A twin that checks anyway (a lease that ran
+out under a very slow task) decides nothing twice: the store is a compare-and-set.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count, Exists, Min, OuterRef, Q, Value
+
+from compensation.models import AccountDecision, CompensationRequest, Decision, RequestStatus
+
+# Accounts of other requests a check task takes along (its own request is always taken whole).
+CHECK_BATCH_ACCOUNTS = 50
+# How long a claim keeps other tasks off the accounts: the task cluster's timeout (a task still
+# running after it has been stopped by the cluster).
+CHECK_LEASE = timedelta(seconds=120)
+
+_LOCK_KEY = zlib.crc32(b"compensation.check_claims") & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class CheckWork:
+    claimable: bool  # the request's own accounts are free, or other requests wait unclaimed
+    undecided: bool  # the request is checking with nothing pending or re-checked: mark decided
+
+
+def check_work_look(*, request_id: uuid.UUID, now: datetime, others: bool) -> CheckWork:
+    """One indexed query before any claim: is there anything for this task to take? (The tasks of
+    the requests another task took along end here.)"""
+    pending = AccountDecision.objects.filter(decision=Decision.PENDING)
+    free = Q(next_check_at__isnull=True) | Q(next_check_at__lte=now)
+    unclaimed = pending.filter(next_check_at__isnull=True).exclude(request_id=OuterRef("pk"))
+    row = (
+        CompensationRequest.objects.filter(pk=request_id)
+        .annotate(
+            own_free=Exists(pending.filter(free, request_id=OuterRef("pk"))),
+            waiting=Exists(unclaimed) if others else Value(False),
+            still_checking=Exists(
+                AccountDecision.objects.filter(
+                    request_id=OuterRef("pk"),
+                    decision__in=[Decision.PENDING, Decision.UNVERIFIED],
+                )
+            ),
+        )
+        .values_list("status", "own_free", "waiting", "still_checking")
+        .first()
+    )
+    if row is None:
+        return CheckWork(claimable=False, undecided=False)
+    status, own_free, waiting, still_checking = row
+    return CheckWork(
+        claimable=bool(own_free or waiting),
+        undecided=status == RequestStatus.CHECKING and not still_checking,
+    )
+
+
+def _claims_lock() -> None:
+    """Serialise claims until the end of the transaction (SQLite: BEGIN IMMEDIATE already has)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+
+
+def _waiting_requests(*, exclude: uuid.UUID, accounts: int) -> list[uuid.UUID]:
+    """The oldest requests that no task has taken yet, whole, up to `accounts` accounts in all
+    (stopping at the first that does not fit, so none is overtaken by a smaller later one)."""
+    if accounts <= 0:
+        return []
+    rows = (
+        AccountDecision.objects.filter(decision=Decision.PENDING, next_check_at__isnull=True)
+        .exclude(request_id=exclude)
+        .values("request_id")
+        .annotate(n=Count("id"), first=Min("id"))
+        .order_by("first")[:accounts]
+    )
+    chosen: list[uuid.UUID] = []
+    total = 0
+    for row in rows:
+        total += row["n"]
+        if total > accounts:
+            break
+        chosen.append(row["request_id"])
+    return chosen
+
+
+def decisions_claim_for_check(
+    *, request_id: uuid.UUID, now: datetime, others: int = CHECK_BATCH_ACCOUNTS
+) -> tuple[datetime, list[uuid.UUID]]:
+    """Claim the free pending accounts of the request and of up to `others` accounts' worth of
+    other waiting requests. Returns the lease (the claimed rows' `next_check_at`) and the requests
+    looked at; the claimed rows are the pending ones of these requests with that lease."""
+    lease = now + CHECK_LEASE
+    free = Q(next_check_at__isnull=True) | Q(next_check_at__lte=now)
+    with transaction.atomic():
+        _claims_lock()
+        request_ids = [request_id, *_waiting_requests(exclude=request_id, accounts=others)]
+        claimed = (
+            AccountDecision.objects.filter(free, decision=Decision.PENDING)
+            .filter(request_id__in=request_ids)
+            .update(next_check_at=lease)
+        )
+    return lease, request_ids if claimed else []
