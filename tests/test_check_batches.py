@@ -18,9 +18,9 @@ from compensation.services import checks
 from compensation.services.check_claims import CHECK_LEASE, decisions_claim_for_check
 from compensation.services.checks import request_run_checks, requests_resume_stalled
 from compensation.services.submit import request_submit
-from inventory.models import Account, Event
+from inventory.models import Event
 
-from .factories.inventory import ProductFactory, make_accounts
+from .factories.inventory import ProductFactory
 from .factories.orders import delivered_line
 
 pytestmark = pytest.mark.django_db
@@ -173,37 +173,20 @@ def test_one_request_whose_store_fails_loses_nothing_for_the_others(
     assert failed.evidence["store_error"] == "RuntimeError"
 
 
-def test_the_batch_hands_out_its_replacements_at_once(status_double: Any) -> None:
-    product = ProductFactory.create()
-    make_accounts(3, product=product)
-    requests = _waiting(status_double, 3, product=product)
-
-    request_run_checks(request_id=requests[0].id, now=timezone.now())
-
-    assert set(ReplacementBatch.objects.values_list("state", flat=True)) == {"delivered"}
-    assert Account.objects.filter(product=product, state="in_stock").count() == 0
-
-
-def test_a_drain_that_fails_after_the_checks_is_queued_instead(
+def test_one_wake_up_for_the_whole_batch_after_every_request_is_stored(
     status_double: Any,
     queued: list[tuple[str, tuple[Any, ...]]],
-    monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     product = ProductFactory.create()
-    make_accounts(2, product=product)
-    requests = _waiting(status_double, 2, product=product)
+    requests = _waiting(status_double, 3, product=product)
     queued.clear()
 
-    def broken(**kwargs: Any) -> int:
-        raise RuntimeError("drain failed")
-
-    monkeypatch.setattr(checks, "batches_fulfil", broken)
     with django_capture_on_commit_callbacks(execute=True):
         request_run_checks(request_id=requests[0].id, now=timezone.now())
 
-    assert set(ReplacementBatch.objects.values_list("state", flat=True)) == {"waiting"}
-    assert ("compensation.tasks.fulfil_product", (product.id,)) in queued
+    assert ReplacementBatch.objects.filter(state="waiting").count() == 3
+    assert queued == [("compensation.tasks.fulfil_product", (product.id,))]
 
 
 @pytest.mark.postgres
