@@ -16,7 +16,11 @@ from django.utils import timezone
 from compensation.models import AccountDecision, CompensationRequest, ReplacementBatch
 from compensation.services import checks
 from compensation.services.check_claims import CHECK_LEASE, decisions_claim_for_check
-from compensation.services.checks import request_run_checks, requests_resume_stalled
+from compensation.services.checks import (
+    STALLED_AFTER,
+    request_run_checks,
+    requests_resume_stalled,
+)
 from compensation.services.submit import request_submit
 from inventory.models import Event
 
@@ -107,7 +111,7 @@ def test_a_request_being_checked_by_another_task_is_left_to_it_until_its_lease_e
     assert _decisions(request) == ["approved"]
 
 
-def test_a_claim_lost_with_its_worker_is_queued_again_and_decided(
+def test_a_claim_lost_with_its_worker_is_queued_again_and_decided_within_a_minute(
     status_double: Any,
     queued: list[tuple[str, tuple[Any, ...]]],
     django_capture_on_commit_callbacks: Any,
@@ -117,11 +121,12 @@ def test_a_claim_lost_with_its_worker_is_queued_again_and_decided(
     lease, _ = decisions_claim_for_check(request_id=request.id, now=received)
     queued.clear()
 
+    assert CHECK_LEASE < STALLED_AFTER  # the stalled-check job finds the claim ended
     with django_capture_on_commit_callbacks(execute=True):
-        assert requests_resume_stalled(now=received + timedelta(seconds=30)) == 1
+        assert requests_resume_stalled(now=received + STALLED_AFTER) == 1
     assert queued == [("compensation.tasks.check_request", (str(request.id),))]
-    assert request_run_checks(request_id=request.id, now=received + timedelta(seconds=30)) == 0
-    assert request_run_checks(request_id=request.id, now=lease + timedelta(seconds=1)) == 1
+    assert request_run_checks(request_id=request.id, now=lease - timedelta(seconds=1)) == 0
+    assert request_run_checks(request_id=request.id, now=received + STALLED_AFTER) == 1
     request.refresh_from_db()
     assert request.status == "decided"
 

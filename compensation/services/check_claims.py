@@ -14,8 +14,9 @@ store clears it (or sets the re-check time). Claims are serialised (PostgreSQL: 
 advisory lock; SQLite: the write lock taken at BEGIN), so a request is never split between two
 tasks that would both store part of it. Nothing is lost: a task that dies after its claim leaves
 the accounts pending; `requests_resume_stalled` queues the request again every minute and its task
-takes the accounts back once the lease has passed. A twin that checks anyway (a lease that ran
-out under a very slow task) decides nothing twice: the store is a compare-and-set.
+takes the accounts back once the lease has passed (30-90 s after submission, as before). A twin
+that checks anyway (a lease that ran out under a very slow task) decides nothing twice: the store
+is a compare-and-set.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from compensation.models import AccountDecision, CompensationRequest, Decision, 
 
 # Accounts of other requests a check task takes along (its own request is always taken whole).
 CHECK_BATCH_ACCOUNTS = 50
-# How long a claim keeps other tasks off the accounts: the task cluster's timeout (a task still
-# running after it has been stopped by the cluster).
-CHECK_LEASE = timedelta(seconds=120)
+# How long a claim keeps other tasks off the accounts: longer than a batch takes (its status
+# calls run together: two rounds of at most STATUS_API_DEADLINE for 50 accounts), and shorter
+# than `checks.STALLED_AFTER`, so a check lost with its worker is still taken back 30-90 s after
+# submission. A request's own very slow check can outlive it; a twin then decides nothing twice.
+CHECK_LEASE = timedelta(seconds=20)
 
 _LOCK_KEY = zlib.crc32(b"compensation.check_claims") & 0x7FFFFFFF
 
