@@ -1,10 +1,19 @@
 """Benchmark: the task cluster end to end (django-q2, Redis broker, 2 workers) against a status
-double that takes 20 ms per call, PostgreSQL.
+double that takes 20 ms per call, PostgreSQL, with production's minute schedules running.
 
-1. Throughput: N one-account requests submitted at once; how many per second are decided end to
-   end — decided, replacement delivered, and every e-mail they cause sent (check, fulfilment and
-   e-mail tasks all counted). Anchor of the same run: N tasks through the same cluster that make
-   only the status call (the floor of per-task cost).
+1. Throughput: N one-account requests (each with stock for its replacement) written in one
+   transaction, so all N check tasks are queued at its commit; from that commit, how many per
+   second the cluster takes to the end: every account decided, every replacement delivered, and
+   every e-mail they cause sent. The e-mails really sent are counted, not assumed: with the
+   e-mail schedule (compensation/services/email_schedule.py) a request gets ONE e-mail, its
+   acknowledgement, sent as soon as the request settles (decided and delivered) within the
+   acknowledgement's grace period (EMAIL_ACK_GRACE_SECONDS, 30 s), telling the whole outcome; an
+   update e-mail follows only for changes after the acknowledgement went out. So the run waits
+   until no e-mail row of these orders is still queued or being sent and every acknowledgement is
+   sent, and prints what was sent and skipped. The tasks the workers ran (checks, fulfilment,
+   e-mails, the minute sweeps) are counted by a bench-only counter (bench/task_counting.py).
+   Anchor of the same run: N tasks through the same cluster that make only the status call.
+   Writing the requests (the web's work, in this process) is timed apart.
 2. A 1,000-account order seen from outside: POST to the API (gunicorn, 2 workers), the cluster
    checks it, the client polls the API until every account is decided; compared with the
    sequential time (1,000 x 20 ms).
@@ -249,7 +258,8 @@ def main() -> int:
         "before it, in this process)"
     )
     print(
-        f"  e-mails sent: {result.sent} (expected {args.requests}: one per request)"
+        f"  e-mails sent: {result.sent} (one per request, the acknowledgement, when each settles "
+        "within its grace period)"
         + (f"; other rows: {result.other_mail_states}" if result.other_mail_states else "")
     )
     print(
@@ -274,7 +284,7 @@ def main() -> int:
         f"{ratio:.3f}x sequential ({sequential:.0f} s) — target <= {RATIO_TARGET}: "
         f"{'met' if ratio <= RATIO_TARGET else 'NOT met'}"
     )
-    mails_ok = result.sent == args.requests
+    mails_ok = result.sent >= args.requests  # every acknowledgement went out (waited for above)
     return 0 if rate >= THROUGHPUT_TARGET and ratio <= RATIO_TARGET and mails_ok else 1
 
 
