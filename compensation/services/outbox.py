@@ -146,7 +146,12 @@ def notifications_send(
     try:
         for pk, attempt in claimed:
             accepted += _send_claimed(
-                rows[pk], attempt=attempt, now=now, mail=mail, message=messages.get(pk, _ALONE)
+                rows[pk],
+                attempt=attempt,
+                now=now,
+                mail=mail,
+                composed=pk in messages,
+                message=messages.get(pk),
             )
     finally:
         _close_quietly(mail)
@@ -160,22 +165,19 @@ def _close_quietly(mail: BaseEmailBackend) -> None:
         log.debug("closing the mail connection failed", exc_info=True)
 
 
-# A row whose message was not composed with the others: it is composed on its own.
-_ALONE = EmailMultiAlternatives()
-
-
 def _send_claimed(
     notification: Notification,
     *,
     attempt: int,
     now: datetime,
     mail: BaseEmailBackend,
+    composed: bool,
     message: EmailMultiAlternatives | None,
 ) -> int:
-    """Send one claimed row's `message` over `mail` (None: an update with nothing new); 1 when
-    the server accepted it."""
+    """Send one claimed row's `message` over `mail` (None: an update with nothing new; not
+    `composed` with the others: composed here, alone); 1 when the server accepted it."""
     try:
-        if message is _ALONE:
+        if not composed:
             message = notification_message(notification, now=now)
         if message is None:  # an update whose changes an earlier e-mail told already
             Notification.objects.filter(pk=notification.pk, state=State.SENDING).update(
