@@ -55,7 +55,61 @@ def _wait(condition, *, timeout: float, poll: float = 0.05) -> float:
     return time.perf_counter() - started
 
 
-def _throughput(requests_n: int, double, product, tag: str) -> Throughput:
+def _cpu_seconds(pid: int) -> float:
+    """CPU (user + system) a process has used so far, from /proc (Linux); 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _process_tree(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            parents.setdefault(parent, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(current := todo.pop())
+        todo += parents.get(current, [])
+    return tree
+
+
+class CpuMeter:
+    """CPU used by the task cluster (every process of it) and by PostgreSQL for everyone but this
+    process: contention from other work on the machine changes the time a run takes, hardly the
+    CPU it costs."""
+
+    def __init__(self, cluster_pid: int) -> None:
+        self.cluster_pid = cluster_pid
+
+    def read(self) -> tuple[float, dict[int, float]]:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            backends = [pid for (pid,) in cursor.fetchall()]
+        cluster = sum(_cpu_seconds(pid) for pid in _process_tree(self.cluster_pid))
+        return cluster, {pid: _cpu_seconds(pid) for pid in backends}
+
+    @staticmethod
+    def spent(before: tuple[float, dict[int, float]], after: tuple[float, dict[int, float]]):
+        """(cluster seconds, PostgreSQL seconds) between two readings."""
+        database = sum(cpu - before[1].get(pid, 0.0) for pid, cpu in after[1].items())
+        return after[0] - before[0], database
+
+
+def _throughput(requests_n: int, double, product, tag: str, meter: CpuMeter) -> Throughput:
     """Submit `requests_n` one-account requests at once; wait until every one is decided, its
     replacement delivered and every e-mail it causes has left (no row of these orders is still
     queued or being sent, and each request's acknowledgement is sent)."""
@@ -91,6 +145,7 @@ def _throughput(requests_n: int, double, product, tag: str) -> Throughput:
         # The cluster's clock starts with the commit that hands it the work (writing the requests
         # in this process is the web's work, printed apart).
         started = time.perf_counter()
+        cpu_before = meter.read()
     decisions = AccountDecision.objects.filter(request__order__order_id__startswith=tag)
     decided = time.perf_counter() - started
     decided += _wait(lambda: not decisions.filter(decision="pending").exists(), timeout=600)
@@ -110,12 +165,15 @@ def _throughput(requests_n: int, double, product, tag: str) -> Throughput:
         print("decisions:", _tally(decisions, "decision"))
         raise
     everything = time.perf_counter() - started
+    cluster_cpu, database_cpu = meter.spent(cpu_before, meter.read())
     time.sleep(0.5)  # tasks still running (twins that find nothing to do) are counted too
     states: dict[str, int] = {}
     for state in mails.values_list("state", flat=True):
         states[state] = states.get(state, 0) + 1
     return Throughput(
         submitting=started - submitting,
+        cluster_cpu=cluster_cpu,
+        database_cpu=database_cpu,
         decided=decided,
         everything=everything,
         tasks=task_counts(),
@@ -136,6 +194,8 @@ def _tally(rows, *fields: str) -> dict[tuple, int]:
 @dataclass(frozen=True)
 class Throughput:
     submitting: float  # seconds this process took to write the requests (before the commit)
+    cluster_cpu: float  # CPU seconds the task cluster used until everything was done
+    database_cpu: float  # ... and PostgreSQL, for every connection but this process's
     decided: float  # seconds until every account was decided
     everything: float  # ... and delivered, and every e-mail sent
     tasks: dict[str, int]  # tasks the workers ran, by function
@@ -242,9 +302,10 @@ def main() -> int:
                 DEBUG="false",
             )
             settings.STATUS_API_URL = double.url
-            with qcluster(env=env), gunicorn(workers=2, env=env) as base:
-                _throughput(1, double, product, "W")  # warm-up: the cluster is up
-                result = _throughput(args.requests, double, product, "T")
+            with qcluster(env=env) as cluster, gunicorn(workers=2, env=env) as base:
+                meter = CpuMeter(cluster.pid)
+                _throughput(1, double, product, "W", meter)  # warm-up: the cluster is up
+                result = _throughput(args.requests, double, product, "T", meter)
                 anchor = _anchor(args.requests, double.url)
                 e2e = _end_to_end(base, double, product)
     rate = args.requests / result.everything
@@ -266,6 +327,11 @@ def main() -> int:
         f"  tasks the workers ran: {tasks} ("
         + ", ".join(f"{k.rsplit('.', 1)[-1]} {v}" for k, v in sorted(result.tasks.items()))
         + ")"
+    )
+    print(
+        f"  CPU per request: task cluster {1000 * result.cluster_cpu / args.requests:.1f} ms, "
+        f"PostgreSQL {1000 * result.database_cpu / args.requests:.1f} ms (what other work on the "
+        "machine hardly changes)"
     )
     print(
         f"  end to end: {rate:.1f} requests/s "
