@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import IntegrityError, connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -228,3 +228,32 @@ def test_check_tasks_running_at_once_decide_every_request_once(status_double: An
         assert Event.objects.filter(kind="request_decided", request_id=request.id).count() == 1
         assert Event.objects.filter(kind="account_decided", request_id=request.id).count() == 2
     assert ReplacementBatch.objects.count() == 12
+
+
+def test_a_write_refused_by_a_racing_staff_decision_is_retried_from_the_rows_as_read(
+    status_double: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry after a unique-constraint refusal compares and writes from the rows as read,
+    not from the first attempt's rolled-back changes."""
+    (request,) = _waiting(status_double, 1, quantity=2)
+    real = checks.batches_create
+    calls: list[int] = []
+
+    def refused_once(**kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("account_replaced_once")
+        return real(**kwargs)
+
+    monkeypatch.setattr(checks, "batches_create", refused_once)
+    assert request_run_checks(request_id=request.id, now=timezone.now()) == 2
+
+    assert len(calls) == 2
+    rows = AccountDecision.objects.filter(request=request).order_by("id")
+    assert [(d.decision, d.check_attempts, d.next_check_at) for d in rows] == [
+        ("approved", 1, None),
+        ("approved", 1, None),
+    ]
+    assert [d.evidence["check_round"] for d in rows] == [1, 1]
+    request.refresh_from_db()
+    assert request.status == "decided"

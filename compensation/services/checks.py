@@ -22,12 +22,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Prefetch
+from django.db.models import F, Field, Prefetch
 
 from compensation import rules, tasks
 from compensation import status as status_service
@@ -157,22 +158,58 @@ def _decisions_check(*, decisions: list[AccountDecision], now: datetime) -> int:
         ]
     )
     flagged = _claim_rate_flags(decisions) if settings.CLAIM_RATE_REVIEW else {}
-    verdicts: dict[int, tuple[rules.Verdict, Any]] = {}
-    for d in decisions:
-        result = results[d.id]
-        try:
-            verdict = rules.decide_account(
-                account_facts(
-                    decision=d,
-                    observation=result.observation,
-                    claim_rate_flagged=flagged.get(d.request_id, False),
-                )
-            )
-        except Exception:  # a bug must not strand the account: it counts as unverified
-            log.exception("rules failed for decision %s; treated as unverified", d.id)
-            verdict = rules.decide_account(account_facts(decision=d, observation=None))
-        verdicts[d.id] = (verdict, result)
+    # Judged before any transaction opens (rules, evidence): the transactions only write.
+    verdicts = {d.id: _judge(d, results[d.id], flagged=flagged, now=now) for d in decisions}
     return _decisions_store(decisions=decisions, verdicts=verdicts, now=now)
+
+
+@dataclass(frozen=True)
+class _Judged:
+    verdict: rules.Verdict
+    result: Any  # the status client's FetchResult
+    evidence: dict[str, Any]  # as stored with this verdict in the account's next check round
+
+
+Verdicts = dict[int, _Judged]
+
+
+def _judge(
+    d: AccountDecision, result: Any, *, flagged: dict[uuid.UUID, bool], now: datetime
+) -> _Judged:
+    try:
+        verdict = rules.decide_account(
+            account_facts(
+                decision=d,
+                observation=result.observation,
+                claim_rate_flagged=flagged.get(d.request_id, False),
+            )
+        )
+    except Exception:  # a bug must not strand the account: it counts as unverified
+        log.exception("rules failed for decision %s; treated as unverified", d.id)
+        verdict = rules.decide_account(account_facts(decision=d, observation=None))
+    return _Judged(
+        verdict, result, _evidence(verdict, result, check_round=d.check_attempts + 1, now=now)
+    )
+
+
+def _evidence(
+    verdict: rules.Verdict, result: Any, *, check_round: int, now: datetime
+) -> dict[str, Any]:
+    """What the case shows: the rules' evidence and the status service's answer, bounded to what
+    the database holds."""
+    return json_storable(
+        {
+            **verdict.evidence,
+            "status_service": {
+                "error": result.error,
+                "attempts": result.attempts,
+                "response": result.raw,
+            },
+            "check_round": check_round,
+            "checked_at": now.isoformat(),
+        },
+        max_depth=32,
+    )
 
 
 def _claim_rate_flags(decisions: list[AccountDecision]) -> dict[uuid.UUID, bool]:
@@ -187,9 +224,6 @@ def _claim_rate_flags(decisions: list[AccountDecision]) -> dict[uuid.UUID, bool]
                 exclude_request_id=d.request_id,
             )
     return flags
-
-
-Verdicts = dict[int, tuple[rules.Verdict, Any]]
 
 
 def _decisions_store(*, decisions: list[AccountDecision], verdicts: Verdicts, now: datetime) -> int:
@@ -222,6 +256,12 @@ def _decisions_store(*, decisions: list[AccountDecision], verdicts: Verdicts, no
 
 
 Stored = tuple[int, list[ReplacementBatch]]  # decisions written, batches created
+# The attributes a store sets on the rows (for the batch, its id: that also drops the cached one).
+_DECIDED_ATTNAMES = [
+    field.attname
+    for field in (AccountDecision._meta.get_field(name) for name in DECIDED_FIELDS)
+    if isinstance(field, Field)
+]
 
 
 def _store_despite_races(
@@ -230,14 +270,19 @@ def _store_despite_races(
     now: datetime,
     taken: dict[int, datetime] | None = None,
 ) -> Stored:
+    as_read = [{name: getattr(d, name) for name in _DECIDED_ATTNAMES} for d in group]
     for attempt in range(1, RACE_ATTEMPTS + 1):
         try:
             return _store_group(group, verdicts, now, taken if attempt == 1 else None)
         except IntegrityError:
             # A staff decision committed between our read and our write; the next attempt sees
-            # it (and turns the account into already_compensated).
+            # it (and turns the account into already_compensated), starting from the rows as
+            # read: the failed attempt's changes were rolled back in the database only.
             if attempt == RACE_ATTEMPTS:
                 raise
+            for d, values in zip(group, as_read, strict=True):
+                for name, value in values.items():
+                    setattr(d, name, value)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -301,28 +346,17 @@ def _store_group(
             taken = _compensated_elsewhere(rows, verdicts)
         approved_by_claim: dict[int, list[AccountDecision]] = defaultdict(list)
         for row in rows:
-            verdict, result = verdicts[row.id]
+            judged = verdicts[row.id]
+            verdict, result, row.evidence = judged.verdict, judged.result, judged.evidence
+            row.check_attempts += 1  # the round the evidence was made for (compare-and-set)
             if row.id in taken:
                 verdict = _already_compensated(row, earlier=taken[row.id])
-            row.check_attempts += 1
+                row.evidence = _evidence(verdict, result, check_round=row.check_attempts, now=now)
             row.rule = verdict.rule
             row.interactions = (
                 None
                 if verdict.interactions is None
                 else min(verdict.interactions, MAX_STORED_INTERACTIONS)
-            )
-            row.evidence = json_storable(
-                {
-                    **verdict.evidence,
-                    "status_service": {
-                        "error": result.error,
-                        "attempts": result.attempts,
-                        "response": result.raw,
-                    },
-                    "check_round": row.check_attempts,
-                    "checked_at": now.isoformat(),
-                },
-                max_depth=32,
             )
             row.decided_at = now
             row.next_check_at = None
@@ -355,7 +389,7 @@ def _compensated_elsewhere(rows: list[AccountDecision], verdicts: Verdicts) -> d
     """{decision id: when the other request was received} for the accounts that were replaced,
     or whose line's compensation was used, by another request meanwhile (a staff override of an
     earlier, rejected request). Only accounts this check would not reject anyway."""
-    live = [r for r in rows if verdicts[r.id][0].decision != Decision.REJECTED]
+    live = [r for r in rows if verdicts[r.id].verdict.decision != Decision.REJECTED]
     if not live:
         return {}
     request_ids = {r.request_id for r in live}
