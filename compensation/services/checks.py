@@ -1,6 +1,8 @@
 """Checking the accounts of a request against the status service.
 
-`request_run_checks` (task `check_request`, queued after submission) reads the public profiles
+`request_run_checks` (task `check_request`, queued after submission) claims its request's pending
+accounts and those of other requests waiting for their first check (`check_claims`: a lease, so
+the tasks of the requests taken along end after one query), reads their public profiles together
 with no lock or transaction held, asks the pure rule engine, and writes the decisions with their
 evidence in one short transaction per request (a compare-and-set: a twin task decides nothing
 twice). Unverified accounts are re-checked by `decisions_recheck_due` with back-off; after the
