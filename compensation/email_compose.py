@@ -8,6 +8,8 @@ result page and the API (`customer_view` / `customer_messages`); the subject say
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,10 +22,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from compensation import customer_messages as words
+from compensation.bulk import rows_update
 from compensation.customer_states import AccountState
 from compensation.models import CompensationRequest, Notification
 from compensation.order_page import order_page_link_issue
-from compensation.selectors import AccountView, LineView, RequestView, request_view
+from compensation.selectors import AccountView, LineView, RequestView, request_views
 from compensation.services.email_schedule import UPDATE_KIND
 
 
@@ -48,19 +51,26 @@ def result_url(request_id: object) -> str:
     )
 
 
-def _told_before(notification: Notification) -> dict[str, str]:
-    """What the request's earlier e-mails told, per decision id (later e-mails win). An e-mail
-    that finally failed told nothing."""
-    told: dict[str, str] = {}
-    for row in (
-        Notification.objects.filter(request_id=notification.request_id)
-        .exclude(pk=notification.pk)
+def _told_rows(request_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[int, dict[str, str]]]:
+    """What each row of these requests told, per request and row id. An e-mail that finally
+    failed told nothing."""
+    rows: dict[uuid.UUID, dict[int, dict[str, str]]] = {r: {} for r in request_ids}
+    for pk, request_id, told in (
+        Notification.objects.filter(request_id__in=request_ids)
         .exclude(told={})
         .exclude(state=Notification.State.FAILED)
-        .order_by("id")
-        .values_list("told", flat=True)
+        .values_list("pk", "request_id", "told")
     ):
-        told.update(row or {})
+        rows[request_id][pk] = told or {}
+    return rows
+
+
+def _told_before(rows: dict[int, dict[str, str]], *, exclude: int) -> dict[str, str]:
+    """What the request's other e-mails told, per decision id (later e-mails win)."""
+    told: dict[str, str] = {}
+    for pk in sorted(rows):
+        if pk != exclude:
+            told.update(rows[pk])
     return told
 
 
@@ -117,47 +127,98 @@ def _subject(
     return "checked", _("We finished checking your request for order %(order)s") % {"order": order}
 
 
-def _request_email(notification: Notification, *, now: datetime) -> ComposedEmail | None:
-    assert notification.request_id is not None and notification.order is not None
+@dataclass(frozen=True)
+class _Draft:
+    template: str
+    kind: str
+    subject: str
+    context: dict[str, Any]
+    told: dict[str, str]
+
+
+def _request_emails(
+    notifications: list[Notification], *, now: datetime
+) -> dict[int, ComposedEmail | None]:
+    """The e-mails about requests, in one transaction: the requests locked in primary-key order
+    (one composer per request at a time, so two e-mails never tell the same change) and read
+    together. Rows of one request are composed in id order, each after what the earlier told."""
+    request_ids = sorted({n.request_id for n in notifications if n.request_id is not None})
+    drafts: dict[int, _Draft | None] = {}
     with transaction.atomic():
-        # One composer per request at a time, so two e-mails never tell the same change.
-        CompensationRequest.objects.select_for_update().filter(pk=notification.request_id).exists()
-        view = request_view(request_id=notification.request_id)
-        assert view is not None
-        # Rows of the kinds used before acknowledgements existed (still queued at an upgrade) tell
-        # the whole request, like an acknowledgement.
-        acknowledgement = notification.kind != UPDATE_KIND
-        told_before = {} if acknowledgement else _told_before(notification)
-        news = [a for a in view.accounts if told_before.get(str(a.decision_id)) != a.state.value]
-        if not news and not acknowledgement:
-            return None
-        kind, subject = _subject(view=view, news=news, acknowledgement=acknowledgement)
-        order_link = (
-            order_page_link_issue(order=notification.order, now=now)
-            if any(a.state == AccountState.DELIVERED for a in news)
-            else None
+        list(
+            CompensationRequest.objects.select_for_update()
+            .filter(pk__in=request_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        context: dict[str, Any] = {
-            "acknowledgement": acknowledgement,
-            "order_id": view.order_id,
-            "received": view.created_at,
-            "groups": _groups(view, news),
-            "headline": view.headline,
-            "open": view.open_count,
-            "result_url": result_url(view.id),
-            "order_link": order_link,
-            "link_days": settings.ORDER_LINK_MAX_AGE_DAYS,
-            "words": words,
-        }
-        told = {str(a.decision_id): a.state.value for a in view.accounts}
-        Notification.objects.filter(pk=notification.pk).update(told=told)
-    template = "request_received" if acknowledgement else "request_update"
-    return ComposedEmail(
+        views = request_views(request_ids=request_ids)
+        # Rows of the kinds used before acknowledgements existed (still queued at an upgrade)
+        # tell the whole request, like an acknowledgement.
+        updates = any(n.kind == UPDATE_KIND for n in notifications)
+        told_rows = _told_rows(request_ids) if updates else {r: {} for r in request_ids}
+        changed: list[Notification] = []
+        for notification in sorted(notifications, key=lambda n: n.pk):
+            assert notification.request_id is not None and notification.order is not None
+            view = views[notification.request_id]
+            earlier = told_rows[notification.request_id]
+            drafts[notification.pk] = draft = _request_draft(
+                notification, view=view, earlier=earlier, now=now
+            )
+            if draft is not None:
+                earlier[notification.pk] = notification.told = draft.told
+                changed.append(notification)
+        rows_update(Notification, changed, ["told"])
+    return {
+        pk: None
+        if draft is None
+        else ComposedEmail(
+            kind=draft.kind,
+            subject=draft.subject,
+            text=render_to_string(f"emails/{draft.template}.txt", draft.context),
+            html=render_to_string(f"emails/{draft.template}.html", draft.context),
+            told=draft.told,
+        )
+        for pk, draft in drafts.items()
+    }
+
+
+def _request_draft(
+    notification: Notification,
+    *,
+    view: RequestView,
+    earlier: dict[int, dict[str, str]],
+    now: datetime,
+) -> _Draft | None:
+    assert notification.order is not None
+    acknowledgement = notification.kind != UPDATE_KIND
+    told_before = {} if acknowledgement else _told_before(earlier, exclude=notification.pk)
+    news = [a for a in view.accounts if told_before.get(str(a.decision_id)) != a.state.value]
+    if not news and not acknowledgement:
+        return None
+    kind, subject = _subject(view=view, news=news, acknowledgement=acknowledgement)
+    order_link = (
+        order_page_link_issue(order=notification.order, now=now)
+        if any(a.state == AccountState.DELIVERED for a in news)
+        else None
+    )
+    context: dict[str, Any] = {
+        "acknowledgement": acknowledgement,
+        "order_id": view.order_id,
+        "received": view.created_at,
+        "groups": _groups(view, news),
+        "headline": view.headline,
+        "open": view.open_count,
+        "result_url": result_url(view.id),
+        "order_link": order_link,
+        "link_days": settings.ORDER_LINK_MAX_AGE_DAYS,
+        "words": words,
+    }
+    return _Draft(
+        template="request_received" if acknowledgement else "request_update",
         kind=kind,
         subject=subject,
-        text=render_to_string(f"emails/{template}.txt", context),
-        html=render_to_string(f"emails/{template}.html", context),
-        told=told,
+        context=context,
+        told={str(a.decision_id): a.state.value for a in view.accounts},
     )
 
 
@@ -180,6 +241,18 @@ def _order_link_email(notification: Notification, *, now: datetime) -> ComposedE
 def email_compose(*, notification: Notification, now: datetime) -> ComposedEmail | None:
     """The e-mail a notification row stands for, from the state now; None when an update has
     nothing new to tell (every change was told by an earlier e-mail)."""
-    if notification.kind == "order_link":
-        return _order_link_email(notification, now=now)
-    return _request_email(notification, now=now)
+    return emails_compose(notifications=[notification], now=now)[notification.pk]
+
+
+def emails_compose(
+    *, notifications: Sequence[Notification], now: datetime
+) -> dict[int, ComposedEmail | None]:
+    """`email_compose` for many rows at once (the outbox's batch), by row id: the same words,
+    in a fixed number of queries plus the order links it issues."""
+    composed: dict[int, ComposedEmail | None] = {
+        n.pk: _order_link_email(n, now=now) for n in notifications if n.kind == "order_link"
+    }
+    about_requests = [n for n in notifications if n.kind != "order_link"]
+    if about_requests:
+        composed.update(_request_emails(about_requests, now=now))
+    return composed

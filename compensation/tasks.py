@@ -38,10 +38,18 @@ def fulfil_sweep() -> int:
     return batches_sweep(now=timezone.now())
 
 
-def send_notification(notification_id: int) -> bool:
-    from compensation.services.outbox import notification_send
+def send_notification(notification_id: int) -> int:
+    """One e-mail (and other due ones, on the same connection)."""
+    from compensation.services.outbox import notifications_send
 
-    return notification_send(notification_id=int(notification_id))
+    return notifications_send(notification_ids=[int(notification_id)])
+
+
+def send_notifications(notification_ids: list[int]) -> int:
+    """These e-mails (and other due ones, up to the outbox's batch) on one connection."""
+    from compensation.services.outbox import notifications_send
+
+    return notifications_send(notification_ids=[int(pk) for pk in notification_ids])
 
 
 def expire_review_claims() -> int:

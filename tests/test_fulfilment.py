@@ -5,6 +5,8 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from compensation.events import CompensationEvent
@@ -266,3 +268,18 @@ def test_wake_queues_one_drain_per_product_with_waiting_batches_after_commit(
     for callback in callbacks:
         callback()
     assert calls == [("compensation.tasks.fulfil_product", with_batch.id)]
+
+
+def test_one_drain_serves_every_waiting_batch_and_the_later_wake_ups_end_after_one_query() -> None:
+    """A burst approves many batches, each approval queueing a wake-up: the first drain serves
+    them all, the others find nothing to do and take no lock."""
+    product = make_product()
+    _stock(product, 4)
+    batches = [waiting_batch(product=product, quantity=1) for _ in range(4)]
+
+    assert batches_fulfil(product_id=product.id, now=timezone.now()) == 4
+    for _ in batches[1:]:
+        with CaptureQueriesContext(connection) as queries:
+            assert batches_fulfil(product_id=product.id, now=timezone.now()) == 0
+        assert len(queries.captured_queries) == 1
+    assert set(ReplacementBatch.objects.values_list("state", flat=True)) == {"delivered"}

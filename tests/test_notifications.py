@@ -20,7 +20,7 @@ from compensation.services.email_schedule import (
     notifications_on_change,
 )
 from compensation.services.fresh_links import order_link_request
-from compensation.services.outbox import notification_send
+from compensation.services.outbox import notification_send, notifications_send
 from compensation.tasks import send_notification
 from inventory.models import Event
 from orders.links import order_link_resolve
@@ -216,6 +216,39 @@ def test_a_scheduled_e_mail_that_fails_is_retried_and_keeps_telling_everything(
     assert message.subject == "We received your compensation request for order A8000"
     assert "cannot replace it: Used after delivery." in message.body
     assert list(Notification.objects.values_list("kind", "state")) == [
+        ("request_received", "sent"),
+        ("request_update", "skipped"),
+    ]
+
+
+def test_e_mails_of_one_request_sent_by_one_task_tell_nothing_twice(monkeypatch) -> None:
+    """The same words as one by one: rows of one request are composed in id order, each after
+    what the earlier ones told (here the retried acknowledgement tells the change already)."""
+    request = _request()
+    acknowledgements_schedule(requests=[request], now=request.received_at)
+    ack = Notification.objects.get()
+    due = request.received_at + GRACE
+
+    def boom(self, fail_silently=False):
+        raise ConnectionError("SMTP down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(EmailMultiAlternatives, "send", boom)
+        assert notification_send(notification_id=ack.pk, now=due) is False
+    request.decisions.filter(decision=Decision.MANUAL_REVIEW).update(
+        decision=Decision.REJECTED, reviewed=True, customer_message="Used after delivery."
+    )
+    notifications_on_change(request_ids=[request.pk], change=Change.REVIEWED, now=due)
+    update = Notification.objects.get(kind="request_update")
+
+    assert (
+        notifications_send(notification_ids=[update.pk, ack.pk], now=due + timedelta(hours=1)) == 1
+    )
+
+    [message] = mail.outbox
+    assert message.subject == "We received your compensation request for order A8000"
+    assert "cannot replace it: Used after delivery." in message.body
+    assert list(Notification.objects.order_by("id").values_list("kind", "state")) == [
         ("request_received", "sent"),
         ("request_update", "skipped"),
     ]

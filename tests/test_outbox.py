@@ -12,8 +12,16 @@ import pytest
 from django.utils import timezone
 
 from compensation.models import CompensationRequest, Notification
+from compensation.services import email_schedule, outbox
+from compensation.services.email_schedule import notifications_queue_send
 from compensation.services.notifications import notify
-from compensation.services.outbox import message_id_for, notification_send, notifications_send_due
+from compensation.services.outbox import (
+    message_id_for,
+    notification_send,
+    notifications_send,
+    notifications_send_due,
+)
+from compensation.tasks import send_notifications
 from inventory.models import Event
 from orders.models import Order
 from tests.doubles.smtp_server import Accept, Drop, Reply, SmtpDouble, Stall
@@ -200,3 +208,92 @@ def test_staff_see_e_mail_failed_on_the_request(smtp: SmtpDouble, admin_client: 
     page = admin_client.get(f"/admin/compensation/compensationrequest/{failing.pk}/change/")
     body = page.content.decode()
     assert "E-mail failed" in body and "SMTP 550 refused by the test double" in body
+
+
+# --- one send task, many e-mails (outbox.notifications_send) ---------------------------------
+
+
+def _links(count: int) -> list[Notification]:
+    order = Order.objects.create(
+        order_id="M-9", email="owner@example.com", placed_at=timezone.now() - timedelta(days=1)
+    )
+    rows = [notify(kind="order_link", key=f"order_link:{i}", order=order) for i in range(count)]
+    assert all(rows)
+    return [row for row in rows if row is not None]
+
+
+def test_one_task_sends_every_due_e_mail_once_over_one_connection(smtp: SmtpDouble) -> None:
+    first, second, third, later = _links(4)
+    Notification.objects.filter(pk=later.pk).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=1)
+    )
+
+    assert notifications_send(notification_ids=[second.pk]) == 3
+
+    assert smtp.message_ids() == [message_id_for(n) for n in (first, second, third)]
+    assert smtp.outcomes() == {"quit": 1}  # one connection for the three
+    assert [_state(n) for n in (first, second, third, later)] == [
+        ("sent", 1),
+        ("sent", 1),
+        ("sent", 1),
+        ("queued", 0),
+    ]
+    assert Event.objects.filter(kind="email_sent").count() == 3
+    # The tasks of the other rows, and a twin: nothing is sent twice.
+    assert notifications_send(notification_ids=[first.pk, third.pk]) == 0
+    assert send_notifications([second.pk]) == 0
+    assert len(smtp.accepted) == 3
+
+
+def test_a_refused_e_mail_is_retried_alone_and_the_rest_go_on_a_fresh_connection(
+    smtp: SmtpDouble,
+) -> None:
+    smtp.plan = [Reply(451), Accept()]
+    first, second, third = _links(3)
+
+    assert notifications_send(notification_ids=[first.pk, second.pk, third.pk]) == 2
+
+    assert _state(first) == ("queued", 1)
+    assert first.last_error.startswith("SMTP 451")
+    assert first.next_attempt_at is not None and first.next_attempt_at > timezone.now()
+    assert [_state(n) for n in (second, third)] == [("sent", 1), ("sent", 1)]
+    assert smtp.message_ids() == [message_id_for(second), message_id_for(third)]
+    assert smtp.outcomes() == {"replied:451": 1, "quit": 1}
+
+
+def test_an_e_mail_that_cannot_be_composed_fails_alone(
+    smtp: SmtpDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, broken, third = _links(3)
+    real = outbox.notification_message
+
+    def together(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("template error")
+
+    def alone(notification: Notification, *, now: Any) -> Any:
+        if notification.pk == broken.pk:
+            raise RuntimeError("template error")
+        return real(notification, now=now)
+
+    monkeypatch.setattr(outbox, "notification_messages", together)
+    monkeypatch.setattr(outbox, "notification_message", alone)
+
+    assert notifications_send(notification_ids=[first.pk, broken.pk, third.pk]) == 2
+
+    assert _state(broken) == ("queued", 1)
+    assert broken.last_error == "RuntimeError: template error"
+    assert smtp.message_ids() == [message_id_for(first), message_id_for(third)]
+
+
+def test_e_mails_due_together_are_queued_as_one_task_per_batch(
+    queued: list[tuple[str, tuple[Any, ...]]],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    monkeypatch.setattr(email_schedule, "SEND_BATCH", 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications_queue_send([5, 3, 4])
+    assert queued == [
+        ("compensation.tasks.send_notifications", ([3, 4],)),
+        ("compensation.tasks.send_notifications", ([5],)),
+    ]

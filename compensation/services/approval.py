@@ -13,8 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection, transaction
 
 from compensation.bulk import rows_update
 from compensation.events import batch_created_event, request_decided_event, review_approved_events
@@ -49,13 +48,26 @@ def claims_refresh_usage(*, claim_ids: set[int]) -> None:
     """A line's compensation is used by the first request where an account of it was approved,
     sent to review or is still being verified; a claim whose accounts all ended up rejected does
     not use it (the customer may ask again)."""
-    if claim_ids:
-        live = AccountDecision.objects.filter(claim_id=OuterRef("pk")).exclude(
-            decision=Decision.REJECTED
-        )
-        LineClaim.objects.filter(id__in=claim_ids, refusal="").update(
-            uses_compensation=Exists(live)
-        )
+    if not claim_ids:
+        return
+    # Hand-written: it runs in every request's decision, and Django takes longer to compile the
+    # ORM form (a correlated EXISTS) than the database takes to run it.
+    quote = connection.ops.quote_name
+    claims, decisions = quote(LineClaim._meta.db_table), quote(AccountDecision._meta.db_table)
+    ids = sorted(claim_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {claims}
+                   SET uses_compensation = EXISTS (
+                        SELECT 1 FROM {decisions} d
+                         WHERE d.claim_id = {claims}.id AND d.decision <> %s)
+                 WHERE id IN ({", ".join(["%s"] * len(chunk))}) AND refusal = ''
+                """,  # noqa: S608 - names from the models, values are parameters
+                [Decision.REJECTED, *chunk],
+            )
 
 
 def batches_create(
@@ -147,21 +159,53 @@ def decisions_approve(
     return batches
 
 
-def request_refresh_status(*, request_id: uuid.UUID, now: datetime) -> bool:
+def request_refresh_status(
+    *, request_id: uuid.UUID, now: datetime, request: CompensationRequest | None = None
+) -> bool:
     """Mark the request decided once none of its accounts is pending or awaiting a re-check.
-    Returns True when this call decided it (the change is reported to the e-mail schedule once)."""
-    with transaction.atomic():
-        still_checking = AccountDecision.objects.filter(
-            Q(decision=Decision.PENDING) | Q(decision=Decision.UNVERIFIED), request_id=request_id
-        ).exists()
-        if still_checking:
+    Returns True when this call decided it (the change is reported to the e-mail schedule once).
+    `request`: the caller's copy of the row, if it has one (saves reading it again).
+
+    One compare-and-set statement; inside the caller's transaction when there is one (no
+    savepoint: a failure here fails the caller's work, which is what the callers want)."""
+    with transaction.atomic(savepoint=False):
+        if not _request_decide_if_settled(request_id=request_id, now=now):
             return False
-        request = CompensationRequest.objects.filter(
-            id=request_id, status=RequestStatus.CHECKING
-        ).first()
         if request is None:
-            return False
-        return request_mark_decided(request=request, now=now)
+            request = CompensationRequest.objects.get(id=request_id)
+        request.status, request.decided_at = RequestStatus.DECIDED, now
+        _request_decided(request=request, now=now)
+        return True
+
+
+def _request_decide_if_settled(*, request_id: uuid.UUID, now: datetime) -> bool:
+    """checking -> decided if no account is pending or awaiting a re-check (one statement,
+    hand-written: it runs in every request's decision; the ORM form's compilation costs more)."""
+    quote = connection.ops.quote_name
+    requests, decisions = (
+        quote(CompensationRequest._meta.db_table),
+        quote(AccountDecision._meta.db_table),
+    )
+    request_pk = CompensationRequest._meta.pk
+    assert request_pk is not None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {requests} SET status = %s, decided_at = %s
+             WHERE id = %s AND status = %s
+               AND NOT EXISTS (SELECT 1 FROM {decisions} d
+                                WHERE d.request_id = {requests}.id AND d.decision IN (%s, %s))
+            """,  # noqa: S608 - names from the models, values are parameters
+            [
+                RequestStatus.DECIDED,
+                connection.ops.adapt_datetimefield_value(now),
+                request_pk.get_db_prep_value(request_id, connection),
+                RequestStatus.CHECKING,
+                Decision.PENDING,
+                Decision.UNVERIFIED,
+            ],
+        )
+        return cursor.rowcount == 1
 
 
 def request_mark_decided(*, request: CompensationRequest, now: datetime) -> bool:
@@ -171,6 +215,12 @@ def request_mark_decided(*, request: CompensationRequest, now: datetime) -> bool
     if not updated:
         return False
     request.status, request.decided_at = RequestStatus.DECIDED, now
+    _request_decided(request=request, now=now)
+    return True
+
+
+def _request_decided(*, request: CompensationRequest, now: datetime) -> None:
+    """What follows a request's decision: its event, webhooks and e-mail schedule."""
     counts: dict[str, int] = defaultdict(int)
     for decision in AccountDecision.objects.filter(request=request).values_list(
         "decision", flat=True
@@ -179,4 +229,3 @@ def request_mark_decided(*, request: CompensationRequest, now: datetime) -> bool
     request_decided_event(request=request, counts=counts, now=now)
     webhooks_emit(event_type="request.decided", request_ids=[request.id], now=now)
     notifications_on_change(request_ids=[request.id], change=Change.CHECKED, now=now)
-    return True

@@ -1,6 +1,8 @@
 """Checking the accounts of a request against the status service.
 
-`request_run_checks` (task `check_request`, queued after submission) reads the public profiles
+`request_run_checks` (task `check_request`, queued after submission) claims its request's pending
+accounts and those of other requests waiting for their first check (`check_claims`: a lease, so
+the tasks of the requests taken along end after one query), reads their public profiles together
 with no lock or transaction held, asks the pure rule engine, and writes the decisions with their
 evidence in one short transaction per request (a compare-and-set: a twin task decides nothing
 twice). Unverified accounts are re-checked by `decisions_recheck_due` with back-off; after the
@@ -22,12 +24,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Field, Prefetch
 
 from compensation import rules, tasks
 from compensation import status as status_service
@@ -39,6 +42,7 @@ from compensation.models import (
     CompensationRequest,
     Decision,
     LineClaim,
+    ReplacementBatch,
     RequestStatus,
 )
 from compensation.queueing import enqueue_on_commit
@@ -46,10 +50,15 @@ from compensation.services.approval import (
     DECIDED_FIELDS,
     batches_create,
     claims_refresh_usage,
-    fulfilment_wake_for_batches,
     request_refresh_status,
 )
+from compensation.services.check_claims import (
+    CHECK_BATCH_ACCOUNTS,
+    check_work_look,
+    decisions_claim_for_check,
+)
 from compensation.services.facts import account_baseline, account_facts
+from compensation.services.fulfilment import fulfilment_wake
 from inventory.validation import json_storable
 
 log = logging.getLogger(__name__)
@@ -65,22 +74,46 @@ MAX_STORED_INTERACTIONS = 2_147_483_647
 RACE_ATTEMPTS = 3
 
 
+# What the checks read besides each account: read once per claim and request and shared by their
+# decisions (a 1,000-account request would otherwise build 7,000 model instances, not 1,000).
+_SHARED = (
+    Prefetch("claim", queryset=LineClaim.objects.select_related("line__product")),
+    Prefetch("request", queryset=CompensationRequest.objects.select_related("order")),
+)
+
+
 def request_checks_queue(*, request_id: uuid.UUID) -> None:
     """Queue the checks of a request after commit (task `check_request`, one name per request)."""
     enqueue_on_commit(tasks.check_request, str(request_id), task_name=f"check-{request_id}")
 
 
-def request_run_checks(*, request_id: uuid.UUID, now: datetime) -> int:
-    """Check every pending account of the request. Idempotent: a twin run decides nothing twice.
-    Returns the number of decisions written."""
-    pending = list(
-        AccountDecision.objects.filter(request_id=request_id, decision=Decision.PENDING)
-        .select_related("account", "claim__line__product", "request__order")
-        .defer("account__credentials_sealed")  # a check never needs the credentials
-        .order_by("id")
-    )
+def request_run_checks(
+    *, request_id: uuid.UUID, now: datetime, others: int = CHECK_BATCH_ACCOUNTS
+) -> int:
+    """Check every pending account of the request, and those of other requests waiting for their
+    first check (up to `others` accounts; see `check_claims`). Idempotent: a twin run decides
+    nothing twice. Returns the number of decisions written."""
+    work = check_work_look(request_id=request_id, now=now, others=others > 0)
+    pending: list[AccountDecision] = []
+    if work.claimable:
+        lease, request_ids = decisions_claim_for_check(
+            request_id=request_id, now=now, others=others
+        )
+        if request_ids:
+            pending = list(
+                AccountDecision.objects.filter(
+                    request_id__in=request_ids, decision=Decision.PENDING, next_check_at=lease
+                )
+                .select_related("account")
+                .prefetch_related(*_SHARED)
+                .defer("account__credentials_sealed")  # a check never needs the credentials
+                .order_by("id")
+            )
     if not pending:
-        request_refresh_status(request_id=request_id, now=now)
+        # Nothing free: checked already, or being checked by the task that took it. A request
+        # left undecided with nothing to check (a lost status update) is decided now.
+        if work.undecided:
+            request_refresh_status(request_id=request_id, now=now)
         return 0
     return _decisions_check(decisions=pending, now=now)
 
@@ -89,7 +122,9 @@ def decisions_recheck_due(*, now: datetime) -> int:
     """Re-check unverified accounts whose back-off has elapsed."""
     due = list(
         AccountDecision.objects.filter(decision=Decision.UNVERIFIED, next_check_at__lte=now)
-        .select_related("account", "claim__line__product", "request__order")
+        .select_related("account")
+        .prefetch_related(*_SHARED)
+        .defer("account__credentials_sealed")
         .order_by("id")[:1000]
     )
     return _decisions_check(decisions=due, now=now) if due else 0
@@ -125,22 +160,58 @@ def _decisions_check(*, decisions: list[AccountDecision], now: datetime) -> int:
         ]
     )
     flagged = _claim_rate_flags(decisions) if settings.CLAIM_RATE_REVIEW else {}
-    verdicts: dict[int, tuple[rules.Verdict, Any]] = {}
-    for d in decisions:
-        result = results[d.id]
-        try:
-            verdict = rules.decide_account(
-                account_facts(
-                    decision=d,
-                    observation=result.observation,
-                    claim_rate_flagged=flagged.get(d.request_id, False),
-                )
-            )
-        except Exception:  # a bug must not strand the account: it counts as unverified
-            log.exception("rules failed for decision %s; treated as unverified", d.id)
-            verdict = rules.decide_account(account_facts(decision=d, observation=None))
-        verdicts[d.id] = (verdict, result)
+    # Judged before any transaction opens (rules, evidence): the transactions only write.
+    verdicts = {d.id: _judge(d, results[d.id], flagged=flagged, now=now) for d in decisions}
     return _decisions_store(decisions=decisions, verdicts=verdicts, now=now)
+
+
+@dataclass(frozen=True)
+class _Judged:
+    verdict: rules.Verdict
+    result: Any  # the status client's FetchResult
+    evidence: dict[str, Any]  # as stored with this verdict in the account's next check round
+
+
+Verdicts = dict[int, _Judged]
+
+
+def _judge(
+    d: AccountDecision, result: Any, *, flagged: dict[uuid.UUID, bool], now: datetime
+) -> _Judged:
+    try:
+        verdict = rules.decide_account(
+            account_facts(
+                decision=d,
+                observation=result.observation,
+                claim_rate_flagged=flagged.get(d.request_id, False),
+            )
+        )
+    except Exception:  # a bug must not strand the account: it counts as unverified
+        log.exception("rules failed for decision %s; treated as unverified", d.id)
+        verdict = rules.decide_account(account_facts(decision=d, observation=None))
+    return _Judged(
+        verdict, result, _evidence(verdict, result, check_round=d.check_attempts + 1, now=now)
+    )
+
+
+def _evidence(
+    verdict: rules.Verdict, result: Any, *, check_round: int, now: datetime
+) -> dict[str, Any]:
+    """What the case shows: the rules' evidence and the status service's answer, bounded to what
+    the database holds."""
+    return json_storable(
+        {
+            **verdict.evidence,
+            "status_service": {
+                "error": result.error,
+                "attempts": result.attempts,
+                "response": result.raw,
+            },
+            "check_round": check_round,
+            "checked_at": now.isoformat(),
+        },
+        max_depth=32,
+    )
 
 
 def _claim_rate_flags(decisions: list[AccountDecision]) -> dict[uuid.UUID, bool]:
@@ -157,39 +228,67 @@ def _claim_rate_flags(decisions: list[AccountDecision]) -> dict[uuid.UUID, bool]
     return flags
 
 
-Verdicts = dict[int, tuple[rules.Verdict, Any]]
-
-
 def _decisions_store(*, decisions: list[AccountDecision], verdicts: Verdicts, now: datetime) -> int:
     """Write each request's decisions in its own transaction; see the module docstring."""
     by_request: dict[uuid.UUID, list[AccountDecision]] = defaultdict(list)
     for decision in decisions:
         by_request[decision.request_id].append(decision)
     stored = 0
+    products: set[int] = set()  # of the replacement batches created
+    # Read once for the whole batch; a staff decision committing after this read breaks a
+    # unique constraint in the store, whose next attempt reads again (`_store_despite_races`).
+    taken = _compensated_elsewhere(decisions, verdicts)
     for group in by_request.values():
         try:
-            stored += _store_despite_races(group, verdicts, now)
+            count, batches = _store_despite_races(group, verdicts, now, taken)
         except Exception:
             log.exception(
                 "storing the checks of request %s failed; one by one", group[0].request_id
             )
-            stored += sum(_store_alone(d, verdicts, now) for d in group)
+            count, batches = 0, []
+            for decision in group:
+                alone, made = _store_alone(decision, verdicts, now)
+                count, batches = count + alone, batches + made
+        stored += count
+        products.update(b.product_id for b in batches)
+    # One wake-up for the whole batch, after every request of it is stored (if this task dies
+    # first, the fulfilment sweep serves the batches: they are committed).
+    fulfilment_wake(product_ids=products)
     return stored
 
 
-def _store_despite_races(group: list[AccountDecision], verdicts: Verdicts, now: datetime) -> int:
+Stored = tuple[int, list[ReplacementBatch]]  # decisions written, batches created
+# The attributes a store sets on the rows (for the batch, its id: that also drops the cached one).
+_DECIDED_ATTNAMES = [
+    field.attname
+    for field in (AccountDecision._meta.get_field(name) for name in DECIDED_FIELDS)
+    if isinstance(field, Field)
+]
+
+
+def _store_despite_races(
+    group: list[AccountDecision],
+    verdicts: Verdicts,
+    now: datetime,
+    taken: dict[int, datetime] | None = None,
+) -> Stored:
+    as_read = [{name: getattr(d, name) for name in _DECIDED_ATTNAMES} for d in group]
     for attempt in range(1, RACE_ATTEMPTS + 1):
         try:
-            return _store_group(group, verdicts, now)
+            return _store_group(group, verdicts, now, taken if attempt == 1 else None)
         except IntegrityError:
             # A staff decision committed between our read and our write; the next attempt sees
-            # it (and turns the account into already_compensated).
+            # it (and turns the account into already_compensated), starting from the rows as
+            # read: the failed attempt's changes were rolled back in the database only.
             if attempt == RACE_ATTEMPTS:
                 raise
+            for d, values in zip(group, as_read, strict=True):
+                for name, value in values.items():
+                    setattr(d, name, value)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _store_alone(decision: AccountDecision, verdicts: Verdicts, now: datetime) -> int:
+def _store_alone(decision: AccountDecision, verdicts: Verdicts, now: datetime) -> Stored:
     """One account on its own; if even that fails, a person decides (or, if that write is
     refused too, the account waits for its next re-check, no later than the longest delay)."""
     try:
@@ -218,13 +317,20 @@ def _store_alone(decision: AccountDecision, verdicts: Verdicts, now: datetime) -
                 if updated:
                     claims_refresh_usage(claim_ids={decision.claim_id})
                     request_refresh_status(request_id=decision.request_id, now=now)
-            return updated
+            return updated, []
         except Exception:
             log.exception("fallback %s refused for decision %s", fallback["decision"], decision.id)
-    return 0
+    return 0, []
 
 
-def _store_group(group: list[AccountDecision], verdicts: Verdicts, now: datetime) -> int:
+def _store_group(
+    group: list[AccountDecision],
+    verdicts: Verdicts,
+    now: datetime,
+    taken: dict[int, datetime] | None = None,
+) -> Stored:
+    """Write one request's decisions in one transaction (compare-and-set on each row). `taken`:
+    `_compensated_elsewhere` as read before the transaction (None: read it now)."""
     delays = settings.STATUS_RECHECK_DELAYS
     longest = max(delays)
     snapshot = {d.id: (d.decision, d.check_attempts) for d in group}
@@ -238,31 +344,21 @@ def _store_group(group: list[AccountDecision], verdicts: Verdicts, now: datetime
         }
         # Compare-and-set: a twin task (at-least-once delivery) may have decided some already.
         rows = [d for d in group if current.get(d.id) == snapshot[d.id]]
-        taken = _compensated_elsewhere(rows, verdicts)
+        if taken is None:
+            taken = _compensated_elsewhere(rows, verdicts)
         approved_by_claim: dict[int, list[AccountDecision]] = defaultdict(list)
         for row in rows:
-            verdict, result = verdicts[row.id]
+            judged = verdicts[row.id]
+            verdict, result, row.evidence = judged.verdict, judged.result, judged.evidence
+            row.check_attempts += 1  # the round the evidence was made for (compare-and-set)
             if row.id in taken:
                 verdict = _already_compensated(row, earlier=taken[row.id])
-            row.check_attempts += 1
+                row.evidence = _evidence(verdict, result, check_round=row.check_attempts, now=now)
             row.rule = verdict.rule
             row.interactions = (
                 None
                 if verdict.interactions is None
                 else min(verdict.interactions, MAX_STORED_INTERACTIONS)
-            )
-            row.evidence = json_storable(
-                {
-                    **verdict.evidence,
-                    "status_service": {
-                        "error": result.error,
-                        "attempts": result.attempts,
-                        "response": result.raw,
-                    },
-                    "check_round": row.check_attempts,
-                    "checked_at": now.isoformat(),
-                },
-                max_depth=32,
             )
             row.decided_at = now
             row.next_check_at = None
@@ -285,17 +381,17 @@ def _store_group(group: list[AccountDecision], verdicts: Verdicts, now: datetime
         rows_update(AccountDecision, rows, DECIDED_FIELDS)
         accounts_decided_events(rows=rows, now=now)
         claims_refresh_usage(claim_ids={r.claim_id for r in rows})
-        for request_id in sorted({r.request_id for r in rows}):
-            request_refresh_status(request_id=request_id, now=now)
-        fulfilment_wake_for_batches(batches)
-    return len(rows)
+        requests = {r.request_id: r.request for r in rows}
+        for request_id in sorted(requests):
+            request_refresh_status(request_id=request_id, now=now, request=requests[request_id])
+    return len(rows), batches
 
 
 def _compensated_elsewhere(rows: list[AccountDecision], verdicts: Verdicts) -> dict[int, datetime]:
     """{decision id: when the other request was received} for the accounts that were replaced,
     or whose line's compensation was used, by another request meanwhile (a staff override of an
     earlier, rejected request). Only accounts this check would not reject anyway."""
-    live = [r for r in rows if verdicts[r.id][0].decision != Decision.REJECTED]
+    live = [r for r in rows if verdicts[r.id].verdict.decision != Decision.REJECTED]
     if not live:
         return {}
     request_ids = {r.request_id for r in live}

@@ -1,10 +1,10 @@
 """Customer e-mails: WHAT a `Notification` row says (WHEN it is due is `services.email_schedule`,
 HOW it is sent is the outbox, `services.outbox`).
 
-`notification_message()` composes the e-mail from the state at the moment it is sent
-(`compensation.email_compose`), so it is never stale; it is None for an update that finds nothing
-new to tell (the outbox then marks the row skipped). Rows store no context and no token: the
-order-page link inside an e-mail is issued when it is composed.
+`notification_message()` (`notification_messages()` for many) composes the e-mail from the state
+at the moment it is sent (`compensation.email_compose`), so it is never stale; it is None for an
+update that finds nothing new to tell (the outbox then marks the row skipped). Rows store no
+context and no token: the order-page link inside an e-mail is issued when it is composed.
 
 `notify()` records one e-mail for one event (the unique key makes a repeated event create nothing
 twice) and queues its sending after commit; the order-link e-mail is such an event.
@@ -13,6 +13,7 @@ twice) and queues its sending after commit; the order-link e-mail is such an eve
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.conf import settings
@@ -21,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import translation
 
 from compensation import tasks
-from compensation.email_compose import email_compose
+from compensation.email_compose import emails_compose
 from compensation.events import order_link_resent_event
 from compensation.models import CompensationRequest, Notification
 from compensation.queueing import enqueue_on_commit
@@ -73,16 +74,28 @@ def notification_message(
 ) -> EmailMultiAlternatives | None:
     """The e-mail for a notification, composed from the current state of the database; None
     when it is an update with nothing new to tell."""
+    return notification_messages([notification], now=now)[notification.pk]
+
+
+def notification_messages(
+    notifications: Sequence[Notification], *, now: datetime
+) -> dict[int, EmailMultiAlternatives | None]:
+    """`notification_message` for many rows at once, by row id (composed together)."""
     with translation.override(settings.LANGUAGE_CODE):
-        composed = email_compose(notification=notification, now=now)
-    if composed is None:
-        return None
-    message = EmailMultiAlternatives(
-        subject=composed.subject,
-        body=composed.text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[notification.to],
-        headers={"Auto-Submitted": "auto-generated"},
-    )
-    message.attach_alternative(composed.html, "text/html")
-    return message
+        composed = emails_compose(notifications=notifications, now=now)
+    by_pk = {n.pk: n for n in notifications}
+    messages: dict[int, EmailMultiAlternatives | None] = {}
+    for pk, email in composed.items():
+        if email is None:
+            messages[pk] = None
+            continue
+        message = EmailMultiAlternatives(
+            subject=email.subject,
+            body=email.text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[by_pk[pk].to],
+            headers={"Auto-Submitted": "auto-generated"},
+        )
+        message.attach_alternative(email.html, "text/html")
+        messages[pk] = message
+    return messages

@@ -23,20 +23,22 @@ from __future__ import annotations
 import hashlib
 import logging
 import smtplib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from compensation import tasks
 from compensation.db_retry import DatabaseUnavailable, with_connection_retry
 from compensation.events import email_failed_event, email_sent_event
 from compensation.models import Notification
-from compensation.queueing import enqueue_on_commit
-from compensation.services.notifications import notification_message
+from compensation.services.email_schedule import SEND_BATCH, notifications_queue_send
+from compensation.services.notifications import notification_message, notification_messages
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +75,36 @@ def _describe(exc: BaseException) -> tuple[str, bool]:
     return f"{type(exc).__name__}: {detail}"[:300].rstrip(": "), False
 
 
-def _claim(notification_id: int, now: datetime) -> int | None:
-    """Take a queued, due row for sending; the attempt number, or None if it is not ours."""
-    claimed = (
-        Notification.objects.filter(pk=notification_id, state=State.QUEUED)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(state=State.SENDING, sending_since=now, attempts=F("attempts") + 1)
+def _claim(notification_ids: Sequence[int], now: datetime, *, others: int) -> list[tuple[int, int]]:
+    """Take the queued, due rows among `notification_ids` for sending, and up to `others` other
+    queued, due rows that nobody holds; (id, attempt number) of each, in id order.
+
+    Rows are locked in primary-key order. The named rows are waited for (a change that joins an
+    open update row holds its lock: the e-mail then tells that change too); the others are
+    skipped when locked. The claim counts the attempt."""
+    due = Notification.objects.filter(state=State.QUEUED).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
-    if not claimed:
-        return None
-    return Notification.objects.values_list("attempts", flat=True).get(pk=notification_id)
+    with transaction.atomic():
+        ids = list(
+            due.filter(pk__in=list(notification_ids))
+            .select_for_update()
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if others > 0:
+            ids += list(
+                due.exclude(pk__in=list(notification_ids))
+                .select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:others]
+            )
+        if not ids:
+            return []
+        Notification.objects.filter(pk__in=ids).update(
+            state=State.SENDING, sending_since=now, attempts=F("attempts") + 1
+        )
+        return sorted(Notification.objects.filter(pk__in=ids).values_list("pk", "attempts"))
 
 
 def notification_send(*, notification_id: int, now: datetime | None = None) -> bool:
@@ -91,25 +113,86 @@ def notification_send(*, notification_id: int, now: datetime | None = None) -> b
     Failures are recorded on the row (retry later, or failed), never raised: the task that runs
     this succeeds either way, and the outbox alone decides what happens next.
     """
+    return notifications_send(notification_ids=[notification_id], now=now, others=0) == 1
+
+
+def notifications_send(
+    *, notification_ids: Sequence[int], now: datetime | None = None, others: int | None = None
+) -> int:
+    """Send these notifications (the ones queued and due) and other due ones, `SEND_BATCH` in
+    all unless `others` says how many more, over one connection to the mail server. Returns how
+    many the server accepted. Twin tasks find the rows claimed and send nothing twice.
+
+    Each row is claimed (a compare-and-set counting the attempt), composed and sent with no
+    transaction open, and marked sent right after the server accepted it; a failure is recorded
+    on its row (retry later, or failed), never raised, and the next message gets a fresh
+    connection."""
     now = now or timezone.now()
-    attempt = _claim(notification_id, now)
-    if attempt is None:
-        return False
-    notification = Notification.objects.select_related("order", "request").get(pk=notification_id)
+    if others is None:
+        others = max(0, SEND_BATCH - len(notification_ids))
+    claimed = _claim(notification_ids, now, others=others)
+    if not claimed:
+        return 0
+    rows = Notification.objects.select_related("order", "request").in_bulk(
+        [pk for pk, _ in claimed]
+    )
     try:
-        message = notification_message(notification, now=now)
+        messages = notification_messages(list(rows.values()), now=now)
+    except Exception:  # one row's words cannot be composed: each is composed on its own below
+        log.exception("composing %d e-mails together failed; one by one", len(rows))
+        messages = {}
+    mail = get_connection()
+    accepted = 0
+    try:
+        for pk, attempt in claimed:
+            accepted += _send_claimed(
+                rows[pk],
+                attempt=attempt,
+                now=now,
+                mail=mail,
+                composed=pk in messages,
+                message=messages.get(pk),
+            )
+    finally:
+        _close_quietly(mail)
+    return accepted
+
+
+def _close_quietly(mail: BaseEmailBackend) -> None:
+    try:
+        mail.close()
+    except Exception:  # a connection that broke: nothing to tidy up
+        log.debug("closing the mail connection failed", exc_info=True)
+
+
+def _send_claimed(
+    notification: Notification,
+    *,
+    attempt: int,
+    now: datetime,
+    mail: BaseEmailBackend,
+    composed: bool,
+    message: EmailMultiAlternatives | None,
+) -> int:
+    """Send one claimed row's `message` over `mail` (None: an update with nothing new; not
+    `composed` with the others: composed here, alone); 1 when the server accepted it."""
+    try:
+        if not composed:
+            message = notification_message(notification, now=now)
         if message is None:  # an update whose changes an earlier e-mail told already
-            Notification.objects.filter(pk=notification_id, state=State.SENDING).update(
+            Notification.objects.filter(pk=notification.pk, state=State.SENDING).update(
                 state=State.SKIPPED, sending_since=None
             )
-            return False
+            return 0
         message.extra_headers["Message-ID"] = message_id_for(notification)
+        message.connection = mail
+        mail.open()  # kept open for the next message (a no-op while it is open)
         message.send()
     except Exception as exc:
         error, permanent = _describe(exc)
         log.warning(
             "e-mail %s (%s) attempt %d failed: %s",
-            notification_id,
+            notification.pk,
             notification.kind,
             attempt,
             error,
@@ -117,14 +200,15 @@ def notification_send(*, notification_id: int, now: datetime | None = None) -> b
         _failed_attempt(
             notification=notification, attempt=attempt, error=error, permanent=permanent
         )
-        return False
+        _close_quietly(mail)  # the next message starts on a fresh connection
+        return 0
     try:
         # The server has the message: record that even if the connection dropped meanwhile.
         with_connection_retry(lambda: _mark_sent(notification=notification, now=now))
     except DatabaseUnavailable:
         # Stays "sending": the sweep sends it again later (same Message-ID).
-        log.warning("e-mail %s sent but not marked (database unavailable)", notification_id)
-    return True
+        log.warning("e-mail %s sent but not marked (database unavailable)", notification.pk)
+    return 1
 
 
 def _mark_sent(*, notification: Notification, now: datetime) -> None:
@@ -208,6 +292,5 @@ def notifications_send_due(*, now: datetime) -> int:
             .order_by("id")
             .values_list("id", flat=True)[:SWEEP_LIMIT]
         )
-        for notification_id in due:
-            enqueue_on_commit(tasks.send_notification, notification_id)
+        notifications_queue_send(due)
     return len(due)
