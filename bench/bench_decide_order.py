@@ -1,7 +1,9 @@
 """Benchmark: a 1,000-account order fully decided in-process against a loopback status service
 that takes 20 ms per call, beside its anchor from the same run: a plain concurrent HTTP client
-(a pooled requests.Session, as many threads as STATUS_API_MAX_IN_FLIGHT) doing only the 1,000
-calls against the same double. Rounds alternate anchor and service; medians are printed.
+of the library the status client uses (a urllib3 connection pool, as many threads as
+STATUS_API_MAX_IN_FLIGHT) doing only the 1,000 calls against the same double. A pooled
+requests.Session doing the same is printed too (the anchor before the client moved to urllib3).
+Rounds alternate anchors and service; medians are printed.
 
 Targets: issue 3, wall time <= 0.1 x sequential (1,000 x 20 ms); issue 12, <= 1.2 x the anchor.
 Run: `make bench-decide` (needs the local PostgreSQL; uses a throwaway database)."""
@@ -77,7 +79,34 @@ def order_with_accounts(*, order_ref: str, tag: str, count: int, product: Any, n
 
 
 def plain_client_seconds(base_url: str, usernames: list[str], threads: int) -> float:
-    """The anchor: only the HTTP calls, concurrently, over one pooled session."""
+    """The anchor: only the HTTP calls, concurrently, over one urllib3 pool (the status
+    client's own library)."""
+    import json
+
+    import urllib3
+
+    pool = urllib3.PoolManager(maxsize=threads, block=True)
+
+    def one(username: str) -> None:
+        response = pool.request(
+            "GET",
+            f"{base_url}/v1/profiles/instagram/{username}",
+            timeout=urllib3.Timeout(connect=2, read=5),
+            retries=False,
+        )
+        assert response.status == 200, response.status
+        json.loads(response.data)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool_threads:
+        list(pool_threads.map(one, usernames))
+    elapsed = time.perf_counter() - started
+    pool.clear()
+    return elapsed
+
+
+def requests_client_seconds(base_url: str, usernames: list[str], threads: int) -> float:
+    """The same calls over one pooled requests.Session (printed for comparison)."""
     import requests
 
     session = requests.Session()
@@ -123,6 +152,7 @@ def main() -> int:
         threads = settings.STATUS_API_MAX_IN_FLIGHT
         service_times: list[float] = []
         anchor_times: list[float] = []
+        requests_times: list[float] = []
         decided_total = 0
         with StatusDouble() as double:
             double.latency = LATENCY
@@ -132,11 +162,9 @@ def main() -> int:
             settings.STATUS_API_URL = double.url
             reset_status_client()
             for r, order in enumerate(orders):
-                anchor_times.append(
-                    plain_client_seconds(
-                        double.url, [f"r{r}_{i}" for i in range(ACCOUNTS)], threads
-                    )
-                )
+                usernames = [f"r{r}_{i}" for i in range(ACCOUNTS)]
+                anchor_times.append(plain_client_seconds(double.url, usernames, threads))
+                requests_times.append(requests_client_seconds(double.url, usernames, threads))
                 request = request_submit(
                     email=order.email,
                     order_id=order.order_id,
@@ -163,8 +191,12 @@ def main() -> int:
             f"({', '.join(f'{t:.3f}' for t in service_times)})"
         )
         print(
-            f"anchor, plain client:    {anchor:.3f} s median of {args.rounds} "
+            f"anchor, plain urllib3:   {anchor:.3f} s median of {args.rounds} "
             f"({', '.join(f'{t:.3f}' for t in anchor_times)})"
+        )
+        print(
+            f"same calls, requests:    {statistics.median(requests_times):.3f} s median of "
+            f"{args.rounds} ({', '.join(f'{t:.3f}' for t in requests_times)})"
         )
         ratio_anchor = service / anchor
         ratio_seq = service / sequential
