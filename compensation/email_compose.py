@@ -22,12 +22,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from compensation import customer_messages as words
-from compensation.bulk import rows_update
 from compensation.customer_states import AccountState
 from compensation.models import CompensationRequest, Notification
 from compensation.order_page import order_page_link_issue
 from compensation.selectors import AccountView, LineView, RequestView, request_views
 from compensation.services.email_schedule import UPDATE_KIND
+from inventory.bulk import rows_update
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,14 @@ transaction of the change they record.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import connection
 
+from .bulk import rows_insert
 from .models import Event
 
 Actor = AbstractBaseUser | AnonymousUser | None
@@ -83,57 +82,21 @@ def event_record(
     return event
 
 
-# Below this many rows the ORM's insert is as quick; above it, the JSON path avoids quoting every
-# value of every column in Python (1,000 delivered batches: a fifth of a drain's time).
-_JSON_INSERT_FROM = 50
-_JSON_CHUNK = 5000
+_EVENT_FIELDS = (
+    "at",
+    "actor",
+    "kind",
+    "order",
+    "account",
+    "request_id",
+    "batch_id",
+    "message",
+    "data",
+)
 
 
 def events_record_many(events: Iterable[Event]) -> list[Event]:
     """Write many events (built with `event_new`) in set-based inserts; their ids are set."""
     rows = list(events)
-    if connection.vendor != "postgresql" or len(rows) < _JSON_INSERT_FROM:
-        return Event.objects.bulk_create(rows, batch_size=1000)
-    for start in range(0, len(rows), _JSON_CHUNK):
-        _insert_as_json(rows[start : start + _JSON_CHUNK])
+    rows_insert(Event, rows, _EVENT_FIELDS)
     return rows
-
-
-def _insert_as_json(rows: list[Event]) -> None:
-    """PostgreSQL: one INSERT … SELECT FROM jsonb_to_recordset(one JSON parameter)."""
-    document = json.dumps(
-        [
-            {
-                "n": n,
-                "at": e.at.isoformat(),
-                "actor_id": e.actor_id,
-                "kind": e.kind,
-                "order_id": e.order_id,
-                "account_id": e.account_id,
-                "request_id": None if e.request_id is None else str(e.request_id),
-                "batch_id": e.batch_id,
-                "message": e.message,
-                "data": e.data,
-            }
-            for n, e in enumerate(rows)
-        ]
-    )
-    table = connection.ops.quote_name(Event._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {table} (at, actor_id, kind, order_id, account_id, request_id, batch_id,
-                                 message, data)
-            SELECT at, actor_id, kind, order_id, account_id, request_id, batch_id, message, data
-              FROM jsonb_to_recordset(%s::jsonb) AS r(
-                   n integer, at timestamptz, actor_id integer, kind text, order_id bigint,
-                   account_id bigint, request_id uuid, batch_id bigint, message text, data jsonb)
-             ORDER BY n
-            RETURNING id
-            """,  # noqa: S608 - the table name comes from the model; the rows are one parameter
-            [document],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    for event, pk in zip(rows, ids, strict=True):
-        event.pk = pk
-        event._state.adding = False

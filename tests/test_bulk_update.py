@@ -1,4 +1,4 @@
-"""compensation.bulk.rows_update writes many rows in one statement (a JSON document of rows on
+"""inventory.bulk.rows_update writes many rows in one statement (a JSON document of rows on
 PostgreSQL): every kind of value it carries must arrive exactly."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from compensation.bulk import rows_update
 from compensation.models import AccountDecision
+from inventory.bulk import rows_update
 
 from .factories.compensation import review_cases
 

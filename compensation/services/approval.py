@@ -15,7 +15,6 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
-from compensation.bulk import rows_update
 from compensation.events import batch_created_event, request_decided_event, review_approved_events
 from compensation.models import (
     AccountDecision,
@@ -29,6 +28,7 @@ from compensation.services.email_schedule import Change, notifications_on_change
 from compensation.services.fulfilment import fulfilment_wake
 from compensation.webhooks.outbox import webhooks_emit
 from inventory.audit import Actor, actor_pk
+from inventory.bulk import rows_update
 
 # The columns a decision writes (the checks store these; an approval adds the review columns).
 DECIDED_FIELDS = [

@@ -34,7 +34,6 @@ from django.db.models import F, Field, Prefetch
 
 from compensation import rules, tasks
 from compensation import status as status_service
-from compensation.bulk import rows_update
 from compensation.customer_history import customer_claim_rate_flagged
 from compensation.events import accounts_decided_events
 from compensation.models import (
@@ -59,6 +58,7 @@ from compensation.services.check_claims import (
 )
 from compensation.services.facts import account_baseline, account_facts
 from compensation.services.fulfilment import fulfilment_wake
+from inventory.bulk import rows_update
 from inventory.validation import json_storable
 
 log = logging.getLogger(__name__)
