@@ -3,6 +3,7 @@ writer). The kinds are declared here, so a new one needs no migration anywhere."
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -16,7 +17,15 @@ from compensation.models import (
     Notification,
     ReplacementBatch,
 )
-from inventory.audit import Actor, event_new, event_record, events_record_many
+from inventory.audit import (
+    Actor,
+    PreparedEvent,
+    event_new,
+    event_prepare,
+    event_record,
+    events_record_many,
+    events_record_prepared,
+)
 from inventory.models import Event
 from orders.models import OrderLine
 
@@ -89,25 +98,38 @@ def request_decided_event(
     )
 
 
-def accounts_decided_events(*, rows: Sequence[AccountDecision], now: datetime) -> list[Event]:
-    """One event per account the checks decided (rows carry the stored decision)."""
-    return events_record_many(
-        event_new(
-            kind=CompensationEvent.ACCOUNT_DECIDED,
-            order_id=row.request.order_id,
-            account_id=row.account_id,
-            request_id=row.request_id,
-            message=f"{row.decision} ({row.rule})",
-            data={
-                "decision": row.decision,
-                "rule": row.rule,
-                "interactions": row.interactions,
-                "next_check_at": row.next_check_at.isoformat() if row.next_check_at else None,
-            },
-            at=now,
-        )
-        for row in rows
+def account_decided_event(
+    *,
+    order_id: int,
+    account_id: int,
+    request_id: uuid.UUID,
+    decision: str,
+    rule: str,
+    interactions: int | None,
+    next_check_at: datetime | None,
+    now: datetime,
+) -> PreparedEvent:
+    """The event of one account the checks decide, made ahead of their store's transaction (which
+    writes it with `accounts_decided_events`)."""
+    return event_prepare(
+        kind=CompensationEvent.ACCOUNT_DECIDED,
+        order_id=order_id,
+        account_id=account_id,
+        request_id=request_id,
+        message=f"{decision} ({rule})",
+        data={
+            "decision": decision,
+            "rule": rule,
+            "interactions": interactions,
+            "next_check_at": next_check_at.isoformat() if next_check_at else None,
+        },
+        at=now,
     )
+
+
+def accounts_decided_events(*, prepared: Sequence[PreparedEvent]) -> int:
+    """One event per account the checks decided (`account_decided_event`)."""
+    return events_record_prepared(prepared)
 
 
 # --- batches -----------------------------------------------------------------------------------

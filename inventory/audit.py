@@ -9,13 +9,15 @@ transaction of the change they record.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Field
 
-from .bulk import rows_insert
+from .bulk import records_insert, row_record, rows_insert
 from .models import Event
 
 Actor = AbstractBaseUser | AnonymousUser | None
@@ -95,8 +97,62 @@ _EVENT_FIELDS = (
 )
 
 
+_EVENT_ATTNAMES = [
+    (name, field.attname)
+    for name, field in ((name, Event._meta.get_field(name)) for name in _EVENT_FIELDS)
+    if isinstance(field, Field)
+]
+
+
 def events_record_many(events: Iterable[Event]) -> list[Event]:
     """Write many events (built with `event_new`) in set-based inserts; their ids are set."""
     rows = list(events)
     rows_insert(Event, rows, _EVENT_FIELDS)
     return rows
+
+
+@dataclass(frozen=True)
+class PreparedEvent:
+    """An event's values and the record its insert sends, made ahead of the transaction that
+    writes it (`events_record_prepared`), so that the transaction only runs the statement."""
+
+    values: dict[str, Any]  # by attribute name (`order_id`, not `order`)
+    record: str
+
+
+def event_prepare(
+    *,
+    kind: str,
+    at: datetime,
+    actor: Actor = None,
+    order_id: int | None = None,
+    account_id: int | None = None,
+    request_id: uuid.UUID | None = None,
+    batch_id: int | None = None,
+    message: str = "",
+    data: dict[str, Any] | None = None,
+) -> PreparedEvent:
+    """An event (as `event_new` makes it) ready for `events_record_prepared`."""
+    values = {
+        "at": at,
+        "actor_id": actor_pk(actor),
+        "kind": kind,
+        "order_id": order_id,
+        "account_id": account_id,
+        "request_id": request_id,
+        "batch_id": batch_id,
+        "message": message,
+        "data": data or {},
+    }
+    by_field = {name: values[attname] for name, attname in _EVENT_ATTNAMES}
+    return PreparedEvent(values, row_record(Event, by_field))
+
+
+def events_record_prepared(prepared: Sequence[PreparedEvent]) -> int:
+    """Write prepared events in set-based inserts; returns how many."""
+    return records_insert(
+        Event,
+        _EVENT_FIELDS,
+        [p.record for p in prepared],
+        rows=lambda: [Event(**p.values) for p in prepared],
+    )

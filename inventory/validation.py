@@ -16,6 +16,7 @@ Bounds (why these numbers):
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -165,9 +166,31 @@ def storable_text(value: str) -> str:
 
 
 def json_storable(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """A copy of a parsed JSON value that a jsonb column accepts: unstorable characters in keys
-    and strings replaced, nesting below `max_depth` cut to a marker (evidence keeps what was
-    received, as far as it can be kept)."""
+    """A parsed JSON value as a jsonb column accepts it: unstorable characters in keys and
+    strings replaced, nesting below `max_depth` cut to a marker (evidence keeps what was
+    received, as far as it can be kept). A value that is storable already is returned as is
+    (the checks store one per account: the walk below costs several times the test)."""
+    if _storable_as_is(value, max_depth=max_depth):
+        return value
+    return _storable_copy(value, max_depth=max_depth)
+
+
+def _storable_as_is(value: Any, *, max_depth: int) -> bool:
+    """True only if `value` serialises as JSON with no NUL or unpaired surrogate and with fewer
+    brackets in all than `max_depth` allows nested (a bound on the nesting, however they are
+    placed)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return (
+        "\\u0000" not in text
+        and _UNSTORABLE.search(text) is None
+        and text.count("{") + text.count("[") <= max_depth
+    )
+
+
+def _storable_copy(value: Any, *, max_depth: int) -> Any:
     if isinstance(value, str):
         return storable_text(value)
     if isinstance(value, bool | int | float) or value is None:
@@ -176,9 +199,9 @@ def json_storable(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         return "\u2026 (nested too deep to keep)"
     if isinstance(value, dict):
         return {
-            storable_text(str(k)): json_storable(v, max_depth=max_depth - 1)
+            storable_text(str(k)): _storable_copy(v, max_depth=max_depth - 1)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        return [json_storable(v, max_depth=max_depth - 1) for v in value]
+        return [_storable_copy(v, max_depth=max_depth - 1) for v in value]
     return storable_text(str(value))

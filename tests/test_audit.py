@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from inventory.audit import event_new, events_record_many
+from inventory.audit import event_new, event_prepare, events_record_many, events_record_prepared
 from inventory.models import Event
 
 from .factories.compensation import agent
@@ -66,3 +66,32 @@ def test_many_events_are_stored_as_built_with_their_ids(count: int) -> None:
 def test_no_events_write_nothing() -> None:
     assert events_record_many([]) == []
     assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("count", [3, 120])
+def test_prepared_events_are_stored_as_the_ones_built_directly(count: int) -> None:
+    """Events prepared ahead of a transaction (their insert record made while the checks wait on
+    the network) store exactly what `event_new` + `events_record_many` store."""
+    now = timezone.now()
+    actor = agent("ann")
+    order = make_order(order_id="AU2")
+    request_id = uuid.uuid4()
+    kwargs = [
+        {
+            "kind": "account_decided",
+            "at": now + timedelta(microseconds=i),
+            "actor": actor if i % 3 == 0 else None,
+            "order_id": order.pk,
+            "request_id": request_id if i % 4 else None,
+            "message": f"approved ({i}) — «ok» ✓ %s",
+            "data": {"decision": "approved", "interactions": i, "next_check_at": None},
+        }
+        for i in range(count)
+    ]
+    assert events_record_prepared([event_prepare(**k) for k in kwargs]) == count
+    prepared = sorted((_fields(e) for e in Event.objects.all()), key=lambda f: str(f[0]))
+    Event.objects.all().delete()
+    events_record_many([event_new(**k) for k in kwargs])
+    direct = sorted((_fields(e) for e in Event.objects.all()), key=lambda f: str(f[0]))
+    assert prepared == direct
+    assert len(direct) == count

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from compensation.models import AccountDecision
-from inventory.bulk import rows_update
+from inventory.bulk import record_join, row_record, rows_update
 
 from .factories.compensation import review_cases
 
@@ -37,3 +37,43 @@ def test_rows_update_carries_every_kind_of_value_exactly() -> None:
     for row in (first, second):
         stored = AccountDecision.objects.get(pk=row.pk)
         assert [getattr(stored, f) for f in fields] == [getattr(row, f) for f in fields]
+
+
+def test_records_made_beforehand_write_what_the_rows_carry() -> None:
+    """The checks make each row's record while they wait on the network and add the batch inside
+    the transaction (`record_join`): the stored row is the same as from the rows."""
+    first, second = review_cases(2)
+    first.rule, first.interactions, first.evidence = 'q" b\\ ✓', 7, {"n": [1, {"x": "ü"}]}
+    first.decided_at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    second.rule, second.interactions, second.evidence = "locked_no_interaction", None, {}
+    second.decided_at = datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC)
+    fields = ["rule", "interactions", "evidence", "decided_at"]
+    records = [
+        record_join(
+            row_record(AccountDecision, {"id": row.pk, **{f: getattr(row, f) for f in fields}}),
+            row_record(AccountDecision, {"next_check_at": None}),
+        )
+        for row in (first, second)
+    ]
+    written = rows_update(
+        AccountDecision, [first, second], [*fields, "next_check_at"], records=records
+    )
+
+    assert written == 2
+
+    for row in (first, second):
+        stored = AccountDecision.objects.get(pk=row.pk)
+        assert [getattr(stored, f) for f in fields] == [getattr(row, f) for f in fields]
+        assert stored.next_check_at is None
+
+
+@pytest.mark.postgres
+def test_records_that_do_not_match_the_rows_write_nothing() -> None:
+    first, second = review_cases(2)
+    before = list(AccountDecision.objects.order_by("pk").values_list("rule", flat=True))
+    record = row_record(AccountDecision, {"id": first.pk, "rule": "changed"})
+
+    with pytest.raises(ValueError, match="1 records for 2 rows"):
+        rows_update(AccountDecision, [first, second], ["rule"], records=[record])
+
+    assert list(AccountDecision.objects.order_by("pk").values_list("rule", flat=True)) == before

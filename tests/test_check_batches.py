@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from compensation.models import AccountDecision, CompensationRequest, ReplacementBatch
-from compensation.services import checks
+from compensation.services import check_store
 from compensation.services.check_claims import CHECK_LEASE, decisions_claim_for_check
 from compensation.services.checks import (
     STALLED_AFTER,
@@ -156,14 +156,14 @@ def test_one_request_whose_store_fails_loses_nothing_for_the_others(
 ) -> None:
     requests = _waiting(status_double, 3)
     broken = requests[1].id
-    real_store = checks._store_group
+    real_store = check_store._store_group
 
     def store(group: list[AccountDecision], *args: Any, **kwargs: Any) -> Any:
         if group[0].request_id == broken:
             raise RuntimeError("the database refused this request's write")
         return real_store(group, *args, **kwargs)
 
-    monkeypatch.setattr(checks, "_store_group", store)
+    monkeypatch.setattr(check_store, "_store_group", store)
     now = timezone.now()
     assert request_run_checks(request_id=requests[0].id, now=now) == 3
 
@@ -236,7 +236,7 @@ def test_a_write_refused_by_a_racing_staff_decision_is_retried_from_the_rows_as_
     """The retry after a unique-constraint refusal compares and writes from the rows as read,
     not from the first attempt's rolled-back changes."""
     (request,) = _waiting(status_double, 1, quantity=2)
-    real = checks.batches_create
+    real = check_store.batches_create
     calls: list[int] = []
 
     def refused_once(**kwargs: Any) -> Any:
@@ -245,7 +245,7 @@ def test_a_write_refused_by_a_racing_staff_decision_is_retried_from_the_rows_as_
             raise IntegrityError("account_replaced_once")
         return real(**kwargs)
 
-    monkeypatch.setattr(checks, "batches_create", refused_once)
+    monkeypatch.setattr(check_store, "batches_create", refused_once)
     assert request_run_checks(request_id=request.id, now=timezone.now()) == 2
 
     assert len(calls) == 2

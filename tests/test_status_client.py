@@ -341,6 +341,43 @@ def test_fetch_many_of_nothing() -> None:
     assert make_client("http://127.0.0.1:9").fetch_many([]) == {}
 
 
+def test_fetching_hands_each_result_over_as_it_arrives(double: StatusDouble) -> None:
+    """The caller works while the calls run: the quick answer arrives before the slow one has
+    been answered."""
+    double.set("instagram", "quick", profile(username="quick", state="locked"))
+    double.set("instagram", "slow", hang(0.6, then=profile(username="slow", state="active")))
+    client = make_client(double.url, read_timeout=2.0)
+    seen: list[tuple[int, str | None]] = []
+    still_running: list[int] = []
+    with client.fetching([query("slow", key=1), query("quick", key=2)]) as arriving:
+        for key, result in arriving:
+            assert result.observation is not None
+            seen.append((key, result.observation.state))
+            still_running.append(double.in_flight)
+    assert seen == [(2, "locked"), (1, "active")]
+    assert still_running[0] == 1  # "slow" was still being answered when "quick" was handed over
+
+
+@pytest.mark.django_db
+def test_leaving_fetching_early_waits_for_the_calls_started_and_records_them(
+    double: StatusDouble,
+) -> None:
+    """A caller that fails half-way leaves no call running behind it, and the failures seen
+    still count for the breaker."""
+    double.latency = 0.05
+    double.default = status(500)
+    client = breaker_client(double.url, Clock())
+    queries = [query(f"u{n}", key=n) for n in range(3)]
+    with pytest.raises(RuntimeError, match="caller failed"), client.fetching(queries) as arriving:
+        next(arriving)
+        raise RuntimeError("caller failed")
+    answered = double.total_requests
+    time.sleep(0.2)
+    assert double.total_requests == answered  # nothing was still running
+    row = StatusServiceBreaker.objects.get(name="status")
+    assert row.consecutive_failures == answered
+
+
 # --- circuit breaker --------------------------------------------------------------------------
 
 

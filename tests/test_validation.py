@@ -164,3 +164,21 @@ def test_json_storable_replaces_what_jsonb_refuses_and_cuts_deep_nesting() -> No
     cut = json_storable(deep, max_depth=3)
     assert cut == [[["\u2026 (nested too deep to keep)"]]]
     assert storable_text("a\x00b\udfff") == "a\ufffdb\ufffd"
+
+
+def test_a_storable_value_is_kept_as_it_is_and_the_quick_test_never_decides_wrongly() -> None:
+    clean = {"state": "locked", "interactions": {"likes": 0}, "list": [1, 2.5, None, True]}
+    assert json_storable(clean) is clean  # nothing to replace: no copy made
+    at_the_limit = [[["x"]]]
+    assert json_storable(at_the_limit, max_depth=3) is at_the_limit
+    # Brackets inside strings count for the quick test, which then hands over to the walk:
+    # the answer is the same value (as a copy).
+    bracketed = {"note": "[[[[[[ {{{{"}
+    kept = json_storable(bracketed, max_depth=2)
+    assert kept == bracketed and kept is not bracketed
+    # A NUL escaped in JSON, a backslash before "u0000", NaN and a non-JSON value all go
+    # through the walk.
+    assert json_storable({"a": "x\x00y"}) == {"a": "x\ufffdy"}
+    assert json_storable({"a": "\\u0000"}) == {"a": "\\u0000"}
+    assert json_storable({"a": float("inf")})["a"] == float("inf")
+    assert json_storable({"a": object})["a"] == str(object)

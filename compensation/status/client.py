@@ -16,12 +16,13 @@ Nothing here logs more than platform, username, error and attempt count (no toke
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -128,39 +129,55 @@ class StatusClient:
         return self.fetch_many([query])[query.key]
 
     def fetch_many(self, queries: Iterable[ProfileQuery]) -> dict[int, FetchResult]:
-        """Fetch every query, at most `max_in_flight` at once. Breaker DB work happens here, in
-        the calling thread: one read before, at most a few writes after."""
-        queries = list(queries)
-        if not queries:
-            return {}
-        before = self.breaker.state()
-        trip = BatchTrip(before, self.breaker.threshold)
-        results: dict[int, FetchResult] = {}
-        observed: list[tuple[float, str | None]] = []  # (seconds, error) of every attempt
+        """Fetch every query, at most `max_in_flight` at once (see `fetching`)."""
+        with self.fetching(queries) as arriving:
+            return dict(arriving)
 
-        def run(query: ProfileQuery) -> None:
+    @contextlib.contextmanager
+    def fetching(
+        self, queries: Iterable[ProfileQuery]
+    ) -> Iterator[Iterator[tuple[int, FetchResult]]]:
+        """Start every query's fetch at once (at most `max_in_flight` in flight) and give the
+        results as they arrive, as (key, result): the caller works while the calls run. Leaving
+        the block waits for every call started. Breaker DB work happens in the calling thread:
+        one read before, at most a few writes after."""
+        queries = list(queries)
+        before = self.breaker.state() if queries else None
+        trip = BatchTrip(before, self.breaker.threshold) if before is not None else None
+        observed: list[tuple[float, str | None]] = []  # (seconds, error) of every attempt
+        refused: list[int] = []  # keys the open circuit kept from being called
+
+        def run(query: ProfileQuery) -> tuple[int, FetchResult]:
+            assert trip is not None
             if not trip.allows():
-                results[query.key] = FetchResult(None, None, "circuit_open", 0)
-                return
+                refused.append(query.key)
+                return query.key, FetchResult(None, None, "circuit_open", 0)
             result = self._fetch_one(query, trip, observed)
             trip.outcome(result.error)
-            results[query.key] = result
+            return query.key, result
 
-        if len(queries) == 1:
-            run(queries[0])
+        pool: ThreadPoolExecutor | None = None
+        if len(queries) <= 1:
+            arriving: Iterator[tuple[int, FetchResult]] = map(run, queries)
         else:
             workers = min(self.max_in_flight, len(queries))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="status") as pool:
-                for future in [pool.submit(run, q) for q in queries]:
-                    future.result()
-        status_calls_observed(observed)  # the metrics, once for the batch
-        fast_failed = sum(1 for r in results.values() if r.error == "circuit_open")
-        if fast_failed:
-            logger.warning("status service circuit open: %d checks not attempted", fast_failed)
-        self.breaker.record(
-            before=before, success_seen=trip.success_seen, trailing_failures=trip.trailing
-        )
-        return results
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="status")
+            futures = [pool.submit(run, q) for q in queries]
+            arriving = (future.result() for future in as_completed(futures))
+        try:
+            yield arriving
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            if trip is not None and before is not None:
+                status_calls_observed(observed)  # the metrics, once for the batch
+                if refused:
+                    logger.warning(
+                        "status service circuit open: %d checks not attempted", len(refused)
+                    )
+                self.breaker.record(
+                    before=before, success_seen=trip.success_seen, trailing_failures=trip.trailing
+                )
 
     # --- one profile ----------------------------------------------------------------------------
     def _url(self, query: ProfileQuery) -> str:
