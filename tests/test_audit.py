@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -76,7 +77,7 @@ def test_prepared_events_are_stored_as_the_ones_built_directly(count: int) -> No
     actor = agent("ann")
     order = make_order(order_id="AU2")
     request_id = uuid.uuid4()
-    kwargs = [
+    kwargs: list[dict[str, Any]] = [
         {
             "kind": "account_decided",
             "at": now + timedelta(microseconds=i),
