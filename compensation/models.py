@@ -162,8 +162,10 @@ class ReplacementBatch(models.Model):
 class AccountDecision(models.Model):
     """The decision for one account within one request, with the evidence behind it."""
 
+    # No index of its own: `decision_request_idx` and `decision_once_per_request` lead with it
+    # (every index is one more write per decided account).
     request = models.ForeignKey(
-        CompensationRequest, on_delete=models.CASCADE, related_name="decisions"
+        CompensationRequest, on_delete=models.CASCADE, related_name="decisions", db_index=False
     )
     claim = models.ForeignKey(LineClaim, on_delete=models.CASCADE, related_name="decisions")
     account = models.ForeignKey(
@@ -180,14 +182,26 @@ class AccountDecision(models.Model):
     # Set when the case reached the review queue (its place in the queue: oldest first).
     review_requested_at = models.DateTimeField(null=True, blank=True)
     reviewed = models.BooleanField(default=False)
+    # The staff columns are indexed only where set (`decision_reviewer_idx` and
+    # `decision_claimer_idx`): most decisions never see a person.
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True, default="", help_text="Internal note.")
     customer_message = models.TextField(blank=True, default="", help_text="Shown to the customer.")
     claimed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     claimed_until = models.DateTimeField(null=True, blank=True)
     batch = models.ForeignKey(
@@ -223,6 +237,16 @@ class AccountDecision(models.Model):
             # The queue filtered by platform or product: the waiting cases' accounts read from
             # the index alone and merged with the accounts' (platform, id) index.
             models.Index(fields=["decision", "account"], name="decision_account_idx"),
+            models.Index(
+                fields=["reviewed_by"],
+                condition=Q(reviewed_by__isnull=False),
+                name="decision_reviewer_idx",
+            ),
+            models.Index(
+                fields=["claimed_by"],
+                condition=Q(claimed_by__isnull=False),
+                name="decision_claimer_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

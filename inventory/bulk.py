@@ -22,12 +22,24 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import orjson
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 
 def _plain(value: Any) -> Any:
     """A database-ready value as JSON: psycopg's JSON wrappers give up their object."""
     return getattr(value, "obj", value) if type(value).__name__ in ("Json", "Jsonb") else value
+
+
+def _dumps(value: Any) -> str:
+    """JSON text of a database-ready value: orjson (about ten times quicker), or the standard
+    library for what orjson refuses (integers beyond 64 bits, keys that are not strings). orjson
+    writes NaN and the infinities as null (jsonb cannot hold them; the standard library's "NaN"
+    makes PostgreSQL refuse the whole statement)."""
+    try:
+        return orjson.dumps(value, default=_json_default).decode()
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(value, default=_json_default)
 
 
 def _json_default(value: Any) -> Any:
@@ -107,7 +119,7 @@ def _record(row: models.Model, columns: list[tuple[str, str, Any]], db: Any) -> 
 def _document(rows: Sequence[models.Model], columns: list[tuple[str, str, Any]]) -> str:
     """The rows' values, database-ready, as one JSON array of objects keyed by column."""
     db = _this_connection()
-    return json.dumps([_record(row, columns, db) for row in rows], default=_json_default)
+    return _dumps([_record(row, columns, db) for row in rows])
 
 
 def _this_connection() -> Any:
@@ -121,12 +133,11 @@ def row_record(model: type[models.Model], values: Mapping[str, Any]) -> str:
     names = tuple(values)
     columns = _columns_cached(model, names)
     db = _this_connection()
-    return json.dumps(
+    return _dumps(
         {
             column: _prepared(field, values[name], db)
             for name, (column, _type, field) in zip(names, columns, strict=True)
-        },
-        default=_json_default,
+        }
     )
 
 

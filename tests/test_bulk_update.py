@@ -22,6 +22,7 @@ def test_rows_update_carries_every_kind_of_value_exactly() -> None:
     tricky = 'quote " backslash \\ newline \n unicode ✓ nul-free {"a": [1, 2]}'
     first.rule, first.interactions, first.next_check_at = "profile_not_found", 3, None
     first.evidence = {"note": tricky, "nested": {"n": 1.5, "none": None, "list": ["x", 2]}}
+    first.evidence["beyond 64 bits"] = 10**30  # orjson refuses it: the standard library writes it
     first.decided_at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     second.rule, second.interactions = 'q" b\\ ✓ {x}', None
     second.evidence = {}
@@ -77,3 +78,19 @@ def test_records_that_do_not_match_the_rows_write_nothing() -> None:
         rows_update(AccountDecision, [first, second], ["rule"], records=[record])
 
     assert list(AccountDecision.objects.order_by("pk").values_list("rule", flat=True)) == before
+
+
+@pytest.mark.postgres
+def test_a_number_jsonb_cannot_hold_is_written_as_null_not_refused() -> None:
+    """A status answer parsed with NaN or an infinity in it (Python's json reads them) must not
+    make the database refuse the whole statement."""
+    (row,) = review_cases(1)
+    row.evidence = {"followers": float("nan"), "likes": float("inf"), "kept": 1.5}
+
+    assert rows_update(AccountDecision, [row], ["evidence"]) == 1
+
+    assert AccountDecision.objects.get(pk=row.pk).evidence == {
+        "followers": None,
+        "likes": None,
+        "kept": 1.5,
+    }

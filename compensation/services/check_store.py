@@ -142,10 +142,13 @@ def _store_group(
     `compensated_elsewhere` as read before the transaction (None: read it now)."""
     snapshot = {d.id: (d.decision, d.check_attempts) for d in group}
     with transaction.atomic():
+        # The group is one request's: its rows in the group's id range are locked (two bounds,
+        # not a list of ids; a row of the request in between that is not in the group is
+        # locked along, harmlessly, and left alone).
         current = {
             pk: (decision, attempts)
             for pk, decision, attempts in AccountDecision.objects.select_for_update()
-            .filter(id__in=list(snapshot))
+            .filter(request_id=group[0].request_id, id__range=(min(snapshot), max(snapshot)))
             .order_by("id")
             .values_list("id", "decision", "check_attempts")
         }
@@ -169,12 +172,16 @@ def _store_group(
             if outcome.decision == Decision.APPROVED:
                 approved_by_claim[row.claim_id].append(row)
         batches = batches_create(approved_by_claim=approved_by_claim, actor=None, now=now)
+        # The batch is known only now: each row's record gains it (one record per batch).
+        batch_of = {
+            b: row_record(AccountDecision, {"batch": b}) for b in {r.batch_id for r in rows}
+        }
         rows_update(
             AccountDecision,
             rows,
             DECIDED_FIELDS,
             records=[
-                record_join(record, row_record(AccountDecision, {"batch": row.batch_id}))
+                record_join(record, batch_of[row.batch_id])
                 for row, record in zip(rows, records, strict=True)
             ],
         )
@@ -192,17 +199,23 @@ def compensated_elsewhere(rows: list[AccountDecision]) -> Taken:
     earlier, rejected request). The store applies it to accounts it would not reject anyway."""
     if not rows:
         return {}
+    # Looked up by the requests (a few), not by the rows' accounts and lines (up to 1,000 each):
+    # every account and line of these requests, which includes the rows'.
     request_ids = {r.request_id for r in rows}
     replaced = dict(
         AccountDecision.objects.filter(
-            account_id__in={r.account_id for r in rows}, decision=Decision.APPROVED
+            decision=Decision.APPROVED,
+            account_id__in=AccountDecision.objects.filter(request_id__in=request_ids).values(
+                "account_id"
+            ),
         )
         .exclude(request_id__in=request_ids)
         .values_list("account_id", "request__received_at")
     )
     used = dict(
         LineClaim.objects.filter(
-            line_id__in={r.claim.line_id for r in rows}, uses_compensation=True
+            uses_compensation=True,
+            line_id__in=LineClaim.objects.filter(request_id__in=request_ids).values("line_id"),
         )
         .exclude(request_id__in=request_ids)
         .values_list("line_id", "request__received_at")

@@ -28,7 +28,7 @@ from compensation.models import (
     RequestStatus,
 )
 from compensation.queueing import enqueue_on_commit
-from compensation.services.approval import request_refresh_status
+from compensation.services.approval import DECIDED_FIELDS, request_refresh_status
 from compensation.services.check_claims import (
     CHECK_BATCH_ACCOUNTS,
     check_work_look,
@@ -36,6 +36,7 @@ from compensation.services.check_claims import (
 )
 from compensation.services.check_judging import claim_rate_flags, judge
 from compensation.services.check_store import compensated_elsewhere, decisions_store
+from inventory.models import INTERACTION_KINDS
 
 # Requests whose check task has not finished this long after it was queued are re-queued (the
 # job runs every minute: a lost check is picked up 30–90 s after submission). A twin of a check
@@ -49,6 +50,21 @@ RECHECK_BATCH = 1000
 _SHARED = (
     Prefetch("claim", queryset=LineClaim.objects.select_related("line__product")),
     Prefetch("request", queryset=CompensationRequest.objects.select_related("order")),
+)
+
+
+# What a check reads of a decision and its account (not the credentials, the review columns or
+# the account's delivery record: a 1,000-account request builds 2,000 instances).
+_CHECKED_FIELDS = (
+    "request",
+    "claim",
+    "account",
+    *DECIDED_FIELDS,
+    "account__platform",
+    "account__username",
+    "account__platform_user_id",
+    "account__baseline_followers",
+    *(f"account__baseline_{kind}" for kind in INTERACTION_KINDS),
 )
 
 
@@ -132,10 +148,12 @@ def _decisions_check(
         # twin meanwhile, is left out), the claim-rate flags and the accounts compensated
         # elsewhere (reads, no lock); then each answer is judged as it arrives.
         decisions = list(
-            due.filter(id__in=[q.key for q in queries])
+            # The due rows up to the last one asked about (one bound, not a list of ids): a row
+            # that became due meanwhile has no answer and is left for the next round.
+            due.filter(id__lte=queries[-1].key)
             .select_related("account")
             .prefetch_related(*_SHARED)
-            .defer("account__credentials_sealed")  # a check never needs the credentials
+            .only(*_CHECKED_FIELDS)
             .order_by("id")
         )
         by_id = {d.id: d for d in decisions}
