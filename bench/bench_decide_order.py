@@ -126,6 +126,51 @@ def requests_client_seconds(base_url: str, usernames: list[str], threads: int) -
     return elapsed
 
 
+class Phases:
+    """Where the service's time goes, per round: before the first call, the calls (the window in
+    which the answers are also judged), and the store after the last answer (bench-only wrappers
+    around `StatusClient.fetching` and `checks.decisions_store`)."""
+
+    def __init__(self) -> None:
+        self.rounds: list[dict[str, float]] = []
+        self.started = 0.0
+
+    def install(self) -> None:
+        import contextlib
+
+        from compensation.services import checks
+        from compensation.status.client import StatusClient
+
+        fetching, store = StatusClient.fetching, checks.decisions_store
+        phases = self
+
+        @contextlib.contextmanager
+        def timed_fetching(client: Any, queries: Any) -> Any:
+            phases.rounds[-1]["before the calls"] = time.perf_counter() - phases.started
+            begun = time.perf_counter()
+            with fetching(client, queries) as arriving:
+                yield arriving
+            phases.rounds[-1]["calls, judged as they arrive"] = time.perf_counter() - begun
+
+        def timed_store(**kwargs: Any) -> int:
+            begun = time.perf_counter()
+            try:
+                return store(**kwargs)
+            finally:
+                phases.rounds[-1]["store"] = time.perf_counter() - begun
+
+        StatusClient.fetching = timed_fetching  # type: ignore[method-assign,assignment]
+        checks.decisions_store = timed_store
+
+    def start(self) -> None:
+        self.rounds.append({})
+        self.started = time.perf_counter()
+
+    def medians(self) -> dict[str, float]:
+        names = self.rounds[0].keys()
+        return {name: statistics.median(r[name] for r in self.rounds) for name in names}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -150,6 +195,8 @@ def main() -> int:
             for r in range(args.rounds)
         ]
         threads = settings.STATUS_API_MAX_IN_FLIGHT
+        phases = Phases()
+        phases.install()
         service_times: list[float] = []
         anchor_times: list[float] = []
         requests_times: list[float] = []
@@ -173,6 +220,7 @@ def main() -> int:
                     skus=None,
                     now=timezone.now(),
                 ).request
+                phases.start()
                 started = time.perf_counter()
                 request_run_checks(request_id=request.id, now=timezone.now())
                 service_times.append(time.perf_counter() - started)
@@ -197,6 +245,11 @@ def main() -> int:
         print(
             f"same calls, requests:    {statistics.median(requests_times):.3f} s median of "
             f"{args.rounds} ({', '.join(f'{t:.3f}' for t in requests_times)})"
+        )
+        print(
+            "service's phases:        "
+            + ", ".join(f"{name} {t:.3f} s" for name, t in phases.medians().items())
+            + " (medians)"
         )
         ratio_anchor = service / anchor
         ratio_seq = service / sequential

@@ -42,23 +42,20 @@ def interpret_answer(
 ) -> Answer:
     """404 is the observation `not_found`; 429/5xx are retryable failures (with their
     Retry-After); another non-200 is `http_<code>`; a 200 must hold a valid profile."""
-    raw = raw_evidence(body)
+    raw, is_json = _parsed(body)
     if code == 404:
         return Answer(rules.Observation(state="not_found"), raw, None)
     if code == 429 or code >= 500:
         return Answer(None, raw, f"http_{code}", parse_retry_after(retry_after_header))
     if code != 200:
         return Answer(None, raw, f"http_{code}")
-    try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        # ValueError also covers integers beyond Python's digit limit; RecursionError "[[[[…".
+    if not is_json:
         return Answer(None, raw, "invalid_body")
     try:
-        observation = parse_profile(parsed, platform=platform)
+        observation = parse_profile(raw, platform=platform)
     except InvalidBody:
         return Answer(None, raw, "invalid_body")
-    return Answer(observation, parsed, None)
+    return Answer(observation, raw, None)
 
 
 def parse_profile(body: Any, *, platform: str) -> rules.Observation:
@@ -118,14 +115,16 @@ def _counter(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= COUNTER_MAX
 
 
-def raw_evidence(body: bytes) -> Any:
-    """The body for evidence: parsed JSON if it is JSON, else (truncated) text."""
+def _parsed(body: bytes) -> tuple[Any, bool]:
+    """(the body for evidence: parsed JSON if it is JSON, else truncated text; whether it is
+    JSON), parsed once for the evidence and the profile alike."""
     if not body:
-        return None
+        return None, False
     try:
-        return json.loads(body)
+        return json.loads(body), True
     except (ValueError, UnicodeDecodeError, RecursionError):
-        return body[:RAW_TEXT_LIMIT].decode("utf-8", errors="replace")
+        # ValueError also covers integers beyond Python's digit limit; RecursionError "[[[[…".
+        return body[:RAW_TEXT_LIMIT].decode("utf-8", errors="replace"), False
 
 
 def parse_retry_after(value: str | None) -> float | None:
