@@ -6,7 +6,6 @@ order-page tokens out of its access log (path and referrer)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import socket
@@ -18,12 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 import urllib3
-from cryptography import x509
 from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from .certificates import self_signed
 from .prod_stack import HOST, LISTENING, SECRET_KEY, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,37 +66,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "fullchain.pem", directory / "privkey.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def _site(tmp: Path, *, http_port: int, https_port: int, upstream: int) -> Path:
     """deploy/nginx.conf with only the machine-specific parts changed: ports, certificate and
     log paths. Everything the test checks (maps, log format, headers, limits) is as shipped."""
-    cert, key = _self_signed(tmp)
+    cert, key = self_signed(tmp, HOST)
     text = (DEPLOY / "nginx.conf").read_text()
     replacements = {
         "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream};",

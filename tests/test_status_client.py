@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,7 @@ from compensation.status.double import (
     trickle,
 )
 from compensation.status.parsing import RETRY_AFTER_MAX, parse_retry_after
+from tests.certificates import self_signed
 from tests.factories.inventory import AccountFactory
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -302,6 +304,28 @@ def test_bearer_token_is_sent_and_never_logged(
 def test_no_authorization_without_token(double: StatusDouble) -> None:
     make_client(double.url).fetch(query())
     assert double.authorizations == [None]
+
+
+def test_a_base_url_with_a_path_keeps_it(double: StatusDouble) -> None:
+    """A status service mounted under a path (https://host/status) is asked under that path."""
+    make_client(f"{double.url}/status/").fetch(query("ig_two", user_id="7"))
+    assert double.queries == [("/status/v1/profiles/instagram/ig_two", {"user_id": ["7"]})]
+
+
+def test_a_certificate_nobody_trusts_is_refused(tmp_path: Path) -> None:
+    """Over https the service's certificate is checked (certifi's bundle): a self-signed one
+    ends the fetch as a connection failure, and nothing is read from it."""
+    cert, key = self_signed(tmp_path, "localhost")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    double = StatusDouble()
+    double.serve_tls(context)
+    with double:
+        double.default = profile(state="locked")
+        client = make_client(f"https://localhost:{double.port}", max_attempts=1)
+        result = client.fetch(query())
+    assert (result.error, result.observation, result.raw) == ("connection", None, None)
+    assert double.total_requests == 0
 
 
 def test_user_id_query_parameter_and_quoted_username(double: StatusDouble) -> None:

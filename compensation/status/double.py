@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -180,6 +181,10 @@ class StatusDouble:
     def url(self) -> str:
         host = self._server.server_address[0]
         return f"http://{host if isinstance(host, str) else host.decode()}:{self.port}"
+
+    def serve_tls(self, context: ssl.SSLContext) -> None:
+        """Answer over TLS with `context`'s certificate (before `start`; the certificate tests)."""
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
 
     def start(self) -> StatusDouble:
         if self._thread is None:
