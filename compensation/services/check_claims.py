@@ -5,8 +5,8 @@ A burst of submissions queues one `check_request` task per request, and a task's
 queue, a transaction, a dozen queries) is larger than its status call. So a check task takes its
 own request plus, up to `CHECK_BATCH_ACCOUNTS` accounts, the requests submitted before it that no
 task has taken yet (first come, first checked); their status calls run concurrently
-(`fetch_many`) and each request is still written in its own short transaction. The tasks of the
-requests it took along find nothing free and exit after one short transaction.
+(`StatusClient.fetching`) and each request is still written in its own short transaction. The
+tasks of the requests it took along find nothing free and exit after one short transaction.
 
 The lease is the pending account's `next_check_at` ("not checked again before"): a claim sets it
 to `now + CHECK_LEASE`, in a short transaction of its own, with no network call under it; the
