@@ -44,16 +44,44 @@ def event_new(
 ) -> Event:
     """An unsaved event (for `events_record_many`)."""
     return Event(
-        at=at,
-        actor_id=actor_pk(actor),
-        kind=kind,
-        order_id=order_id,
-        account_id=account_id,
-        request_id=request_id,
-        batch_id=batch_id,
-        message=message,
-        data=data or {},
+        **_event_values(
+            kind=kind,
+            at=at,
+            actor=actor,
+            order_id=order_id,
+            account_id=account_id,
+            request_id=request_id,
+            batch_id=batch_id,
+            message=message,
+            data=data,
+        )
     )
+
+
+def _event_values(
+    *,
+    kind: str,
+    at: datetime,
+    actor: Actor,
+    order_id: int | None,
+    account_id: int | None,
+    request_id: uuid.UUID | None,
+    batch_id: int | None,
+    message: str,
+    data: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """An event's values by attribute name (`order_id`, not `order`)."""
+    return {
+        "at": at,
+        "actor_id": actor_pk(actor),
+        "kind": kind,
+        "order_id": order_id,
+        "account_id": account_id,
+        "request_id": request_id,
+        "batch_id": batch_id,
+        "message": message,
+        "data": data or {},
+    }
 
 
 def event_record(
@@ -133,17 +161,17 @@ def event_prepare(
     data: dict[str, Any] | None = None,
 ) -> PreparedEvent:
     """An event (as `event_new` makes it) ready for `events_record_prepared`."""
-    values = {
-        "at": at,
-        "actor_id": actor_pk(actor),
-        "kind": kind,
-        "order_id": order_id,
-        "account_id": account_id,
-        "request_id": request_id,
-        "batch_id": batch_id,
-        "message": message,
-        "data": data or {},
-    }
+    values = _event_values(
+        kind=kind,
+        at=at,
+        actor=actor,
+        order_id=order_id,
+        account_id=account_id,
+        request_id=request_id,
+        batch_id=batch_id,
+        message=message,
+        data=data,
+    )
     by_field = {name: values[attname] for name, attname in _EVENT_ATTNAMES}
     return PreparedEvent(values, row_record(Event, by_field))
 

@@ -191,6 +191,21 @@ _INSERT_AS_DOCUMENT_FROM = 50
 _INSERT_CHUNK = 5000
 
 
+def _insert_statement(model: type[models.Model], columns: list[tuple[str, str, Any]]) -> str:
+    """INSERT of the rows of one JSON document, in its order (WITH ORDINALITY), returning their
+    ids in that order."""
+    pk = model._meta.pk
+    assert pk is not None
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column) for column, _type, _field in columns)
+    typed = ", ".join(f"{quote(column)} {db_type}" for column, db_type, _field in columns)
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608 - names from the model
+        f"SELECT {names} FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) AS ({typed})) "
+        f"WITH ORDINALITY AS v({names}, n) ORDER BY n RETURNING {quote(pk.column)}"
+    )
+
+
 def rows_insert(
     model: type[models.Model],
     rows: Sequence[models.Model],
@@ -200,19 +215,8 @@ def rows_insert(
     statements, in order, and set their primary keys."""
     if connection.vendor != "postgresql" or len(rows) < _INSERT_AS_DOCUMENT_FROM:
         return model._default_manager.bulk_create(rows, batch_size=1000)
-    meta = model._meta
-    pk = meta.pk
-    assert pk is not None
-    quote = connection.ops.quote_name
     columns = _columns(model, fields)
-    names = ", ".join(quote(column) for column, _type, _field in columns)
-    typed = ", ".join(f"{quote(column)} {db_type}" for column, db_type, _field in columns)
-    # WITH ORDINALITY keeps the given order, so the returned ids match the rows.
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({names}) "  # noqa: S608 - names from the model
-        f"SELECT {names} FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) AS ({typed})) "
-        f"WITH ORDINALITY AS v({names}, n) ORDER BY n RETURNING {quote(pk.column)}"
-    )
+    sql = _insert_statement(model, columns)
     for start in range(0, len(rows), _INSERT_CHUNK):
         chunk = rows[start : start + _INSERT_CHUNK]
         with connection.cursor() as cursor:
@@ -232,18 +236,11 @@ def records_insert(
     rows: Callable[[], Sequence[models.Model]],
 ) -> int:
     """Insert rows from their `row_record`s of `fields`, made beforehand, in set-based
-    statements; their ids are not read back. Other databases insert `rows()` instead. Returns
-    how many were inserted."""
+    statements, in order. Other databases insert `rows()` instead. Returns how many were
+    inserted."""
     if connection.vendor != "postgresql":
         return len(model._default_manager.bulk_create(rows(), batch_size=1000))
-    quote = connection.ops.quote_name
-    columns = _columns(model, fields)
-    names = ", ".join(quote(column) for column, _type, _field in columns)
-    typed = ", ".join(f"{quote(column)} {db_type}" for column, db_type, _field in columns)
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608 - names from the model
-        f"SELECT {names} FROM jsonb_to_recordset(%s::jsonb) AS v({typed})"
-    )
+    sql = _insert_statement(model, _columns(model, fields))
     inserted = 0
     for start in range(0, len(records), _INSERT_CHUNK):
         chunk = records[start : start + _INSERT_CHUNK]

@@ -147,13 +147,15 @@ class StatusClient:
         the block waits for every call started. Breaker DB work happens in the calling thread:
         one read before, at most a few writes after."""
         queries = list(queries)
-        before = self.breaker.state() if queries else None
-        trip = BatchTrip(before, self.breaker.threshold) if before is not None else None
+        if not queries:
+            yield iter(())
+            return
+        before = self.breaker.state()
+        trip = BatchTrip(before, self.breaker.threshold)
         observed: list[tuple[float, str | None]] = []  # (seconds, error) of every attempt
         refused: list[int] = []  # keys the open circuit kept from being called
 
         def run(query: ProfileQuery) -> tuple[int, FetchResult]:
-            assert trip is not None
             if not trip.allows():
                 refused.append(query.key)
                 return query.key, FetchResult(None, None, "circuit_open", 0)
@@ -162,7 +164,7 @@ class StatusClient:
             return query.key, result
 
         pool: ThreadPoolExecutor | None = None
-        if len(queries) <= 1:
+        if len(queries) == 1:
             arriving: Iterator[tuple[int, FetchResult]] = map(run, queries)
         else:
             workers = min(self.max_in_flight, len(queries))
@@ -174,15 +176,12 @@ class StatusClient:
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-            if trip is not None and before is not None:
-                status_calls_observed(observed)  # the metrics, once for the batch
-                if refused:
-                    logger.warning(
-                        "status service circuit open: %d checks not attempted", len(refused)
-                    )
-                self.breaker.record(
-                    before=before, success_seen=trip.success_seen, trailing_failures=trip.trailing
-                )
+            status_calls_observed(observed)  # the metrics, once for the batch
+            if refused:
+                logger.warning("status service circuit open: %d checks not attempted", len(refused))
+            self.breaker.record(
+                before=before, success_seen=trip.success_seen, trailing_failures=trip.trailing
+            )
 
     # --- one profile ----------------------------------------------------------------------------
     def _url(self, query: ProfileQuery) -> str:
