@@ -16,12 +16,13 @@ Bounds (why these numbers):
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -31,6 +32,11 @@ MAX_JSON_DEPTH = 16
 MAX_NUMBER_DIGITS = 30
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_AS_IS_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 # JSON tokens that matter for the structure: strings (skipped whole, so brackets and digits
 # inside them do not count), brackets, and runs of digits longer than the limit.
 _JSON_TOKENS = re.compile(
@@ -176,18 +182,15 @@ def json_storable(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
 
 
 def _storable_as_is(value: Any, *, max_depth: int) -> bool:
-    """True only if `value` serialises as JSON with no NUL or unpaired surrogate and with fewer
-    brackets in all than `max_depth` allows nested (a bound on the nesting, however they are
-    placed)."""
+    """True only if `value` serialises as JSON with no NUL and with fewer brackets in all than
+    `max_depth` allows nested (a bound on the nesting, however they are placed). orjson (a tenth
+    of the standard library's time) refuses unpaired surrogates, keys that are not strings,
+    integers beyond 64 bits and, with these options, dates and subclasses; those take the walk."""
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError):
+        text = orjson.dumps(value, option=_AS_IS_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError is one
         return False
-    return (
-        "\\u0000" not in text
-        and _UNSTORABLE.search(text) is None
-        and text.count("{") + text.count("[") <= max_depth
-    )
+    return b"\\u0000" not in text and text.count(b"{") + text.count(b"[") <= max_depth
 
 
 def _storable_copy(value: Any, *, max_depth: int) -> Any:

@@ -3,7 +3,7 @@ PostgreSQL): every kind of value it carries must arrive exactly."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection
@@ -47,8 +47,9 @@ def test_records_made_beforehand_write_what_the_rows_carry() -> None:
     first.rule, first.interactions, first.evidence = 'q" b\\ ✓', 7, {"n": [1, {"x": "ü"}]}
     first.decided_at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     second.rule, second.interactions, second.evidence = "locked_no_interaction", None, {}
-    second.decided_at = datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC)
-    fields = ["rule", "interactions", "evidence", "decided_at"]
+    second.decided_at = datetime(2026, 1, 2, 3, 4, 6, tzinfo=timezone(timedelta(hours=-5)))
+    # Values the fields prepare (a UUID key, here the row's own) besides those sent unchanged.
+    fields = ["rule", "interactions", "evidence", "decided_at", "request_id"]
     records = [
         record_join(
             row_record(AccountDecision, {"id": row.pk, **{f: getattr(row, f) for f in fields}}),
