@@ -185,7 +185,8 @@ def _storable_as_is(value: Any, *, max_depth: int) -> bool:
     """True only if `value` serialises as JSON with no NUL and with fewer brackets in all than
     `max_depth` allows nested (a bound on the nesting, however they are placed). orjson (a tenth
     of the standard library's time) refuses unpaired surrogates, keys that are not strings,
-    integers beyond 64 bits and, with these options, dates and subclasses; those take the walk."""
+    integers beyond 64 bits and, with these options, dates, dataclasses and subclasses of JSON
+    types; those take the walk. (It writes UUIDs and plain enums as text: parsed JSON has none.)"""
     try:
         text = orjson.dumps(value, option=_AS_IS_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError is one
