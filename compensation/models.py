@@ -234,6 +234,13 @@ class AccountDecision(models.Model):
             models.Index(fields=["rule", "review_requested_at", "id"], name="decision_rule_idx"),
             models.Index(fields=["request", "id"], name="decision_request_idx"),
             models.Index(fields=["decision", "next_check_at"], name="decision_recheck_idx"),
+            # Accounts waiting for their first check, oldest first (a check task takes the
+            # oldest along): only the unclaimed pending rows, a handful but after an outage.
+            models.Index(
+                fields=["id"],
+                condition=Q(decision="pending", next_check_at__isnull=True),
+                name="decision_unclaimed_idx",
+            ),
             # The queue filtered by platform or product: the waiting cases' accounts read from
             # the index alone and merged with the accounts' (platform, id) index.
             models.Index(fields=["decision", "account"], name="decision_account_idx"),

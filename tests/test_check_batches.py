@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, connection, connections
+from django.db import IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -22,9 +22,9 @@ from compensation.services.checks import (
     requests_resume_stalled,
 )
 from compensation.services.submit import request_submit
-from inventory.models import Event
+from inventory.models import Account, Event
 
-from .factories.inventory import ProductFactory
+from .factories.inventory import AccountFactory, ProductFactory
 from .factories.orders import delivered_line
 
 pytestmark = pytest.mark.django_db
@@ -149,6 +149,39 @@ def test_other_requests_are_taken_whole_first_come_up_to_the_bound(status_double
     # Their own tasks check them.
     assert request_run_checks(request_id=big.id, now=timezone.now(), others=0) == 3
     assert request_run_checks(request_id=later.id, now=timezone.now(), others=0) == 1
+
+
+def test_a_request_whose_rows_are_apart_is_counted_whole_before_it_is_taken_along(
+    status_double: Any,
+) -> None:
+    """The oldest waiting rows are read up to the bound; a request among them may have rows
+    further on (ids from concurrent submissions interleave): it is taken only if all of them
+    fit, and then all of them are claimed."""
+    own, apart, later = _waiting(status_double, 3)
+    claim = apart.claims.get()
+    line = claim.line
+    extra = AccountFactory.create(
+        product=line.product,
+        state=Account.State.DELIVERED,
+        line=line,
+        delivered_at=line.order.placed_at,
+        delivery_kind=Account.DeliveryKind.SALE,
+    )
+    AccountDecision.objects.create(request=apart, claim=claim, account=extra)
+    now = timezone.now()
+    # Waiting, oldest first: apart's first row, later's row, apart's second row.
+    with transaction.atomic():
+        _lease, taken = decisions_claim_for_check(request_id=own.id, now=now, others=1)
+        transaction.set_rollback(True)  # the same waiting rows for the next claim
+    assert taken == [own.id]  # apart's two rows do not fit in one, and later may not overtake
+
+    lease, taken = decisions_claim_for_check(request_id=own.id, now=now, others=2)
+
+    assert taken == [own.id, apart.id]  # 2 fit; later's would be the third
+    assert list(
+        AccountDecision.objects.filter(request=apart).values_list("next_check_at", flat=True)
+    ) == [lease, lease]
+    assert AccountDecision.objects.get(request=later).next_check_at is None
 
 
 def test_one_request_whose_store_fails_loses_nothing_for_the_others(

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Q
 
 from compensation.models import AccountDecision, CompensationRequest, Decision, RequestStatus
 
@@ -102,23 +102,39 @@ def _claims_lock() -> None:
 
 def _waiting_requests(*, exclude: uuid.UUID, accounts: int) -> list[uuid.UUID]:
     """The oldest requests that no task has taken yet, whole, up to `accounts` accounts in all
-    (stopping at the first that does not fit, so none is overtaken by a smaller later one)."""
+    (stopping at the first that does not fit, so none is overtaken by a smaller later one).
+
+    Read from the oldest `accounts + 1` unclaimed rows (`decision_unclaimed_idx`), not by
+    grouping every unclaimed row: after an outage tens of thousands wait, and every claim runs
+    this under the claims lock (22.7 ms at 50,000 that way). Whatever is chosen lies among the
+    requests whose first row is in that window, which hold more rows than fit; their counts are
+    then read whole, since a request's rows need not be next to each other."""
     if accounts <= 0:
         return []
-    rows = (
+    window = (
         AccountDecision.objects.filter(decision=Decision.PENDING, next_check_at__isnull=True)
         .exclude(request_id=exclude)
+        .order_by("id")
+        .values_list("request_id", flat=True)[: accounts + 1]
+    )
+    candidates = list(dict.fromkeys(window))  # by their first row, oldest first
+    if not candidates:
+        return []
+    counts = dict(
+        AccountDecision.objects.filter(
+            request_id__in=candidates, decision=Decision.PENDING, next_check_at__isnull=True
+        )
         .values("request_id")
-        .annotate(n=Count("id"), first=Min("id"))
-        .order_by("first")[:accounts]
+        .annotate(n=Count("id"))
+        .values_list("request_id", "n")
     )
     chosen: list[uuid.UUID] = []
     total = 0
-    for row in rows:
-        total += row["n"]
+    for request_id in candidates:
+        total += counts.get(request_id, 0)
         if total > accounts:
             break
-        chosen.append(row["request_id"])
+        chosen.append(request_id)
     return chosen
 
 
