@@ -11,6 +11,7 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from compensation.models import AccountDecision, CompensationRequest, Decision, ReplacementBatch
+from inventory.choices import choice_labels
 
 QUEUE_HEADER = (
     "case",
@@ -49,6 +50,7 @@ def queue_rows(queryset: QuerySet[AccountDecision], *, now: datetime) -> Iterato
     rows = queryset.select_related("account__product", "request__order", "claimed_by").order_by(
         "review_requested_at", "id"
     )
+    decisions = choice_labels(AccountDecision, "decision")
     for d in rows.iterator(chunk_size=500):
         held = d.claimed_by is not None and d.claimed_until is not None and d.claimed_until > now
         waited = (
@@ -67,7 +69,7 @@ def queue_rows(queryset: QuerySet[AccountDecision], *, now: datetime) -> Iterato
             d.account.username,
             d.account.platform,
             d.rule,
-            d.get_decision_display(),
+            decisions.get(d.decision, d.decision),
             d.claimed_by.get_username() if held and d.claimed_by else "",
             d.request.reason,
         ]

@@ -24,6 +24,7 @@ from compensation.customer_messages import Sentence
 from compensation.customer_states import EarlierRequest, earlier_outcome
 from compensation.models import AccountDecision, LineClaim, ReplacementBatch, RequestStatus
 from compensation.selectors import OrderAccountState, order_account_states
+from inventory.choices import choice_labels
 from inventory.crypto import Credentials, credentials_open
 from inventory.events import order_credentials_revealed_event
 from inventory.models import Account
@@ -131,13 +132,14 @@ def order_page_read(
         waiting[line_id] += quantity
 
     by_line: dict[int, list[OrderPageAccount]] = {line_id: [] for line_id in line_ids}
+    platforms = choice_labels(Account, "platform")
     for account in accounts:
         assert account.line_id is not None
         by_line[account.line_id].append(
             OrderPageAccount(
                 id=account.pk,
                 username=account.username,
-                platform=account.get_platform_display(),
+                platform=platforms.get(account.platform, account.platform),
                 delivered_at=account.delivered_at,
                 is_replacement=account.delivery_kind == Account.DeliveryKind.COMPENSATION,
                 credentials=(credentials or {}).get(account.pk),

@@ -19,7 +19,8 @@ from django.utils.html import format_html, format_html_join
 
 from inventory.admin_mixins import BoundedInlineMixin, ReadOnlyAdminMixin, when_display
 from inventory.admin_uploads import ImportUpload, import_upload_register
-from inventory.models import Event
+from inventory.choices import choice_labels
+from inventory.models import Account, Event
 
 from .links import order_link_revoke, order_links_revoke_all
 from .models import Order, OrderLine, OrderLink
@@ -117,6 +118,8 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 reverse("admin:inventory_account_changelist"),
                 urlencode({"q": obj.order_id}),
             )
+        kinds = choice_labels(Account, "delivery_kind")
+        states = choice_labels(Account, "state")
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td><a href='{}'>{}</a></td><td>{}</td><td>{}</td><td>{}</td>"
@@ -127,9 +130,9 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     reverse("admin:inventory_account_change", args=[a.pk]),
                     a.username,
                     a.platform,
-                    a.get_delivery_kind_display(),
+                    kinds.get(a.delivery_kind, a.delivery_kind),
                     when_display(a.delivered_at),
-                    a.get_state_display(),
+                    states.get(a.state, a.state),
                 )
                 for a in accounts
             ),
