@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{max(r.queries for r in results)}"
     )
     print(
-        f"  pages over {TIME_LIMIT_MS:.0f} ms (besides the 1,000-decision request page, held to its "
-        f"own {BIG_REQUEST_LIMIT_MS:.0f} ms below): {len(slow)}"
+        f"  pages over {TIME_LIMIT_MS:.0f} ms (besides the 1,000-decision request page, held "
+        f"to its own {BIG_REQUEST_LIMIT_MS:.0f} ms below): {len(slow)}"
         + (" — " + ", ".join(f"{r.name} {r.median_ms:.0f} ms" for r in slow) if slow else "")
     )
     print(

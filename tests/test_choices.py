@@ -4,6 +4,7 @@ get_<field>_display() would give."""
 from __future__ import annotations
 
 import pytest
+from django.db.models import Field, Model
 
 from compensation.models import AccountDecision
 from inventory.choices import choice_labels
@@ -19,9 +20,13 @@ from inventory.models import Account
         (AccountDecision, "decision", "get_decision_display"),
     ],
 )
-def test_labels_read_once_are_each_rows_display(model: type, field: str, display: str) -> None:
+def test_labels_read_once_are_each_rows_display(
+    model: type[Model], field: str, display: str
+) -> None:
     labels = choice_labels(model, field)
-    values = [value for value, _label in model._meta.get_field(field).flatchoices]
+    model_field = model._meta.get_field(field)
+    assert isinstance(model_field, Field)
+    values = [value for value, _label in model_field.flatchoices]
 
     assert values and list(labels) == values
     for value in [*values, "not-a-choice"]:
