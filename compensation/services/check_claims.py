@@ -107,8 +107,9 @@ def _waiting_requests(*, exclude: uuid.UUID, accounts: int) -> list[uuid.UUID]:
     Read from the oldest `accounts + 1` unclaimed rows (`decision_unclaimed_idx`), not by
     grouping every unclaimed row: after an outage tens of thousands wait, and every claim runs
     this under the claims lock (22.7 ms at 50,000 that way). Whatever is chosen lies among the
-    requests whose first row is in that window, which hold more rows than fit; their counts are
-    then read whole, since a request's rows need not be next to each other."""
+    requests whose first row is in that window: together they hold more rows than fit, or every
+    row there is. Their counts are then read whole, since a request's rows need not be next to
+    each other."""
     if accounts <= 0:
         return []
     window = (
