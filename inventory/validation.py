@@ -32,11 +32,7 @@ MAX_JSON_DEPTH = 16
 MAX_NUMBER_DIGITS = 30
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_AS_IS_OPTIONS = (
-    orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-)
+_AS_IS_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 # JSON tokens that matter for the structure: strings (skipped whole, so brackets and digits
 # inside them do not count), brackets, and runs of digits longer than the limit.
 _JSON_TOKENS = re.compile(
@@ -185,8 +181,9 @@ def _storable_as_is(value: Any, *, max_depth: int) -> bool:
     """True only if `value` serialises as JSON with no NUL and with fewer brackets in all than
     `max_depth` allows nested (a bound on the nesting, however they are placed). orjson (a tenth
     of the standard library's time) refuses unpaired surrogates, keys that are not strings,
-    integers beyond 64 bits and, with these options, dates, dataclasses and subclasses of JSON
-    types; those take the walk. (It writes UUIDs and plain enums as text: parsed JSON has none.)"""
+    integers beyond 64 bits and, with these options, dates and dataclasses, as the standard
+    library did; those take the walk. (It writes UUIDs and enums by their values: parsed JSON has
+    none.)"""
     try:
         text = orjson.dumps(value, option=_AS_IS_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError is one
