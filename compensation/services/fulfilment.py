@@ -112,8 +112,13 @@ def accounts_mark_delivered_many(*, grants: Sequence[_Grant], now: datetime) -> 
 
 
 def _batches_mark_delivered(*, batch_ids: list[int], now: datetime) -> int:
-    """Compare-and-set waiting -> delivered; returns how many rows changed. The ids go as one
-    array literal (a list of 1,000 placeholders costs psycopg more than the update)."""
+    """Compare-and-set waiting -> delivered; returns how many rows changed. PostgreSQL: the ids
+    go as one array literal (a list of 1,000 placeholders costs psycopg more than the update);
+    elsewhere (SQLite for newcomers) through the ORM."""
+    if connection.vendor != "postgresql":
+        return ReplacementBatch.objects.filter(
+            id__in=batch_ids, state=ReplacementBatch.State.WAITING
+        ).update(state=ReplacementBatch.State.DELIVERED, delivered_at=now)
     table = ReplacementBatch._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
