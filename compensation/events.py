@@ -160,23 +160,27 @@ def batches_delivered_events(
     deliveries: Sequence[tuple[ReplacementBatch, Sequence[int]]],
     product_id: int,
     now: datetime,
-) -> list[Event]:
-    """One event per batch delivered; `deliveries` holds (batch, the account ids it got)."""
-    return events_record_many(
-        event_new(
-            kind=CompensationEvent.BATCH_DELIVERED,
-            order_id=batch.line.order_id,
-            request_id=batch.request_id,
-            batch_id=batch.id,
-            message=f"{batch.quantity} replacement account(s) delivered",
-            data={
-                "line_id": batch.line_id,
-                "account_ids": list(account_ids),
-                "product_id": product_id,
-            },
-            at=now,
-        )
-        for batch, account_ids in deliveries
+) -> int:
+    """One event per batch delivered; `deliveries` holds (batch, the account ids it got). A drain
+    delivers up to thousands at once: their records are written as made, with no model instance
+    each (as the checks' events). Returns how many."""
+    return events_record_prepared(
+        [
+            event_prepare(
+                kind=CompensationEvent.BATCH_DELIVERED,
+                order_id=batch.line.order_id,
+                request_id=batch.request_id,
+                batch_id=batch.id,
+                message=f"{batch.quantity} replacement account(s) delivered",
+                data={
+                    "line_id": batch.line_id,
+                    "account_ids": list(account_ids),
+                    "product_id": product_id,
+                },
+                at=now,
+            )
+            for batch, account_ids in deliveries
+        ]
     )
 
 
