@@ -19,6 +19,7 @@ from compensation import rules
 from compensation.customer_history import customer_claim_rate_flagged
 from compensation.events import account_decided_event
 from compensation.models import AccountDecision, Decision
+from compensation.services.approval import DECIDED_FIELDS
 from compensation.services.facts import account_facts
 from inventory.audit import PreparedEvent
 from inventory.bulk import row_record
@@ -31,16 +32,7 @@ log = logging.getLogger(__name__)
 MAX_STORED_INTERACTIONS = 2_147_483_647
 
 # The columns a check writes on a decision row, but for the batch (known only inside the store).
-OUTCOME_FIELDS = (
-    "decision",
-    "rule",
-    "interactions",
-    "evidence",
-    "decided_at",
-    "check_attempts",
-    "next_check_at",
-    "review_requested_at",
-)
+OUTCOME_FIELDS = tuple(name for name in DECIDED_FIELDS if name != "batch")
 
 
 @dataclass(frozen=True)
