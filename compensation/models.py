@@ -47,6 +47,10 @@ class CompensationRequest(models.Model):
     # The moment the request was received: every window is judged against it.
     received_at = models.DateTimeField(db_index=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # Set when a check task first claims the request's accounts: no other task checks them before
+    # then (`check_claims`). Null: waiting for its first check. One row per request, not per
+    # account: a claim of 1,000 accounts writes one row.
+    check_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-received_at"]
@@ -54,6 +58,13 @@ class CompensationRequest(models.Model):
             models.Index(Upper("email"), name="request_email_upper_idx"),
             # The list filtered by status, newest first.
             models.Index(fields=["status", "received_at", "id"], name="request_status_idx"),
+            # Requests waiting for their first check, oldest first (a check task takes the oldest
+            # along): a handful, but after an outage.
+            models.Index(
+                fields=["received_at", "id"],
+                condition=Q(status="checking", check_lease_until__isnull=True),
+                name="request_unclaimed_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -178,6 +189,8 @@ class AccountDecision(models.Model):
     evidence = models.JSONField(default=dict, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     check_attempts = models.PositiveIntegerField(default=0)
+    # When an unverified account is checked again (a pending one's claim is its request's
+    # `check_lease_until`).
     next_check_at = models.DateTimeField(null=True, blank=True)
     # Set when the case reached the review queue (its place in the queue: oldest first).
     review_requested_at = models.DateTimeField(null=True, blank=True)
@@ -234,13 +247,6 @@ class AccountDecision(models.Model):
             models.Index(fields=["rule", "review_requested_at", "id"], name="decision_rule_idx"),
             models.Index(fields=["request", "id"], name="decision_request_idx"),
             models.Index(fields=["decision", "next_check_at"], name="decision_recheck_idx"),
-            # Accounts waiting for their first check, oldest first (a check task takes the
-            # oldest along): only the unclaimed pending rows, a handful but after an outage.
-            models.Index(
-                fields=["id"],
-                condition=Q(decision="pending", next_check_at__isnull=True),
-                name="decision_unclaimed_idx",
-            ),
             # The queue filtered by platform or product: the waiting cases' accounts read from
             # the index alone and merged with the accounts' (platform, id) index.
             models.Index(fields=["decision", "account"], name="decision_account_idx"),

@@ -143,9 +143,12 @@ def test_other_requests_are_taken_whole_first_come_up_to_the_bound(status_double
     assert _decisions(small) == ["approved", "approved"]
     assert _decisions(big) == ["pending"] * 3
     assert _decisions(later) == ["pending"]
-    assert (
-        AccountDecision.objects.filter(decision="pending", next_check_at__isnull=False).count() == 0
-    )
+    # Only the requests taken carry a claim: the others still wait for their first check.
+    assert set(
+        CompensationRequest.objects.filter(check_lease_until__isnull=False).values_list(
+            "id", flat=True
+        )
+    ) == {own.id, small.id}
     # Their own tasks check them.
     assert request_run_checks(request_id=big.id, now=timezone.now(), others=0) == 3
     assert request_run_checks(request_id=later.id, now=timezone.now(), others=0) == 1
@@ -154,9 +157,8 @@ def test_other_requests_are_taken_whole_first_come_up_to_the_bound(status_double
 def test_a_request_whose_rows_are_apart_is_counted_whole_before_it_is_taken_along(
     status_double: Any,
 ) -> None:
-    """The oldest waiting rows are read up to the bound; a request among them may have rows
-    further on (ids from concurrent submissions interleave): it is taken only if all of them
-    fit, and then all of them are claimed."""
+    """A request is taken along only if all its pending accounts fit, however its rows lie
+    (ids from concurrent submissions interleave), and a later one may not overtake it."""
     own, apart, later = _waiting(status_double, 3)
     claim = apart.claims.get()
     line = claim.line
@@ -178,10 +180,38 @@ def test_a_request_whose_rows_are_apart_is_counted_whole_before_it_is_taken_alon
     lease, taken = decisions_claim_for_check(request_id=own.id, now=now, others=2)
 
     assert taken == [own.id, apart.id]  # 2 fit; later's would be the third
-    assert list(
-        AccountDecision.objects.filter(request=apart).values_list("next_check_at", flat=True)
-    ) == [lease, lease]
-    assert AccountDecision.objects.get(request=later).next_check_at is None
+    leases = dict(CompensationRequest.objects.values_list("id", "check_lease_until"))
+    assert leases == {own.id: lease, apart.id: lease, later.id: None}
+
+
+def test_a_claim_writes_one_row_per_request_not_one_per_account(status_double: Any) -> None:
+    (request,) = _waiting(status_double, 1, quantity=3)
+    table = AccountDecision._meta.db_table
+    now = timezone.now()
+
+    with CaptureQueriesContext(connection) as queries:
+        lease, taken = decisions_claim_for_check(request_id=request.id, now=now)
+
+    assert (lease, taken) == (now + CHECK_LEASE, [request.id])
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(writes) == 1
+    assert f'"{table}"' not in writes[0]
+    assert _decisions(request) == ["pending"] * 3
+    assert CompensationRequest.objects.get(pk=request.pk).check_lease_until == lease
+
+
+def test_a_request_still_checking_with_nothing_pending_is_not_taken_along(
+    status_double: Any,
+) -> None:
+    """Every request a check took carries its claim; should one without a claim and without a
+    pending account exist (only re-checks left), it takes no place of a request waiting."""
+    own, idle, waiting = _waiting(status_double, 3)
+    AccountDecision.objects.filter(request=idle).update(decision="unverified")
+
+    _lease, taken = decisions_claim_for_check(request_id=own.id, now=timezone.now(), others=1)
+
+    assert taken == [own.id, waiting.id]
+    assert CompensationRequest.objects.get(pk=idle.pk).check_lease_until is None
 
 
 def test_one_request_whose_store_fails_loses_nothing_for_the_others(

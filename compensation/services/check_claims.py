@@ -8,15 +8,16 @@ task has taken yet (first come, first checked); their status calls run concurren
 (`StatusClient.fetching`) and each request is still written in its own short transaction. The
 tasks of the requests it took along find nothing free and exit after one short transaction.
 
-The lease is the pending account's `next_check_at` ("not checked again before"): a claim sets it
-to `now + CHECK_LEASE`, in a short transaction of its own, with no network call under it; the
-store clears it (or sets the re-check time). Claims are serialised (PostgreSQL: a transaction
-advisory lock; SQLite: the write lock taken at BEGIN), so a request is never split between two
-tasks that would both store part of it. Nothing is lost: a task that dies after its claim leaves
-the accounts pending; `requests_resume_stalled` queues the request again every minute and its task
-takes the accounts back once the lease has passed (30-90 s after submission, as before). A twin
-that checks anyway (a lease that ran out under a very slow task) decides nothing twice: the store
-is a compare-and-set.
+The lease is the request's `check_lease_until` ("its accounts are not checked by another task
+before"): a claim sets it to `now + CHECK_LEASE` on each request it takes, in a short transaction
+of its own, with no network call under it (one row per request: a claim of 1,000 accounts writes
+one row, not 1,000). A request still checking whose lease is null waits for its first check.
+Claims are serialised (PostgreSQL: a transaction advisory lock; SQLite: the write lock taken at
+BEGIN), so a request is never split between two tasks that would both store part of it. Nothing
+is lost: a task that dies after its claim leaves the accounts pending; `requests_resume_stalled`
+queues the request again every minute and its task takes the accounts back once the lease has
+passed (30-90 s after submission, as before). A twin that checks anyway (a lease that ran out
+under a very slow task) decides nothing twice: the store is a compare-and-set.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from compensation.models import AccountDecision, CompensationRequest, Decision, RequestStatus
 
@@ -51,7 +52,7 @@ class CheckWork:
 def check_work_look(*, request_id: uuid.UUID, now: datetime, others: bool) -> CheckWork:
     """One indexed query before any claim: is there anything for this task to take? (The tasks of
     the requests another task took along end here.) Hand-written: every check task runs it, and
-    Django takes longer to compile the ORM form (three correlated EXISTS) than to run it."""
+    Django takes longer to compile the ORM form (correlated EXISTS) than to run it."""
     quote = connection.ops.quote_name
     requests, decisions = (
         quote(CompensationRequest._meta.db_table),
@@ -61,21 +62,24 @@ def check_work_look(*, request_id: uuid.UUID, now: datetime, others: bool) -> Ch
     assert request_pk is not None
     sql = f"""
         SELECT r.status,
-               EXISTS (SELECT 1 FROM {decisions} d
-                        WHERE d.request_id = r.id AND d.decision = %s
-                          AND (d.next_check_at IS NULL OR d.next_check_at <= %s)),
-               (%s AND EXISTS (SELECT 1 FROM {decisions} d
-                                WHERE d.decision = %s AND d.next_check_at IS NULL
-                                  AND d.request_id <> r.id)),
+               (r.check_lease_until IS NULL OR r.check_lease_until <= %s)
+               AND EXISTS (SELECT 1 FROM {decisions} d
+                            WHERE d.request_id = r.id AND d.decision = %s),
+               (%s AND EXISTS (SELECT 1 FROM {requests} o
+                                WHERE o.status = %s AND o.check_lease_until IS NULL
+                                  AND o.id <> r.id
+                                  AND EXISTS (SELECT 1 FROM {decisions} d
+                                               WHERE d.request_id = o.id AND d.decision = %s))),
                EXISTS (SELECT 1 FROM {decisions} d
                         WHERE d.request_id = r.id AND d.decision IN (%s, %s))
           FROM {requests} r
          WHERE r.id = %s
     """  # noqa: S608 - names from the models, values are parameters
     params = [
-        Decision.PENDING,
         connection.ops.adapt_datetimefield_value(now),
+        Decision.PENDING,
         others,
+        RequestStatus.CHECKING,
         Decision.PENDING,
         Decision.PENDING,
         Decision.UNVERIFIED,
@@ -104,27 +108,25 @@ def _waiting_requests(*, exclude: uuid.UUID, accounts: int) -> list[uuid.UUID]:
     """The oldest requests that no task has taken yet, whole, up to `accounts` accounts in all
     (stopping at the first that does not fit, so none is overtaken by a smaller later one).
 
-    Read from the oldest `accounts + 1` unclaimed rows (`decision_unclaimed_idx`), not by
-    grouping every unclaimed row: after an outage tens of thousands wait, and every claim runs
-    this under the claims lock (22.7 ms at 50,000 that way). Whatever is chosen lies among the
-    requests whose first row is in that window: together they hold more rows than fit, or every
-    row there is. Their counts are then read whole, since a request's rows need not be next to
-    each other."""
+    Read from the oldest `accounts` unclaimed requests with a pending account
+    (`request_unclaimed_idx`; no more can fit), not from every waiting account: after an outage
+    tens of thousands wait, and every claim runs this under the claims lock. Their pending
+    accounts are then counted."""
     if accounts <= 0:
         return []
-    window = (
-        AccountDecision.objects.filter(decision=Decision.PENDING, next_check_at__isnull=True)
-        .exclude(request_id=exclude)
-        .order_by("id")
-        .values_list("request_id", flat=True)[: accounts + 1]
+    pending = AccountDecision.objects.filter(request=OuterRef("pk"), decision=Decision.PENDING)
+    candidates = list(
+        CompensationRequest.objects.filter(
+            Exists(pending), status=RequestStatus.CHECKING, check_lease_until__isnull=True
+        )
+        .exclude(id=exclude)
+        .order_by("received_at", "id")
+        .values_list("id", flat=True)[:accounts]
     )
-    candidates = list(dict.fromkeys(window))  # by their first row, oldest first
     if not candidates:
         return []
     counts = dict(
-        AccountDecision.objects.filter(
-            request_id__in=candidates, decision=Decision.PENDING, next_check_at__isnull=True
-        )
+        AccountDecision.objects.filter(request_id__in=candidates, decision=Decision.PENDING)
         .values("request_id")
         .annotate(n=Count("id"))
         .values_list("request_id", "n")
@@ -142,17 +144,18 @@ def _waiting_requests(*, exclude: uuid.UUID, accounts: int) -> list[uuid.UUID]:
 def decisions_claim_for_check(
     *, request_id: uuid.UUID, now: datetime, others: int = CHECK_BATCH_ACCOUNTS
 ) -> tuple[datetime, list[uuid.UUID]]:
-    """Claim the free pending accounts of the request and of up to `others` accounts' worth of
-    other waiting requests. Returns the lease (the claimed rows' `next_check_at`) and the requests
-    looked at; the claimed rows are the pending ones of these requests with that lease."""
+    """Claim the request, if no other task holds it, and up to `others` accounts' worth of other
+    waiting requests. Returns the lease and the requests claimed (the request's own first): this
+    task checks their pending accounts."""
     lease = now + CHECK_LEASE
-    free = Q(next_check_at__isnull=True) | Q(next_check_at__lte=now)
+    free = Q(check_lease_until__isnull=True) | Q(check_lease_until__lte=now)
     with transaction.atomic():
         _claims_lock()
-        request_ids = [request_id, *_waiting_requests(exclude=request_id, accounts=others)]
-        claimed = (
-            AccountDecision.objects.filter(free, decision=Decision.PENDING)
-            .filter(request_id__in=request_ids)
-            .update(next_check_at=lease)
+        candidates = [request_id, *_waiting_requests(exclude=request_id, accounts=others)]
+        claimable = set(
+            CompensationRequest.objects.filter(free, id__in=candidates).values_list("id", flat=True)
         )
-    return lease, request_ids if claimed else []
+        claimed = [r for r in candidates if r in claimable]
+        if claimed:
+            CompensationRequest.objects.filter(id__in=claimed).update(check_lease_until=lease)
+    return lease, claimed

@@ -82,12 +82,12 @@ def request_run_checks(
     work = check_work_look(request_id=request_id, now=now, others=others > 0)
     queries: list[status_service.ProfileQuery] = []
     if work.claimable:
-        lease, request_ids = decisions_claim_for_check(
+        _lease, request_ids = decisions_claim_for_check(
             request_id=request_id, now=now, others=others
         )
         if request_ids:
             due = AccountDecision.objects.filter(
-                request_id__in=request_ids, decision=Decision.PENDING, next_check_at=lease
+                request_id__in=request_ids, decision=Decision.PENDING
             )
             queries = _profile_queries(due)
     if not queries:

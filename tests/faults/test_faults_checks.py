@@ -309,10 +309,10 @@ def test_a_check_lost_with_its_killed_worker_is_picked_up_within_a_minute(
             cluster.kill()  # SIGKILL in the middle of the check
         assert AccountDecision.objects.get(request=req).decision == "pending"
         double.set("instagram", "killed_one", _locked("instagram", "killed_one"))
-        # By the time the request is STALLED_AFTER old, the killed task's claim on the account
+        # By the time the request is STALLED_AFTER old, the killed task's claim on the request
         # has run out (CHECK_LEASE < STALLED_AFTER): the clock is moved on, as for the job below.
         assert CHECK_LEASE < STALLED_AFTER
-        AccountDecision.objects.filter(request=req).update(next_check_at=timezone.now())
+        CompensationRequest.objects.filter(pk=req.pk).update(check_lease_until=timezone.now())
         with qcluster(env):
             # What the one-minute schedule does once the request is STALLED_AFTER old.
             assert requests_resume_stalled(now=req.received_at + STALLED_AFTER) == 1
