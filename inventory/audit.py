@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Field
@@ -30,84 +30,48 @@ def actor_pk(actor: Actor) -> int | None:
     return actor.pk
 
 
-def event_new(
-    *,
-    kind: str,
-    at: datetime,
-    actor: Actor = None,
-    order_id: int | None = None,
-    account_id: int | None = None,
-    request_id: uuid.UUID | None = None,
-    batch_id: int | None = None,
-    message: str = "",
-    data: dict[str, Any] | None = None,
-) -> Event:
+class EventFields(TypedDict):
+    """What an event records (`event_new`, `event_record`, `event_prepare` take the same)."""
+
+    kind: str
+    at: datetime
+    actor: NotRequired[Actor]
+    order_id: NotRequired[int | None]
+    account_id: NotRequired[int | None]
+    request_id: NotRequired[uuid.UUID | None]
+    batch_id: NotRequired[int | None]
+    message: NotRequired[str]
+    data: NotRequired[dict[str, Any] | None]
+
+
+_EVENT_KEYS = frozenset(EventFields.__annotations__)
+
+
+def event_new(**fields: Unpack[EventFields]) -> Event:
     """An unsaved event (for `events_record_many`)."""
-    return Event(
-        **_event_values(
-            kind=kind,
-            at=at,
-            actor=actor,
-            order_id=order_id,
-            account_id=account_id,
-            request_id=request_id,
-            batch_id=batch_id,
-            message=message,
-            data=data,
-        )
-    )
+    return Event(**_event_values(fields))
 
 
-def _event_values(
-    *,
-    kind: str,
-    at: datetime,
-    actor: Actor,
-    order_id: int | None,
-    account_id: int | None,
-    request_id: uuid.UUID | None,
-    batch_id: int | None,
-    message: str,
-    data: dict[str, Any] | None,
-) -> dict[str, Any]:
+def _event_values(fields: EventFields) -> dict[str, Any]:
     """An event's values by attribute name (`order_id`, not `order`)."""
+    if not fields.keys() <= _EVENT_KEYS:  # a typo is an error, as with named parameters
+        raise TypeError(f"unknown event fields: {sorted(fields.keys() - _EVENT_KEYS)}")
     return {
-        "at": at,
-        "actor_id": actor_pk(actor),
-        "kind": kind,
-        "order_id": order_id,
-        "account_id": account_id,
-        "request_id": request_id,
-        "batch_id": batch_id,
-        "message": message,
-        "data": data or {},
+        "at": fields["at"],
+        "actor_id": actor_pk(fields.get("actor")),
+        "kind": fields["kind"],
+        "order_id": fields.get("order_id"),
+        "account_id": fields.get("account_id"),
+        "request_id": fields.get("request_id"),
+        "batch_id": fields.get("batch_id"),
+        "message": fields.get("message", ""),
+        "data": fields.get("data") or {},
     }
 
 
-def event_record(
-    *,
-    kind: str,
-    at: datetime,
-    actor: Actor = None,
-    order_id: int | None = None,
-    account_id: int | None = None,
-    request_id: uuid.UUID | None = None,
-    batch_id: int | None = None,
-    message: str = "",
-    data: dict[str, Any] | None = None,
-) -> Event:
+def event_record(**fields: Unpack[EventFields]) -> Event:
     """Write one event."""
-    event = event_new(
-        kind=kind,
-        at=at,
-        actor=actor,
-        order_id=order_id,
-        account_id=account_id,
-        request_id=request_id,
-        batch_id=batch_id,
-        message=message,
-        data=data,
-    )
+    event = event_new(**fields)
     event.save(force_insert=True)
     return event
 
@@ -148,30 +112,9 @@ class PreparedEvent:
     record: str
 
 
-def event_prepare(
-    *,
-    kind: str,
-    at: datetime,
-    actor: Actor = None,
-    order_id: int | None = None,
-    account_id: int | None = None,
-    request_id: uuid.UUID | None = None,
-    batch_id: int | None = None,
-    message: str = "",
-    data: dict[str, Any] | None = None,
-) -> PreparedEvent:
+def event_prepare(**fields: Unpack[EventFields]) -> PreparedEvent:
     """An event (as `event_new` makes it) ready for `events_record_prepared`."""
-    values = _event_values(
-        kind=kind,
-        at=at,
-        actor=actor,
-        order_id=order_id,
-        account_id=account_id,
-        request_id=request_id,
-        batch_id=batch_id,
-        message=message,
-        data=data,
-    )
+    values = _event_values(fields)
     by_field = {name: values[attname] for name, attname in _EVENT_ATTNAMES}
     return PreparedEvent(values, row_record(Event, by_field))
 
