@@ -1,4 +1,5 @@
-"""A self-signed certificate for the TLS tests (nginx in the deploy test, the status client)."""
+"""A self-signed certificate for the TLS tests (nginx in the deploy test, the status client), and
+the PEM files of one (also the IMAP server's, `intake/dovecot.py`)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,13 @@ def self_signed(directory: Path, host: str) -> tuple[Path, Path]:
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = directory / "fullchain.pem", directory / "privkey.pem"
+    return write_pem(cert, key, directory / "fullchain.pem", directory / "privkey.pem")
+
+
+def write_pem(
+    cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, cert_path: Path, key_path: Path
+) -> tuple[Path, Path]:
+    """The certificate and its unencrypted key as PEM files; returns their paths."""
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(
