@@ -99,8 +99,10 @@ def test_a_request_being_checked_by_another_task_is_left_to_it_until_its_lease_e
 ) -> None:
     (request,) = _waiting(status_double, 1)
     now = timezone.now()
-    lease, taken = decisions_claim_for_check(request_id=request.id, now=now)  # another task
-    assert (lease, taken) == (now + CHECK_LEASE, [request.id])
+    taken = decisions_claim_for_check(request_id=request.id, now=now)  # another task
+    assert taken == [request.id]
+    lease = CompensationRequest.objects.get(pk=request.pk).check_lease_until
+    assert lease == now + CHECK_LEASE
 
     assert request_run_checks(request_id=request.id, now=now + timedelta(seconds=5)) == 0
     assert _decisions(request) == ["pending"]
@@ -118,7 +120,8 @@ def test_a_claim_lost_with_its_worker_is_queued_again_and_decided_within_a_minut
 ) -> None:
     (request,) = _waiting(status_double, 1)
     received = CompensationRequest.objects.get(pk=request.pk).received_at
-    lease, _ = decisions_claim_for_check(request_id=request.id, now=received)
+    decisions_claim_for_check(request_id=request.id, now=received)
+    lease = received + CHECK_LEASE
     queued.clear()
 
     assert CHECK_LEASE < STALLED_AFTER  # the stalled-check job finds the claim ended
@@ -173,13 +176,14 @@ def test_a_request_whose_rows_are_apart_is_counted_whole_before_it_is_taken_alon
     now = timezone.now()
     # Waiting, oldest first: apart's first row, later's row, apart's second row.
     with transaction.atomic():
-        _lease, taken = decisions_claim_for_check(request_id=own.id, now=now, others=1)
+        taken = decisions_claim_for_check(request_id=own.id, now=now, others=1)
         transaction.set_rollback(True)  # the same waiting rows for the next claim
     assert taken == [own.id]  # apart's two rows do not fit in one, and later may not overtake
 
-    lease, taken = decisions_claim_for_check(request_id=own.id, now=now, others=2)
+    taken = decisions_claim_for_check(request_id=own.id, now=now, others=2)
 
     assert taken == [own.id, apart.id]  # 2 fit; later's would be the third
+    lease = now + CHECK_LEASE
     leases = dict(CompensationRequest.objects.values_list("id", "check_lease_until"))
     assert leases == {own.id: lease, apart.id: lease, later.id: None}
 
@@ -190,14 +194,14 @@ def test_a_claim_writes_one_row_per_request_not_one_per_account(status_double: A
     now = timezone.now()
 
     with CaptureQueriesContext(connection) as queries:
-        lease, taken = decisions_claim_for_check(request_id=request.id, now=now)
+        taken = decisions_claim_for_check(request_id=request.id, now=now)
 
-    assert (lease, taken) == (now + CHECK_LEASE, [request.id])
+    assert taken == [request.id]
     writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
     assert len(writes) == 1
     assert f'"{table}"' not in writes[0]
     assert _decisions(request) == ["pending"] * 3
-    assert CompensationRequest.objects.get(pk=request.pk).check_lease_until == lease
+    assert CompensationRequest.objects.get(pk=request.pk).check_lease_until == now + CHECK_LEASE
 
 
 def test_a_request_still_checking_with_nothing_pending_is_not_taken_along(
@@ -208,7 +212,7 @@ def test_a_request_still_checking_with_nothing_pending_is_not_taken_along(
     own, idle, waiting = _waiting(status_double, 3)
     AccountDecision.objects.filter(request=idle).update(decision="unverified")
 
-    _lease, taken = decisions_claim_for_check(request_id=own.id, now=timezone.now(), others=1)
+    taken = decisions_claim_for_check(request_id=own.id, now=timezone.now(), others=1)
 
     assert taken == [own.id, waiting.id]
     assert CompensationRequest.objects.get(pk=idle.pk).check_lease_until is None

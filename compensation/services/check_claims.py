@@ -143,10 +143,10 @@ def _waiting_requests(*, exclude: uuid.UUID, accounts: int) -> list[uuid.UUID]:
 
 def decisions_claim_for_check(
     *, request_id: uuid.UUID, now: datetime, others: int = CHECK_BATCH_ACCOUNTS
-) -> tuple[datetime, list[uuid.UUID]]:
+) -> list[uuid.UUID]:
     """Claim the request, if no other task holds it, and up to `others` accounts' worth of other
-    waiting requests. Returns the lease and the requests claimed (the request's own first): this
-    task checks their pending accounts."""
+    waiting requests, until `now + CHECK_LEASE`. Returns the requests claimed (the request's own
+    first): this task checks their pending accounts."""
     lease = now + CHECK_LEASE
     free = Q(check_lease_until__isnull=True) | Q(check_lease_until__lte=now)
     with transaction.atomic():
@@ -158,4 +158,4 @@ def decisions_claim_for_check(
         claimed = [r for r in candidates if r in claimable]
         if claimed:
             CompensationRequest.objects.filter(id__in=claimed).update(check_lease_until=lease)
-    return lease, claimed
+    return claimed

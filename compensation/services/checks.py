@@ -82,9 +82,7 @@ def request_run_checks(
     work = check_work_look(request_id=request_id, now=now, others=others > 0)
     queries: list[status_service.ProfileQuery] = []
     if work.claimable:
-        _lease, request_ids = decisions_claim_for_check(
-            request_id=request_id, now=now, others=others
-        )
+        request_ids = decisions_claim_for_check(request_id=request_id, now=now, others=others)
         if request_ids:
             due = AccountDecision.objects.filter(
                 request_id__in=request_ids, decision=Decision.PENDING
