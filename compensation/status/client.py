@@ -1,7 +1,7 @@
 """The one outbound HTTP client: public profiles from the status service (docs/status-service.md).
 
 - one urllib3 connection pool sized to `max_in_flight`, at most `max_in_flight` calls in
-  flight per process (a semaphore), `fetch_many` runs them concurrently in threads;
+  flight per process (a semaphore), `fetch_many` runs them concurrently in threads (`workers`);
 - per attempt (connect, read) timeouts, and an overall deadline per fetch (all attempts and the
   body): the body is streamed and the clock checked between reads, so a trickling server cannot
   hold a worker; bodies over `max_body_bytes` are refused;
@@ -22,7 +22,6 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -36,6 +35,7 @@ from compensation import rules
 from compensation.health.counters import status_calls_observed
 from compensation.status.breaker import BatchTrip, Breaker, DbBreaker, NullBreaker
 from compensation.status.parsing import Answer, interpret_answer
+from compensation.status.workers import Workers
 
 logger = logging.getLogger(__name__)
 
@@ -163,19 +163,17 @@ class StatusClient:
             trip.outcome(result.error)
             return query.key, result
 
-        pool: ThreadPoolExecutor | None = None
+        workers: Workers[ProfileQuery, tuple[int, FetchResult]] | None = None
         if len(queries) == 1:
             arriving: Iterator[tuple[int, FetchResult]] = map(run, queries)
         else:
-            workers = min(self.max_in_flight, len(queries))
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="status")
-            futures = [pool.submit(run, q) for q in queries]
-            arriving = (future.result() for future in as_completed(futures))
+            workers = Workers(run, queries, threads=self.max_in_flight, name="status")
+            arriving = workers.arriving()
         try:
             yield arriving
         finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            if workers is not None:
+                workers.stop()
             status_calls_observed(observed)  # the metrics, once for the batch
             if refused:
                 logger.warning("status service circuit open: %d checks not attempted", len(refused))
