@@ -13,6 +13,7 @@ from compensation.status.workers import Workers
 def test_every_item_is_worked_once_by_at_most_the_threads_asked_for() -> None:
     running, most = 0, 0
     lock = threading.Lock()
+    first_four = threading.Barrier(4, timeout=5)  # proves four run at once, whatever the load
     seen: list[int] = []
 
     def work(item: int) -> int:
@@ -21,6 +22,8 @@ def test_every_item_is_worked_once_by_at_most_the_threads_asked_for() -> None:
             running += 1
             most = max(most, running)
             seen.append(item)
+        if item < 4:
+            first_four.wait()
         time.sleep(0.01)
         with lock:
             running -= 1
@@ -78,7 +81,7 @@ def test_stop_takes_no_new_item_and_waits_for_those_started() -> None:
     next(workers.arriving())
     workers.stop()
     assert sorted(finished) == sorted(started)  # nothing left running behind the caller
-    assert 2 <= len(started) <= 6  # a handful, not the hundred
+    assert 1 <= len(started) < 10  # the ones under way, not the hundred
     assert all(not t.is_alive() for t in threading.enumerate() if t.name.startswith("t-"))
 
 
