@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import QuerySet, Value
 from django.db.models.functions import Upper
 
@@ -32,6 +34,27 @@ def order_delivered_accounts(*, order_id: int) -> QuerySet[Account]:
         .select_related("line__product", "product")
         .defer("credentials_sealed")
         .order_by("line_id", "delivered_at", "id")
+    )
+
+
+# What the order's admin page shows of each delivered account, in this order.
+DeliveredAccountRow = tuple[int, str | None, str, str, str, datetime | None, str]
+
+
+def order_delivered_account_rows(*, order_id: int, limit: int) -> list[DeliveredAccountRow]:
+    """The first `limit` accounts of `order_delivered_accounts` as (id, product sku, username,
+    platform, delivery kind, delivered at, state): tuples, not three models a row, for a page
+    that lists a hundred."""
+    return list(
+        order_delivered_accounts(order_id=order_id).values_list(
+            "pk",
+            "line__product__sku",
+            "username",
+            "platform",
+            "delivery_kind",
+            "delivered_at",
+            "state",
+        )[:limit]
     )
 
 
