@@ -120,8 +120,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
         kinds = choice_labels(Account, "delivery_kind")
         states = choice_labels(Account, "state")
-        # Each account's page is `<id>/change/` under the list (reversing it a hundred times
-        # cost more than the table).
+        # Each account's page is `<id>/change/` under the list: one reverse, not a hundred.
         accounts_url = reverse("admin:inventory_account_changelist")
         cells = format_html_join(
             "",
