@@ -128,7 +128,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "<td>{}</td><td>{}</td></tr>",
             (
                 (
-                    sku or "",
+                    sku,
                     accounts_url,
                     pk,
                     username,

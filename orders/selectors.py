@@ -27,26 +27,18 @@ def order_find(order_id: str) -> Order | None:
     return orders_by_reference(order_id).first()
 
 
-def order_delivered_accounts(*, order_id: int) -> QuerySet[Account]:
-    """Every account delivered on the order's lines (sales and compensation), line by line."""
-    return (
-        Account.objects.filter(line__order_id=order_id)
-        .select_related("line__product", "product")
-        .defer("credentials_sealed")
-        .order_by("line_id", "delivered_at", "id")
-    )
-
-
 # What the order's admin page shows of each delivered account, in this order.
-DeliveredAccountRow = tuple[int, str | None, str, str, str, datetime | None, str]
+DeliveredAccountRow = tuple[int, str, str, str, str, datetime | None, str]
 
 
 def order_delivered_account_rows(*, order_id: int, limit: int) -> list[DeliveredAccountRow]:
-    """The first `limit` accounts of `order_delivered_accounts` as (id, product sku, username,
-    platform, delivery kind, delivered at, state): tuples, not three models a row, for a page
-    that lists a hundred."""
+    """The first `limit` accounts delivered on the order's lines (sales and compensation), line
+    by line, as (id, product sku, username, platform, delivery kind, delivered at, state):
+    tuples, not three models a row, for a page that lists a hundred."""
     return list(
-        order_delivered_accounts(order_id=order_id).values_list(
+        Account.objects.filter(line__order_id=order_id)
+        .order_by("line_id", "delivered_at", "id")
+        .values_list(
             "pk",
             "line__product__sku",
             "username",
